@@ -1,0 +1,52 @@
+# The README's two commands are `make demo` and `make test`; everything else is a step of theirs.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+ENV := . scripts/env.sh &&
+SCALE ?= 20000
+ORPHANS ?= 0
+PYTEST_ARGS ?=
+
+.PHONY: demo test bootstrap toolchain venvs postgres db-up db-down db-destroy seed stack-local preview lint
+
+demo: bootstrap db-up stack-local
+	@echo "== filling the APMS schema ($(SCALE) rows in the largest table, $(ORPHANS) orphans per relationship)"
+	$(ENV) fkguard seed -s local --scale $(SCALE) --orphans $(ORPHANS)
+	@echo "== pulumi preview of the local stack"
+	$(ENV) pulumi preview -s local --non-interactive --skip-plugin-pre-install --diff
+
+test: bootstrap
+	$(ENV) pytest $(PYTEST_ARGS)
+
+bootstrap: postgres toolchain venvs
+
+toolchain:
+	@scripts/bootstrap-pulumi.sh
+
+venvs:
+	@scripts/bootstrap-python.sh
+
+postgres:
+	@scripts/bootstrap-postgres.sh
+
+db-up: postgres
+	@scripts/pg.sh start
+
+db-down:
+	@scripts/pg.sh stop
+
+db-destroy:
+	@scripts/pg.sh destroy
+
+seed: bootstrap db-up stack-local
+	$(ENV) fkguard seed -s local --scale $(SCALE) --orphans $(ORPHANS)
+
+# The local stack's record lives in the git-ignored .pulumi-state: create it on a fresh clone.
+stack-local: toolchain
+	@$(ENV) { pulumi stack select local --non-interactive 2>/dev/null \
+	  || pulumi stack init local --secrets-provider passphrase --non-interactive; }
+
+preview: bootstrap db-up stack-local
+	$(ENV) pulumi preview -s local --non-interactive --skip-plugin-pre-install --diff
+
+lint: venvs
+	.venv/bin/ruff check .

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The embedded PostgreSQL 15: a throwaway cluster on 127.0.0.1 in a git-ignored folder.
+# Usage: scripts/pg.sh start|stop|status|psql [args]
+# Settings (environment): FKGUARD_PGDATA (default <project>/.pgdata), FKGUARD_PG_PORT,
+# FKGUARD_PG_DB, FKGUARD_PG_USER, FKGUARD_LOCAL_DB_PASSWORD (defaults in scripts/local.env).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+project=$(dirname "$here")
+# shellcheck source=local.env
+. "$here/local.env"
+datadir=${FKGUARD_PGDATA:-$project/.pgdata}
+port=$FKGUARD_PG_PORT
+PG_MAJOR=15
+
+die() { echo "pg: $*" >&2; exit 1; }
+say() { echo "pg: $*" >&2; }
+
+pg_bin() {
+  local d=/usr/lib/postgresql/$PG_MAJOR/bin
+  [ -x "$d/pg_ctl" ] || die "PostgreSQL $PG_MAJOR is not installed. Run: make bootstrap (or apt-get install postgresql-$PG_MAJOR)"
+  echo "$d"
+}
+
+# initdb refuses to run as root: as root every server command runs as the postgres user.
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+owner_can_enter() {
+  [ "$(id -u)" != 0 ] && return 0
+  runuser -u postgres -- test -x "$1" 2>/dev/null && runuser -u postgres -- test -w "$1" 2>/dev/null
+}
+
+# The real cluster folder. As root, when the postgres user cannot enter the project (root's home
+# is 0700), the cluster lives under /var/tmp and the project's folder is a link to it.
+resolve_datadir() {
+  if [ -L "$datadir" ]; then readlink -f "$datadir"; return; fi
+  if [ -d "$datadir" ] || owner_can_enter "$(dirname "$datadir")"; then echo "$datadir"; return; fi
+  local key
+  key=$(printf '%s' "$datadir" | sha256sum | cut -c1-16)
+  echo "/var/tmp/fkguard-pg/$key"
+}
+
+port_in_use() {
+  python3 - "$port" <<'EOF'
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(0)
+sys.exit(1)
+EOF
+}
+
+running() {
+  local real=$1 pid state
+  [ -f "$real/postmaster.pid" ] || return 1
+  pid=$(head -1 "$real/postmaster.pid")
+  # A killed server can linger as a zombie where nothing reaps it (containers): pg_ctl status
+  # would call that running, so look at the process state itself.
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
+psql_super() {
+  local real=$1; shift
+  as_owner "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 -h "$real" -p "$port" -d postgres "$@"
+}
+
+init_cluster() {
+  local real=$1 bin
+  bin=$(pg_bin)
+  if [ -e "$real" ] && [ ! -f "$real/.fkguard-ready" ]; then
+    if running "$real"; then as_owner "$bin/pg_ctl" -D "$real" -m immediate stop >/dev/null || true; fi
+    say "data folder $real was left incomplete by an interrupted setup: recreating it"
+    rm -rf "$real"
+  fi
+  [ -f "$real/.fkguard-ready" ] && return 0
+  say "creating a PostgreSQL $PG_MAJOR cluster in $real"
+  mkdir -p "$real"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$real" && chmod 700 "$real"
+  if [ "$real" != "$datadir" ]; then
+    mkdir -p "$(dirname "$datadir")"
+    ln -sfn "$real" "$datadir"
+  fi
+  as_owner "$bin/initdb" -D "$real" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    -E UTF8 --locale=C.UTF-8 >"$real.initdb.log" 2>&1 \
+    || { cat "$real.initdb.log" >&2; die "initdb failed (log above); remove $real and retry"; }
+  rm -f "$real.initdb.log"
+  start_server "$real"
+  psql_super "$real" -v user="$FKGUARD_PG_USER" -v pw="$FKGUARD_LOCAL_DB_PASSWORD" -v db="$FKGUARD_PG_DB" <<'EOF'
+CREATE ROLE :"user" LOGIN PASSWORD :'pw';
+CREATE DATABASE :"db" OWNER :"user";
+EOF
+  as_owner touch "$real/.fkguard-ready"
+}
+
+start_server() {
+  local real=$1 bin
+  bin=$(pg_bin)
+  if [ -f "$real/postmaster.pid" ] && ! running "$real"; then
+    say "removing a stale postmaster.pid left by a crashed server"
+    rm -f "$real/postmaster.pid"
+    # The socket lock names the dead server too, and PostgreSQL trusts a zombie's pid.
+    rm -f "$real"/.s.PGSQL.*.lock "$real"/.s.PGSQL.[0-9]*[0-9]
+  fi
+  if port_in_use; then
+    die "port $port on 127.0.0.1 is taken by another process. Stop it, or choose a free port: FKGUARD_PG_PORT=<port> make db-up"
+  fi
+  as_owner "$bin/pg_ctl" -D "$real" -w -t 60 -l "$real/server.log" \
+    -o "-p $port -k $real -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null \
+    || { tail -20 "$real/server.log" >&2; die "the server did not start (log above: $real/server.log)"; }
+}
+
+cmd=${1:-status}
+case "$cmd" in
+  start)
+    real=$(resolve_datadir)
+    if [ -f "$real/.fkguard-ready" ] && running "$real"; then
+      say "already running on 127.0.0.1:$port ($datadir)"
+      exit 0
+    fi
+    init_cluster "$real"
+    running "$real" || start_server "$real"
+    say "running on 127.0.0.1:$port, database $FKGUARD_PG_DB, user $FKGUARD_PG_USER ($datadir)"
+    ;;
+  stop)
+    real=$(resolve_datadir)
+    if running "$real"; then
+      as_owner "$(pg_bin)/pg_ctl" -D "$real" -m fast -w stop >/dev/null
+      say "stopped ($datadir)"
+    else
+      say "not running ($datadir)"
+    fi
+    ;;
+  destroy)
+    real=$(resolve_datadir)
+    running "$real" && as_owner "$(pg_bin)/pg_ctl" -D "$real" -m immediate -w stop >/dev/null
+    rm -rf "$real" "$datadir"
+    say "removed ($datadir)"
+    ;;
+  status)
+    real=$(resolve_datadir)
+    if running "$real"; then say "running on 127.0.0.1:$port ($datadir)"; else say "not running ($datadir)"; exit 3; fi
+    ;;
+  psql)
+    shift
+    real=$(resolve_datadir)
+    running "$real" || die "not running: start it with make db-up"
+    psql_super "$real" -d "$FKGUARD_PG_DB" "$@"
+    ;;
+  *) die "unknown command '$cmd': use start, stop, status, destroy or psql" ;;
+esac

@@ -1,0 +1,71 @@
+from pathlib import Path
+
+import pytest
+
+from fkguard.catalog import TIERS, CatalogError, load_catalog
+
+PLAN_ORDER = [
+    "fk_workflow_instances_config_version", "fk_workflow_instances_workspace",
+    "fk_workflow_stages_workflow_instance", "fk_atp_submissions_workflow_instance",
+    "fk_atp_submission_documents_submission", "fk_punchlists_workflow_instance", "fk_punchlist_items_punchlist",
+    "fk_atp_scope_master_workspace", "fk_vendor_master_workspace", "fk_approval_role_master_workspace",
+    "fk_approval_policy_master_workspace", "fk_approval_policy_stages_policy", "fk_cluster_master_workspace",
+    "fk_cluster_approver_master_cluster",
+    "fk_approver_overrides_workflow_instance", "fk_workflow_stage_actions_stage",
+]
+
+
+def test_default_catalog_is_the_plans_16_keys_in_priority_order():
+    catalog = load_catalog()
+    assert [fk.name for fk in catalog] == PLAN_ORDER
+    assert [sum(fk.tier == t for fk in catalog) for t in TIERS] == [2, 5, 7, 2]
+    cascades = {fk.name for fk in catalog if fk.on_delete == "CASCADE"}
+    assert cascades == {
+        "fk_workflow_stages_workflow_instance", "fk_atp_submission_documents_submission",
+        "fk_punchlist_items_punchlist", "fk_approval_policy_stages_policy", "fk_cluster_approver_master_cluster",
+        "fk_approver_overrides_workflow_instance", "fk_workflow_stage_actions_stage",
+    }
+    assert all(fk.on_delete in ("RESTRICT", "CASCADE") for fk in catalog)
+    first = catalog[0]
+    assert (str(first.table), first.columns, str(first.references), first.referenced_columns) == (
+        "public.workflow_instances", ("config_version_id",), "public.config_versions", ("id",))
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(text)
+    return path
+
+
+ENTRY = """constraints:
+  - name: fk_a
+    table: public.a
+    columns: [b_id]
+    references: public.b
+    referenced_columns: [id]
+"""
+
+
+@pytest.mark.parametrize("text, message", [
+    ("constraints: [", "catalog.yaml is not valid YAML at line 1; fix its syntax"),
+    ("other: 1", "must have a top-level 'constraints:' list"),
+    (ENTRY.replace("    columns: [b_id]\n", ""), "catalog.yaml entry 1 (fk_a): 'columns' is missing; add it to the entry"),
+    (ENTRY + "    on_delete: EXPLODE\n", "on_delete 'EXPLODE' is not one of NO ACTION, RESTRICT, CASCADE, SET NULL, SET DEFAULT"),
+    (ENTRY + "    tier: urgent\n", "tier 'urgent' is not one of critical, high, medium, low"),
+    (ENTRY + ENTRY.replace("constraints:\n", ""), "constraint name 'fk_a' appears twice; names must be unique"),
+])
+def test_bad_catalog_is_one_line_naming_the_fix(tmp_path, text, message):
+    with pytest.raises(CatalogError) as err:
+        load_catalog(write(tmp_path, text))
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_catalog_file(tmp_path):
+    with pytest.raises(CatalogError, match=r"catalog file .*nope.yaml does not exist; fix the fkguard:catalog setting"):
+        load_catalog(tmp_path / "nope.yaml")
+
+
+def test_set_null_spelled_with_underscore_and_schema_defaulted(tmp_path):
+    fk = load_catalog(write(tmp_path, ENTRY.replace("public.a", "a") + "    on_delete: set_null\n"))[0]
+    assert (fk.on_delete, str(fk.table)) == ("SET NULL", "public.a")

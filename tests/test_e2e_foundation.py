@@ -1,0 +1,52 @@
+"""The foundation through the real pulumi CLI: the local stack previews and deploys."""
+
+import json
+
+import pytest
+from conftest import PROJECT
+
+from fkguard.settings import SettingsError, stack_config
+
+
+def test_local_stack_previews_and_deploys_and_records_state(project, pg):
+    preview = project.run("preview", "--stack", "local", "--skip-plugin-pre-install")
+    assert "fkguard-local" in preview.stdout and "+ 1 to create" in preview.stdout
+
+    project.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install")
+    state = project.state_file("local")
+    assert state.exists()
+    outputs = json.loads(project.run("stack", "output", "--json", "--stack", "local").stdout)
+    assert outputs["database"] == f"fkguard@127.0.0.1:{pg.port}/apms"
+    assert outputs["catalog"]["critical"] == ["fk_workflow_instances_config_version", "fk_workflow_instances_workspace"]
+    assert sum(len(names) for names in outputs["catalog"].values()) == 16
+    deployment = json.loads(state.read_text())["checkpoint"]["latest"]
+    assert any(r["type"] == "pulumi:pulumi:Stack" for r in deployment["resources"])
+
+
+def test_no_plugin_was_downloaded(project):
+    project.run("preview", "--stack", "local", "--skip-plugin-pre-install")
+    plugins = project.root.parent / "pulumi-home" / "plugins"
+    assert not plugins.exists() or not any(plugins.iterdir())
+
+
+def test_wrong_passphrase_and_missing_stack_say_what_to_do(project, monkeypatch):
+    monkeypatch.setenv("PULUMI_HOME", project.env["PULUMI_HOME"])
+    monkeypatch.setenv("PATH", project.env["PATH"])
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "not-the-passphrase")
+    with pytest.raises(SettingsError) as err:
+        stack_config("local", project.root)
+    assert str(err.value) == ("cannot read the config of stack 'local': incorrect passphrase; set "
+                              "PULUMI_CONFIG_PASSPHRASE to this stack's passphrase (the local one is in "
+                              "scripts/local.env)")
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", project.env["PULUMI_CONFIG_PASSPHRASE"])
+    with pytest.raises(SettingsError) as err:
+        stack_config("nosuch", project.root)
+    assert "no stack named 'nosuch' found; create it with pulumi stack init <name>" in str(err.value)
+    assert stack_config("local", project.root)["postgresql:password"] == "fkguard-local-only"
+
+
+def test_staging_and_production_carry_no_password_in_clear():
+    for stack in ("staging", "production"):
+        text = (PROJECT / f"Pulumi.{stack}.yaml").read_text()
+        assert "postgresql:host: apms-" in text and ".example.invalid" in text
+        assert "postgresql:password" not in text.split("\nconfig:", 1)[1]

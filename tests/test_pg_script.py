@@ -1,0 +1,71 @@
+"""scripts/pg.sh: the embedded cluster's start, stop and the ways they go wrong."""
+
+import os
+import socket
+import subprocess
+
+import psycopg
+from conftest import PROJECT, local_env, pg_script
+
+PORT = 55441
+
+
+def connect(port):
+    v = local_env()
+    return psycopg.connect(host="127.0.0.1", port=port, dbname=v["FKGUARD_PG_DB"], user=v["FKGUARD_PG_USER"],
+                           password=v["FKGUARD_LOCAL_DB_PASSWORD"], connect_timeout=5)
+
+
+def test_start_is_idempotent_and_stop_stops(tmp_path):
+    data = tmp_path / "pgdata"
+    try:
+        first = pg_script("start", port=PORT, datadir=data)
+        assert "creating a PostgreSQL 15 cluster" in first.stderr
+        with connect(PORT) as c:
+            assert c.execute("SHOW server_version").fetchone()[0].startswith("15.")
+        again = pg_script("start", port=PORT, datadir=data)
+        assert "already running" in again.stderr and "creating" not in again.stderr
+    finally:
+        pg_script("destroy", port=PORT, datadir=data)
+    assert pg_script("status", port=PORT, datadir=data, check=False).returncode == 3
+
+
+def test_port_taken_is_one_line_with_the_fix(tmp_path):
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", PORT))
+    blocker.listen()
+    try:
+        result = pg_script("start", port=PORT, datadir=tmp_path / "pgdata", check=False)
+    finally:
+        blocker.close()
+        pg_script("destroy", port=PORT, datadir=tmp_path / "pgdata")
+    assert result.returncode == 1
+    assert f"pg: port {PORT} on 127.0.0.1 is taken by another process. Stop it, or choose a free port: " \
+           f"FKGUARD_PG_PORT=<port> make db-up" in result.stderr
+
+
+def test_recovers_from_a_crash_and_from_an_interrupted_setup(tmp_path):
+    data = tmp_path / "pgdata"
+    pg_script("start", port=PORT, datadir=data)
+    real = os.path.realpath(data)
+    try:
+        pid = int(open(os.path.join(real, "postmaster.pid")).readline())
+        os.kill(pid, 9)  # the server crashes: a stale postmaster.pid stays behind
+        subprocess.run(["sleep", "1"], check=True)
+        restarted = pg_script("start", port=PORT, datadir=data)
+        assert "running on 127.0.0.1" in restarted.stderr
+        with connect(PORT) as c:
+            assert c.execute("SELECT 1").fetchone() == (1,)
+        pg_script("destroy", port=PORT, datadir=data)
+        os.remove(os.path.join(real, ".fkguard-ready"))  # as if setup was interrupted half-way
+        rebuilt = pg_script("start", port=PORT, datadir=data)
+        assert "left incomplete by an interrupted setup: recreating it" in rebuilt.stderr
+        with connect(PORT) as c:
+            assert c.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        pg_script("destroy", port=PORT, datadir=data)
+
+
+def test_data_folder_is_git_ignored():
+    for name in (".pgdata", ".pgdata-test"):
+        assert subprocess.run(["git", "check-ignore", "-q", name], cwd=PROJECT).returncode == 0, name
