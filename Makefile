@@ -9,10 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test bootstrap toolchain venvs postgres db-up db-down db-destroy seed stack-local preview lint
 
 demo: bootstrap db-up stack-local
-	@echo "== filling the APMS schema ($(SCALE) rows in the largest table, $(ORPHANS) orphans per relationship)"
-	$(ENV) fkguard seed -s local --scale $(SCALE) --orphans $(ORPHANS)
-	@echo "== pulumi preview of the local stack"
-	$(ENV) pulumi preview -s local --non-interactive --skip-plugin-pre-install --diff
+	SCALE=$(SCALE) ORPHANS=$(ORPHANS) scripts/demo.sh
 
 test: bootstrap
 	$(ENV) pytest $(PYTEST_ARGS)

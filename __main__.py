@@ -1,15 +1,46 @@
-"""fkguard's Pulumi program: the catalog's foreign keys for this stack's database."""
+"""fkguard's Pulumi program: the catalog's foreign keys for this stack's database.
+
+Which tiers exist and which are validated is the stack's config (fkguard:addTiers,
+fkguard:validateTiers). Each tier depends on the whole tier before it, so tiers go in the plan's
+order; the provider runs one ALTER TABLE (add, validate or drop) at a time.
+"""
 
 import pulumi
+from pulumi.runtime.config import CONFIG
 
 from fkguard.catalog import TIERS, load_catalog
+from fkguard.options import Options
+from resources.foreign_key import ForeignKeyConstraint
 
-config = pulumi.Config()
-catalog = load_catalog(config.get("catalog") or None)
+options = Options.from_config(CONFIG.get(), stack=f"stack {pulumi.get_stack()!r}")
+catalog = load_catalog(options.catalog)
+
+states: dict[str, pulumi.Output[str] | str] = {}
+previous_tier: list[ForeignKeyConstraint] = []
+for tier in TIERS:
+    this_tier: list[ForeignKeyConstraint] = []
+    for fk in (fk for fk in catalog if fk.tier == tier):
+        if tier not in options.add_tiers:
+            states[fk.name] = "absent"
+            continue
+        wanted = tier in options.validate_tiers
+        constraint = ForeignKeyConstraint(fk, wanted, pulumi.ResourceOptions(depends_on=previous_tier))
+        if not wanted:
+            # PostgreSQL cannot un-validate a constraint: say so instead of pretending.
+            constraint.convalidated.apply(lambda done, c=constraint: done and pulumi.log.warn(
+                "validated in the database although its tier is not in fkguard:validateTiers: PostgreSQL "
+                "cannot un-validate a constraint, so it stays validated", resource=c))
+        states[fk.name] = constraint.state
+        this_tier.append(constraint)
+    previous_tier = this_tier or previous_tier
+
+pulumi.export("constraints", states)
+pulumi.export("tiers", {
+    tier: "validate" if tier in options.validate_tiers else ("add" if tier in options.add_tiers else "absent")
+    for tier in TIERS
+})
 postgresql = pulumi.Config("postgresql")
-
 pulumi.export(
     "database",
     f"{postgresql.get('username')}@{postgresql.get('host')}:{postgresql.get('port') or 5432}/{postgresql.get('database')}",
 )
-pulumi.export("catalog", {tier: [fk.name for fk in catalog if fk.tier == tier] for tier in TIERS})

@@ -54,46 +54,78 @@ class ForeignKey:
         return TIERS.index(self.tier)
 
 
-def _required(entry: dict[str, Any], key: str, where: str) -> Any:
-    if key not in entry or entry[key] in (None, "", []):
-        raise CatalogError(f"{where}: '{key}' is missing; add it to the entry")
-    return entry[key]
+def _byte_len(text: str) -> int:
+    return len(text.encode("utf-8"))
 
 
-def _columns(entry: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
-    value = _required(entry, key, where)
+def _columns(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
-        raise CatalogError(f"{where}: '{key}' must be a list of column names, got {value!r}")
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(c, str) and c for c in value):
+        return None
     return tuple(value)
 
 
-def _choice(entry: dict[str, Any], key: str, allowed: tuple[str, ...], default: str, where: str) -> str:
-    value = str(entry.get(key, default)).upper().replace("_", " ")
-    if value not in allowed:
-        raise CatalogError(f"{where}: {key} '{entry.get(key)}' is not one of {', '.join(allowed)}")
-    return value
+def _choice(value: Any, default: str) -> str:
+    return str(value if value not in (None, "") else default).upper().replace("_", " ").strip()
+
+
+def entry_problems(entry: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every problem of one catalog entry (or resource's inputs), as (field, one-line message with the fix)."""
+    problems: list[tuple[str, str]] = []
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        problems.append(("name", "the constraint name is missing; give every constraint a name"))
+    elif _byte_len(name) > MAX_IDENTIFIER_BYTES:
+        problems.append(("name", f"'{name}' is {_byte_len(name)} bytes; PostgreSQL keeps only {MAX_IDENTIFIER_BYTES} "
+                                 f"and would cut it silently: shorten it"))
+    for key in ("table", "references"):
+        value = entry.get(key)
+        if not isinstance(value, str) or not value.strip(". "):
+            problems.append((key, f"'{key}' is missing; give it as schema.table (schema defaults to public)"))
+            continue
+        qualified = QualifiedName.parse(value)
+        for part in (qualified.schema, qualified.name):
+            if not part:
+                problems.append((key, f"'{value}' has an empty schema or table name; write schema.table"))
+            elif _byte_len(part) > MAX_IDENTIFIER_BYTES:
+                problems.append((key, f"'{part}' is over {MAX_IDENTIFIER_BYTES} bytes, longer than any PostgreSQL name"))
+    cols, refcols = _columns(entry.get("columns")), _columns(entry.get("referenced_columns"))
+    if cols is None:
+        problems.append(("columns", "'columns' must be a non-empty list of column names"))
+    if refcols is None:
+        problems.append(("referenced_columns", "'referenced_columns' must be a non-empty list of column names"))
+    if cols and refcols and len(cols) != len(refcols):
+        problems.append(("referenced_columns", f"{len(cols)} columns reference {len(refcols)} columns; "
+                                               f"give one referenced column per column"))
+    for key in ("on_delete", "on_update"):
+        if _choice(entry.get(key), "NO ACTION") not in ACTIONS:
+            problems.append((key, f"{key} '{entry.get(key)}' is not one of {', '.join(ACTIONS)}"))
+    if _choice(entry.get("match"), "SIMPLE") not in MATCHES:
+        problems.append(("match", f"match '{entry.get('match')}' is not one of {', '.join(MATCHES)}"))
+    if str(entry.get("tier") or "low").lower() not in TIERS:
+        problems.append(("tier", f"tier '{entry.get('tier')}' is not one of {', '.join(TIERS)}"))
+    return problems
 
 
 def parse_entry(entry: dict[str, Any], where: str) -> ForeignKey:
     if not isinstance(entry, dict):
         raise CatalogError(f"{where}: expected a mapping with name, table, columns, references, got {entry!r}")
-    name = str(_required(entry, "name", where))
-    where = f"{where} ({name})"
-    tier = str(entry.get("tier", "low")).lower()
-    if tier not in TIERS:
-        raise CatalogError(f"{where}: tier '{tier}' is not one of {', '.join(TIERS)}")
+    if isinstance(entry.get("name"), str):
+        where = f"{where} ({entry['name']})"
+    problems = entry_problems(entry)
+    if problems:
+        raise CatalogError(f"{where}: {problems[0][1]}")
     return ForeignKey(
-        name=name,
-        tier=tier,
-        table=QualifiedName.parse(str(_required(entry, "table", where))),
-        columns=_columns(entry, "columns", where),
-        references=QualifiedName.parse(str(_required(entry, "references", where))),
-        referenced_columns=_columns(entry, "referenced_columns", where),
-        on_delete=_choice(entry, "on_delete", ACTIONS, "NO ACTION", where),
-        on_update=_choice(entry, "on_update", ACTIONS, "NO ACTION", where),
-        match=_choice(entry, "match", MATCHES, "SIMPLE", where),
+        name=entry["name"],
+        tier=str(entry.get("tier") or "low").lower(),
+        table=QualifiedName.parse(entry["table"]),
+        columns=_columns(entry["columns"]) or (),
+        references=QualifiedName.parse(entry["references"]),
+        referenced_columns=_columns(entry["referenced_columns"]) or (),
+        on_delete=_choice(entry.get("on_delete"), "NO ACTION"),
+        on_update=_choice(entry.get("on_update"), "NO ACTION"),
+        match=_choice(entry.get("match"), "SIMPLE"),
     )
 
 

@@ -1,0 +1,61 @@
+"""The statements fkguard runs, composed only with psycopg.sql: every name an Identifier, every
+action a keyword from a fixed list."""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from fkguard.catalog import ACTIONS, MATCHES, ForeignKey, QualifiedName
+
+
+def table_ref(name: QualifiedName) -> sql.Identifier:
+    return sql.Identifier(name.schema, name.name)
+
+
+def _columns(columns: tuple[str, ...]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+
+
+def _keyword(value: str, allowed: tuple[str, ...]) -> sql.SQL:
+    if value not in allowed:  # the catalog refuses these first; this guards the SQL itself
+        raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+    return sql.SQL(value)
+
+
+def add_not_valid(fk: ForeignKey) -> sql.Composed:
+    """ADD … NOT VALID: a brief SHARE ROW EXCLUSIVE lock on both tables and no scan."""
+    parts = [
+        sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({cols}) REFERENCES {ref} ({refcols})").format(
+            table=table_ref(fk.table), name=sql.Identifier(fk.name), cols=_columns(fk.columns),
+            ref=table_ref(fk.references), refcols=_columns(fk.referenced_columns),
+        )
+    ]
+    if _keyword(fk.match, MATCHES) and fk.match == "FULL":  # SIMPLE is PostgreSQL's default
+        parts.append(sql.SQL("MATCH FULL"))
+    parts.append(sql.SQL("ON DELETE {}").format(_keyword(fk.on_delete, ACTIONS)))
+    if fk.on_update != "NO ACTION":
+        parts.append(sql.SQL("ON UPDATE {}").format(_keyword(fk.on_update, ACTIONS)))
+    parts.append(sql.SQL("NOT VALID"))
+    return sql.SQL(" ").join(parts)
+
+
+def validate(fk: ForeignKey) -> sql.Composed:
+    """VALIDATE: SHARE UPDATE EXCLUSIVE on the table, ROW SHARE on the referenced one: writes go on."""
+    return sql.SQL("ALTER TABLE {table} VALIDATE CONSTRAINT {name}").format(
+        table=table_ref(fk.table), name=sql.Identifier(fk.name)
+    )
+
+
+def drop(fk: ForeignKey) -> sql.Composed:
+    """DROP: ACCESS EXCLUSIVE on the table, so it needs the same lock protection as ADD."""
+    return sql.SQL("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}").format(
+        table=table_ref(fk.table), name=sql.Identifier(fk.name)
+    )
+
+
+# Transaction-local settings, so they hold behind PgBouncer in transaction mode too.
+SET_LOCAL = sql.SQL("SELECT set_config('lock_timeout', {lock}, true), set_config('statement_timeout', {stmt}, true)")
+
+
+def set_local_timeouts(lock_timeout_ms: int, statement_timeout_ms: int) -> sql.Composed:
+    return SET_LOCAL.format(lock=sql.Literal(f"{lock_timeout_ms}ms"), stmt=sql.Literal(f"{statement_timeout_ms}ms"))

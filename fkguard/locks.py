@@ -1,0 +1,117 @@
+"""Run DDL in short transactions that never queue behind a lock for long.
+
+A DDL statement waiting for its lock blocks every later query on that table, so each attempt
+sets a transaction-local lock_timeout; a timed-out attempt rolls back, waits with backoff and
+jitter, and tries again until the overall budget is spent. Then the error names who held the lock.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import errors, sql
+
+from fkguard.catalog import QualifiedName
+from fkguard.ddl import set_local_timeouts
+
+
+@dataclass(frozen=True)
+class LockPolicy:
+    lock_timeout_ms: int = 3000
+    budget_ms: int = 120_000
+    statement_timeout_ms: int = 0
+    first_backoff_ms: int = 200
+    max_backoff_ms: int = 5000
+
+
+class LockBudgetExceeded(RuntimeError):
+    """The lock never came within the budget; the message names the sessions holding it."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int
+    state: str
+    mode: str
+    relation: str
+    xact_start: str
+    query_start: str
+    application: str
+    query: str
+
+    def describe(self) -> str:
+        return (
+            f"pid {self.pid} ({self.application or 'no application_name'}, {self.state}, transaction since "
+            f"{self.xact_start}, last query at {self.query_start}) holds {self.mode} on {self.relation}: "
+            f"{self.query!r}"
+        )
+
+
+_HOLDERS = """
+SELECT l.pid, coalesce(a.state, '?'), l.mode, l.relation::regclass::text,
+       coalesce(to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SS'), '?'),
+       coalesce(to_char(a.query_start, 'YYYY-MM-DD HH24:MI:SS'), '?'),
+       coalesce(a.application_name, ''), left(coalesce(a.query, ''), 120)
+FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_backend_pid()
+  AND l.relation = ANY(ARRAY(SELECT to_regclass(t) FROM unnest(%s::text[]) t))
+ORDER BY a.xact_start NULLS LAST, l.pid
+"""
+
+
+def lock_holders(conn: psycopg.Connection, tables: Sequence[QualifiedName]) -> list[Holder]:
+    """Sessions holding any lock on these tables (PostgreSQL's own view: pg_locks, pg_stat_activity)."""
+    names = [sql.Identifier(t.schema, t.name).as_string(conn) for t in tables]
+    rows = conn.execute(_HOLDERS, (names,)).fetchall()
+    seen: dict[int, Holder] = {}
+    for row in rows:
+        seen.setdefault(row[0], Holder(*row))
+    return list(seen.values())
+
+
+def run_locked(
+    conn: psycopg.Connection,
+    statements: Sequence[sql.Composable],
+    tables: Sequence[QualifiedName],
+    policy: LockPolicy,
+    *,
+    what: str,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[int, float], None] | None = None,
+) -> int:
+    """Run `statements` in one transaction under SET LOCAL lock_timeout, retrying lock timeouts.
+
+    Returns the number of attempts. `conn` must be in autocommit mode, so that each attempt is a
+    transaction of its own and a failed one releases everything at once.
+    """
+    deadline = time.monotonic() + policy.budget_ms / 1000
+    attempt = 0
+    backoff = policy.first_backoff_ms / 1000
+    while True:
+        attempt += 1
+        try:
+            with conn.transaction():
+                conn.execute(set_local_timeouts(policy.lock_timeout_ms, policy.statement_timeout_ms))
+                for statement in statements:
+                    conn.execute(statement)
+            return attempt
+        except errors.LockNotAvailable:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                holders = lock_holders(conn, tables)
+                who = "; ".join(h.describe() for h in holders) or "no session holds a lock on them now"
+                raise LockBudgetExceeded(
+                    f"{what}: gave up after {attempt} attempts in {policy.budget_ms / 1000:g}s, each waiting at most "
+                    f"{policy.lock_timeout_ms}ms for a lock on {', '.join(map(str, tables))}. Blocking: {who}. "
+                    f"End that transaction (or raise fkguard:lockRetryBudget) and run pulumi up again"
+                ) from None
+            # Full jitter: concurrent retries do not return in step.
+            delay = min(remaining, random.uniform(0, backoff))
+            if on_retry:
+                on_retry(attempt, delay)
+            sleep(delay)
+            backoff = min(backoff * 2, policy.max_backoff_ms / 1000)

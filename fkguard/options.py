@@ -1,0 +1,103 @@
+"""fkguard's own per-stack settings, the `fkguard:*` keys of `Pulumi.<stack>.yaml`."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fkguard.catalog import TIERS
+
+NAMESPACE = "fkguard"
+# Every key fkguard reads, with what it means (unknown keys are refused, with a suggestion).
+KEYS: dict[str, str] = {
+    "catalog": "the constraint catalog file",
+    "addTiers": "tiers whose constraints exist (added NOT VALID)",
+    "validateTiers": "tiers whose constraints are validated",
+    "lockTimeout": "longest wait for a table lock per attempt",
+    "lockRetryBudget": "total time to keep retrying a lock",
+    "statementTimeout": "longest VALIDATE scan (0 = no limit)",
+}
+
+
+class OptionsError(ValueError):
+    """A bad `fkguard:*` setting; the message names the key and the fix."""
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)?\s*$")
+_UNIT_MS = {"ms": 1, "s": 1000, None: 1000, "min": 60_000, "m": 60_000, "h": 3_600_000}
+
+
+def parse_duration_ms(value: Any, key: str) -> int:
+    """'3s', '500ms', '2min', or a number of seconds, in milliseconds."""
+    match = _DURATION.match(str(value))
+    if not match:
+        raise OptionsError(f"{NAMESPACE}:{key} must be a duration like 3s, 500ms or 2min, got {value!r}")
+    return int(float(match.group(1)) * _UNIT_MS[match.group(2)])
+
+
+def parse_tiers(value: Any, key: str) -> tuple[str, ...]:
+    """A list, or 'critical,high', or 'all' / 'none', in the plan's order."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise OptionsError(f"{NAMESPACE}:{key} is not a valid list: {value!r}") from None
+        elif text.lower() == "all":
+            return TIERS
+        elif text.lower() in ("", "none"):
+            return ()
+        else:
+            value = text.split(",")
+    if not isinstance(value, list):
+        raise OptionsError(f"{NAMESPACE}:{key} must be a list of tiers, got {value!r}")
+    names = [str(t).strip().lower() for t in value]
+    for name in names:
+        if name not in TIERS:
+            raise OptionsError(f"{NAMESPACE}:{key}: unknown tier {name!r}; use {', '.join(TIERS)}, all or none")
+    return tuple(t for t in TIERS if t in names)
+
+
+@dataclass(frozen=True)
+class Options:
+    catalog: str | None = None
+    add_tiers: tuple[str, ...] = TIERS
+    validate_tiers: tuple[str, ...] = ()
+    lock_timeout_ms: int = 3000
+    lock_retry_budget_ms: int = 120_000
+    statement_timeout_ms: int = 0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], stack: str = "the stack") -> Options:
+        values = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{NAMESPACE}:")}
+        for key in values:
+            if key not in KEYS:
+                hint = difflib.get_close_matches(key, list(KEYS), n=1)
+                fix = f"did you mean {NAMESPACE}:{hint[0]}?" if hint else f"known keys: {', '.join(KEYS)}"
+                raise OptionsError(f"unknown config key {NAMESPACE}:{key} in {stack}: {fix}")
+        add = parse_tiers(values["addTiers"], "addTiers") if "addTiers" in values else TIERS
+        validate = parse_tiers(values.get("validateTiers"), "validateTiers")
+        missing = [t for t in validate if t not in add]
+        if missing:
+            raise OptionsError(
+                f"{NAMESPACE}:validateTiers names {', '.join(missing)} but {NAMESPACE}:addTiers does not: "
+                f"a constraint must exist to be validated; add the tier to {NAMESPACE}:addTiers"
+            )
+        lock = parse_duration_ms(values.get("lockTimeout", "3s"), "lockTimeout")
+        if lock <= 0:
+            raise OptionsError(f"{NAMESPACE}:lockTimeout must be above 0: without it a blocked ALTER stalls all traffic")
+        return cls(
+            catalog=str(values["catalog"]) if values.get("catalog") else None,
+            add_tiers=add,
+            validate_tiers=validate,
+            lock_timeout_ms=lock,
+            lock_retry_budget_ms=parse_duration_ms(values.get("lockRetryBudget", "120s"), "lockRetryBudget"),
+            statement_timeout_ms=parse_duration_ms(values.get("statementTimeout", "0"), "statementTimeout"),
+        )

@@ -1,0 +1,210 @@
+"""ForeignKeyConstraint: one PostgreSQL foreign key as a Pulumi resource.
+
+create = ADD … NOT VALID (then VALIDATE in a second transaction if asked), update = VALIDATE,
+delete = DROP, read = what pg_constraint says (so `pulumi refresh` sees drift).
+
+The provider is pickled by reference to this module: its path (resources.foreign_key) and class
+name must never change, or existing stacks could no longer load it.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+import pulumi
+from pulumi import dynamic
+
+from fkguard import rollout
+from fkguard.catalog import ForeignKey, entry_problems, parse_entry
+from fkguard.locks import LockPolicy
+from fkguard.options import Options, OptionsError
+from fkguard.settings import ConnectionSettings, SettingsError
+
+TYPE_NAME = "ForeignKeyConstraint"
+MODULE = "fkguard"
+# resource property -> catalog field
+FIELDS = {
+    "constraintName": "name",
+    "table": "table",
+    "columns": "columns",
+    "references": "references",
+    "referencedColumns": "referenced_columns",
+    "onDelete": "on_delete",
+    "onUpdate": "on_update",
+    "match": "match",
+    "tier": "tier",
+}
+PROPERTY_OF = {field: prop for prop, field in FIELDS.items()}
+# A change to any of these is a different constraint: drop it, then add the new one.
+REPLACE_ON = ("constraintName", "table", "columns", "references", "referencedColumns", "onDelete", "onUpdate", "match")
+
+# Set by configure() in the provider process only; module-level so that no connection setting,
+# least of all the password, is ever pickled with the provider into the state.
+_connection: ConnectionSettings | None = None
+_options: Options = Options()
+_config_error: str | None = None
+# One ALTER TABLE at a time per deployment: the engine calls the provider from up to 4 threads.
+_one_at_a_time = threading.Lock()
+
+
+def to_entry(props: dict[str, Any]) -> dict[str, Any]:
+    return {field: props.get(prop) for prop, field in FIELDS.items()}
+
+
+def to_foreign_key(props: dict[str, Any]) -> ForeignKey:
+    return parse_entry(to_entry(props), f"constraint {props.get('constraintName')}")
+
+
+def inputs_of(fk: ForeignKey, validated: bool) -> dict[str, Any]:
+    return {
+        "constraintName": fk.name,
+        "table": str(fk.table),
+        "columns": list(fk.columns),
+        "references": str(fk.references),
+        "referencedColumns": list(fk.referenced_columns),
+        "onDelete": fk.on_delete,
+        "onUpdate": fk.on_update,
+        "match": fk.match,
+        "tier": fk.tier,
+        "validated": bool(validated),
+    }
+
+
+def _outputs(fk: ForeignKey, validated_wanted: bool, outcome: rollout.Outcome) -> dict[str, Any]:
+    return {
+        **inputs_of(fk, validated_wanted),
+        "convalidated": outcome.validated,
+        "definition": outcome.definition,
+        "state": outcome.state,
+        "sql": outcome.sql,
+    }
+
+
+def _policy() -> LockPolicy:
+    return LockPolicy(
+        lock_timeout_ms=_options.lock_timeout_ms,
+        budget_ms=_options.lock_retry_budget_ms,
+        statement_timeout_ms=_options.statement_timeout_ms,
+    )
+
+
+def _connect():
+    if _config_error:
+        raise SettingsError(_config_error)
+    if _connection is None:
+        raise SettingsError("no postgresql:* settings reached the provider; set them in Pulumi.<stack>.yaml")
+    return _connection.connect()
+
+
+class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
+    def configure(self, req: dynamic.ConfigureRequest) -> None:
+        global _connection, _options, _config_error
+        # Only the provider process gets here: keep its errors to the message, no traceback.
+        sys.tracebacklimit = 0
+        raw = getattr(req.config, "_props", None)
+        if raw is None:  # an SDK without the raw mapping: ask for the keys fkguard knows
+            from fkguard import options, settings
+
+            keys = [f"postgresql:{k}" for k in settings.KEYS] + [f"fkguard:{k}" for k in options.KEYS]
+            raw = {k: v for k in keys if (v := req.config.get(k)) is not None}
+        try:
+            _connection = ConnectionSettings.from_config(raw)
+            _options = Options.from_config(raw)
+            _config_error = None
+        except (SettingsError, OptionsError) as exc:
+            _config_error = str(exc)
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        failures = [dynamic.CheckFailure(PROPERTY_OF.get(field, field), message)
+                    for field, message in entry_problems(to_entry(news))]
+        if not isinstance(news.get("validated"), bool):
+            failures.append(dynamic.CheckFailure("validated", "'validated' must be true or false"))
+        if failures:
+            return dynamic.CheckResult(news, failures)
+        fk = to_foreign_key(news)
+        inputs = {**news, **inputs_of(fk, news["validated"])}
+        try:
+            with _connect() as conn:
+                problems = rollout.preflight(conn, fk)
+                # Shown by `pulumi preview --diff`: the statements and the locks they take, before they run.
+                inputs["plannedSql"] = rollout.planned_sql(conn, fk, news["validated"])
+        except SettingsError as exc:
+            return dynamic.CheckResult(inputs, [dynamic.CheckFailure("table", str(exc))])
+        return dynamic.CheckResult(
+            inputs, [dynamic.CheckFailure(PROPERTY_OF.get(field, field), msg) for field, msg in problems]
+        )
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        replaces = [key for key in REPLACE_ON if olds.get(key) != news.get(key)]
+        # PostgreSQL cannot un-validate: validated going back to false changes nothing.
+        validating = bool(news.get("validated")) and not olds.get("convalidated", olds.get("validated"))
+        retiered = olds.get("tier") != news.get("tier")
+        return dynamic.DiffResult(
+            changes=bool(replaces or validating or retiered),
+            replaces=replaces,
+            delete_before_replace=True,  # the name is fixed: the old one must go first
+        )
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        fk = to_foreign_key(props)
+        with _one_at_a_time, _connect() as conn:
+            outcome = rollout.add(conn, fk, _policy())
+            if props.get("validated") and not outcome.validated:
+                outcome = rollout.validate(conn, fk, _policy(), ran=outcome.sql)
+        return dynamic.CreateResult(f"{fk.table}/{fk.name}", _outputs(fk, props.get("validated", False), outcome))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        fk = to_foreign_key(news)
+        with _one_at_a_time, _connect() as conn:
+            found = rollout.read(conn, fk)
+            if found is None:
+                raise rollout.RolloutError(
+                    f"{fk.name} is missing from {fk.table}: it was dropped outside Pulumi. "
+                    f"Run pulumi refresh, then pulumi up to add it again"
+                )
+            outcome = rollout.Outcome(exists=True, validated=found.validated, definition=found.definition)
+            if news.get("validated") and not found.validated:
+                outcome = rollout.validate(conn, fk, _policy())
+        return dynamic.UpdateResult(_outputs(fk, news.get("validated", False), outcome))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        fk = to_foreign_key(props)
+        with _one_at_a_time, _connect() as conn:
+            rollout.drop(conn, fk, _policy())
+
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        fk = to_foreign_key(props)
+        with _connect() as conn:
+            found = rollout.read(conn, fk)
+        if found is None:
+            return dynamic.ReadResult(None, {})
+        if found.contype != "f" or found.references is None:
+            raise rollout.RolloutError(
+                f"{fk.table} has a constraint named {fk.name} that is not a foreign key ({found.definition}); "
+                f"rename or drop it"
+            )
+        actual = found.as_foreign_key(fk.tier)
+        outcome = rollout.Outcome(exists=True, validated=found.validated, definition=found.definition,
+                                  sql=list(props.get("sql") or []))
+        return dynamic.ReadResult(id_, _outputs(actual, found.validated, outcome), inputs_of(actual, found.validated))
+
+
+class ForeignKeyConstraint(dynamic.Resource, module=MODULE, name=TYPE_NAME):
+    """A foreign key rolled out the safe way; its outputs say what PostgreSQL has."""
+
+    convalidated: pulumi.Output[bool]
+    definition: pulumi.Output[str]
+    state: pulumi.Output[str]
+    sql: pulumi.Output[list]
+
+    def __init__(self, fk: ForeignKey, validated: bool, opts: pulumi.ResourceOptions | None = None) -> None:
+        props: dict[str, Any] = {
+            **inputs_of(fk, validated),
+            "convalidated": None,
+            "definition": None,
+            "state": None,
+            "sql": None,
+        }
+        super().__init__(ForeignKeyConstraintProvider(), fk.name, props, opts)
