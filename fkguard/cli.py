@@ -24,9 +24,9 @@ def _stack_context(stack: str) -> tuple[settings.ConnectionSettings, Options, li
 
 
 def _print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
     for line in (headers, ["-" * w for w in widths], *rows):
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
 
 
 def _seed(args: argparse.Namespace) -> int:

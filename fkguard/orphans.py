@@ -30,7 +30,7 @@ def _relation(conn: psycopg.Connection, name: QualifiedName) -> sql.Composed:
 def _anti_join(conn: psycopg.Connection, fk: ForeignKey, select: sql.Composable) -> sql.Composed:
     join = sql.SQL(" AND ").join(
         sql.SQL("pk.{} = fk.{}").format(sql.Identifier(r), sql.Identifier(c))
-        for c, r in zip(fk.columns, fk.referenced_columns)
+        for c, r in zip(fk.columns, fk.referenced_columns, strict=True)
     )
     not_null = sql.SQL(" OR " if fk.match == "FULL" else " AND ").join(
         sql.SQL("fk.{} IS NOT NULL").format(sql.Identifier(c)) for c in fk.columns
@@ -68,7 +68,7 @@ def stream_orphans(conn: psycopg.Connection, fk: ForeignKey, columns: tuple[str,
 
 def describe_keys(fk: ForeignKey, keys: list[tuple]) -> str:
     shown = ", ".join(
-        "(" + ", ".join(f"{c}={v!r}" for c, v in zip(fk.columns, key)) + ")" if len(fk.columns) > 1
+        "(" + ", ".join(f"{c}={v!r}" for c, v in zip(fk.columns, key, strict=True)) + ")" if len(fk.columns) > 1
         else f"{fk.columns[0]}={key[0]!r}"
         for key in keys
     )

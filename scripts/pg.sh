@@ -46,6 +46,8 @@ port_in_use() {
   python3 - "$port" <<'EOF'
 import socket, sys
 s = socket.socket()
+# As PostgreSQL does: connections in TIME_WAIT from an earlier server must not count as taken.
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:

@@ -49,7 +49,8 @@ ENTRY = """constraints:
 @pytest.mark.parametrize("text, message", [
     ("constraints: [", "catalog.yaml is not valid YAML at line 1; fix its syntax"),
     ("other: 1", "must have a top-level 'constraints:' list"),
-    (ENTRY.replace("    columns: [b_id]\n", ""), "catalog.yaml entry 1 (fk_a): 'columns' must be a non-empty list of column names"),
+    (ENTRY.replace("    columns: [b_id]\n", ""),
+     "catalog.yaml entry 1 (fk_a): 'columns' must be a non-empty list of column names"),
     (ENTRY.replace("[b_id]", "[]"), "'columns' must be a non-empty list of column names"),
     (ENTRY.replace("[b_id]", "[b_id, c_id]"), "2 columns reference 1 columns; give one referenced column per column"),
     (ENTRY.replace("fk_a", "fk_" + "é" * 31), "is 65 bytes; PostgreSQL keeps only 63 and would cut it silently: shorten it"),

@@ -1,0 +1,64 @@
+"""Lock protection: a blocked ALTER waits at most lock_timeout per attempt, retries, and names the blocker."""
+
+import threading
+import time
+
+import pytest
+
+from fkguard import ddl
+from fkguard.catalog import ForeignKey, QualifiedName
+from fkguard.locks import LockBudgetExceeded, LockPolicy, run_locked
+
+FK = ForeignKey("fk_lk_child_parent", "high", QualifiedName("public", "lk_child"), ("parent_id",),
+                QualifiedName("public", "lk_parent"), ("id",), "RESTRICT")
+
+
+@pytest.fixture()
+def tables(conn):
+    conn.execute("DROP TABLE IF EXISTS lk_child, lk_parent")
+    conn.execute("CREATE TABLE lk_parent (id text PRIMARY KEY)")
+    conn.execute("CREATE TABLE lk_child (id int, parent_id text)")
+    yield
+    conn.execute("DROP TABLE IF EXISTS lk_child, lk_parent")
+
+
+def hold_lock(pg, seconds, ready):
+    with pg.connect(autocommit=False, application_name="app-writer") as blocker:
+        blocker.execute("INSERT INTO lk_parent VALUES ('p1')")  # an open write transaction
+        ready.set()
+        time.sleep(seconds)
+        blocker.rollback()
+
+
+def test_retries_until_the_blocker_ends(pg, conn, tables):
+    ready = threading.Event()
+    blocker = threading.Thread(target=hold_lock, args=(pg, 1.5, ready))
+    blocker.start()
+    ready.wait(5)
+    retries = []
+    attempts = run_locked(conn, [ddl.add_not_valid(FK)], [FK.table, FK.references],
+                          LockPolicy(lock_timeout_ms=200, budget_ms=10_000), what="adding",
+                          on_retry=lambda n, d: retries.append(d))
+    blocker.join()
+    assert attempts >= 2 and len(retries) == attempts - 1
+    assert all(0 <= d <= 5 for d in retries)
+    assert conn.execute("SELECT count(*) FROM pg_constraint WHERE conname = %s", (FK.name,)).fetchone()[0] == 1
+
+
+def test_budget_spent_names_the_blocking_session(pg, conn, tables):
+    ready = threading.Event()
+    blocker = threading.Thread(target=hold_lock, args=(pg, 3, ready))
+    blocker.start()
+    ready.wait(5)
+    try:
+        with pytest.raises(LockBudgetExceeded) as err:
+            run_locked(conn, [ddl.add_not_valid(FK)], [FK.table, FK.references],
+                       LockPolicy(lock_timeout_ms=100, budget_ms=800), what="adding fk_lk_child_parent")
+    finally:
+        blocker.join()
+    text = str(err.value)
+    assert text.startswith("adding fk_lk_child_parent: gave up after ")
+    assert "each waiting at most 100ms for a lock on public.lk_child, public.lk_parent" in text
+    assert "(app-writer, idle in transaction, transaction since " in text and "holds RowExclusiveLock on lk_parent" in text
+    assert text.endswith("End that transaction (or raise fkguard:lockRetryBudget) and run pulumi up again")
+    assert conn.execute("SELECT count(*) FROM pg_constraint WHERE conname = %s", (FK.name,)).fetchone()[0] == 0
