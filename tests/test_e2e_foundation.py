@@ -5,25 +5,28 @@ import json
 import pytest
 from conftest import PROJECT
 
+from fkguard.apms.generate import generate
 from fkguard.settings import SettingsError, stack_config
 
 
-def test_local_stack_previews_and_deploys_and_records_state(project, pg):
+def test_local_stack_previews_and_deploys_and_records_state(project, pg, conn):
+    generate(conn, 1000, {}, progress=lambda _: None)
     preview = project.run("preview", "--stack", "local", "--skip-plugin-pre-install")
-    assert "fkguard-local" in preview.stdout and "+ 1 to create" in preview.stdout
+    assert "fkguard-local" in preview.stdout and "+ 17 to create" in preview.stdout
+    assert not project.state_file("local").exists() or "resources" not in project.state_file("local").read_text()
 
     project.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install")
     state = project.state_file("local")
     assert state.exists()
     outputs = json.loads(project.run("stack", "output", "--json", "--stack", "local").stdout)
     assert outputs["database"] == f"fkguard@127.0.0.1:{pg.port}/apms"
-    assert outputs["catalog"]["critical"] == ["fk_workflow_instances_config_version", "fk_workflow_instances_workspace"]
-    assert sum(len(names) for names in outputs["catalog"].values()) == 16
+    assert outputs["tiers"] == {"critical": "add", "high": "add", "medium": "add", "low": "add"}
     deployment = json.loads(state.read_text())["checkpoint"]["latest"]
-    assert any(r["type"] == "pulumi:pulumi:Stack" for r in deployment["resources"])
+    assert sum(r["type"] == "pulumi-python:dynamic/fkguard:ForeignKeyConstraint" for r in deployment["resources"]) == 16
 
 
-def test_no_plugin_was_downloaded(project):
+def test_no_plugin_was_downloaded(project, conn):
+    generate(conn, 1000, {}, progress=lambda _: None)
     project.run("preview", "--stack", "local", "--skip-plugin-pre-install")
     plugins = project.root.parent / "pulumi-home" / "plugins"
     assert not plugins.exists() or not any(plugins.iterdir())
