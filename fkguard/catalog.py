@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ class ForeignKey:
     on_delete: str = "NO ACTION"
     on_update: str = "NO ACTION"
     match: str = "SIMPLE"
+    # Whether the catalog said ON DELETE itself, rather than leaving PostgreSQL's default.
+    on_delete_explicit: bool = field(default=True, compare=False)
 
     @property
     def tier_rank(self) -> int:
@@ -126,6 +128,7 @@ def parse_entry(entry: dict[str, Any], where: str) -> ForeignKey:
         on_delete=_choice(entry.get("on_delete"), "NO ACTION"),
         on_update=_choice(entry.get("on_update"), "NO ACTION"),
         match=_choice(entry.get("match"), "SIMPLE"),
+        on_delete_explicit=entry.get("on_delete") not in (None, "") and entry.get("on_delete_explicit") is not False,
     )
 
 

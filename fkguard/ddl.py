@@ -59,3 +59,33 @@ SET_LOCAL = sql.SQL("SELECT set_config('lock_timeout', {lock}, true), set_config
 
 def set_local_timeouts(lock_timeout_ms: int, statement_timeout_ms: int) -> sql.Composed:
     return SET_LOCAL.format(lock=sql.Literal(f"{lock_timeout_ms}ms"), stmt=sql.Literal(f"{statement_timeout_ms}ms"))
+
+
+def _name_within_limit(*parts: str) -> str:
+    """A generated name PostgreSQL will not cut: at most 63 bytes."""
+    name = "_".join(parts)
+    while len(name.encode()) > 63:
+        name = name[:-1]
+    return name
+
+
+def create_index_concurrently(fk: ForeignKey) -> sql.Composed:
+    """The index that keeps ON DELETE checks and joins on the referencing columns from scanning."""
+    return sql.SQL("CREATE INDEX CONCURRENTLY {name} ON {table} ({cols})").format(
+        name=sql.Identifier(_name_within_limit(fk.table.name, *fk.columns, "idx")),
+        table=table_ref(fk.table), cols=_columns(fk.columns),
+    )
+
+
+def add_unique(table: QualifiedName, columns: tuple[str, ...]) -> sql.Composed:
+    """A unique constraint built from an index made without blocking writes."""
+    index = sql.Identifier(_name_within_limit(table.name, *columns, "key"))
+    return sql.SQL("CREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({cols}); "
+                   "ALTER TABLE {table} ADD CONSTRAINT {index} UNIQUE USING INDEX {index}").format(
+        index=index, table=table_ref(table), cols=_columns(columns))
+
+
+def alter_column_type(table: QualifiedName, column: str, type_name: str) -> sql.Composed:
+    # type_name comes from format_type() of the referenced column, never from a user.
+    return sql.SQL("ALTER TABLE {table} ALTER COLUMN {col} TYPE {type}").format(
+        table=table_ref(table), col=sql.Identifier(column), type=sql.SQL(type_name))

@@ -8,9 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from fkguard.props import RESOURCE_TYPE
 from fkguard.settings import SettingsError, pulumi_cli
-
-RESOURCE_TYPE = "pulumi-python:dynamic/fkguard:ForeignKeyConstraint"
 
 
 @dataclass(frozen=True)

@@ -17,28 +17,14 @@ import pulumi
 from pulumi import dynamic
 
 from fkguard import rollout
-from fkguard.catalog import ForeignKey, entry_problems, parse_entry
+from fkguard.catalog import ForeignKey, entry_problems
 from fkguard.locks import LockPolicy
 from fkguard.options import Options, OptionsError
+from fkguard.props import PROPERTY_OF, REPLACE_ON, inputs_of, to_entry, to_foreign_key
 from fkguard.settings import ConnectionSettings, SettingsError
 
 TYPE_NAME = "ForeignKeyConstraint"
 MODULE = "fkguard"
-# resource property -> catalog field
-FIELDS = {
-    "constraintName": "name",
-    "table": "table",
-    "columns": "columns",
-    "references": "references",
-    "referencedColumns": "referenced_columns",
-    "onDelete": "on_delete",
-    "onUpdate": "on_update",
-    "match": "match",
-    "tier": "tier",
-}
-PROPERTY_OF = {field: prop for prop, field in FIELDS.items()}
-# A change to any of these is a different constraint: drop it, then add the new one.
-REPLACE_ON = ("constraintName", "table", "columns", "references", "referencedColumns", "onDelete", "onUpdate", "match")
 
 # Set by configure() in the provider process only; module-level so that no connection setting,
 # least of all the password, is ever pickled with the provider into the state.
@@ -47,29 +33,6 @@ _options: Options = Options()
 _config_error: str | None = None
 # One ALTER TABLE at a time per deployment: the engine calls the provider from up to 4 threads.
 _one_at_a_time = threading.Lock()
-
-
-def to_entry(props: dict[str, Any]) -> dict[str, Any]:
-    return {field: props.get(prop) for prop, field in FIELDS.items()}
-
-
-def to_foreign_key(props: dict[str, Any]) -> ForeignKey:
-    return parse_entry(to_entry(props), f"constraint {props.get('constraintName')}")
-
-
-def inputs_of(fk: ForeignKey, validated: bool) -> dict[str, Any]:
-    return {
-        "constraintName": fk.name,
-        "table": str(fk.table),
-        "columns": list(fk.columns),
-        "references": str(fk.references),
-        "referencedColumns": list(fk.referenced_columns),
-        "onDelete": fk.on_delete,
-        "onUpdate": fk.on_update,
-        "match": fk.match,
-        "tier": fk.tier,
-        "validated": bool(validated),
-    }
 
 
 def _outputs(fk: ForeignKey, validated_wanted: bool, outcome: rollout.Outcome) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,8 @@ from fkguard.settings import ConnectionSettings
 
 PROJECT = Path(__file__).resolve().parent.parent
 PG_SCRIPT = PROJECT / "scripts" / "pg.sh"
-TEST_PG_PORT = int(os.environ.get("FKGUARD_TEST_PG_PORT", "55439"))
+# One port per checkout, so two clones can run their suites side by side on one machine.
+TEST_PG_PORT = int(os.environ.get("FKGUARD_TEST_PG_PORT") or 56000 + zlib.crc32(str(PROJECT).encode()) % 1000)
 TEST_PGDATA = PROJECT / ".pgdata-test"
 
 

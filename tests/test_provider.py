@@ -10,8 +10,9 @@ from pulumi.dynamic.config import Config
 from fkguard import live
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
+from fkguard.props import inputs_of
 from fkguard.rollout import RolloutError
-from resources.foreign_key import ForeignKeyConstraintProvider, inputs_of
+from resources.foreign_key import ForeignKeyConstraintProvider
 
 CATALOG = load_catalog()
 CONFIG_FK = CATALOG[0]  # fk_workflow_instances_config_version, RESTRICT

@@ -1,0 +1,119 @@
+"""What every fkguard policy needs: the stack being previewed, its database connection and
+fkguard settings (read from the same stack config as the program, through fkguard.settings), the
+catalog, the accepted debt, and the foreign key a resource stands for."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+
+from fkguard import debt, settings
+from fkguard.catalog import CatalogError, ForeignKey, load_catalog
+from fkguard.options import Options, OptionsError
+from fkguard.props import RESOURCE_TYPE, to_foreign_key
+
+
+@dataclass
+class StackContext:
+    stack: str
+    project_dir: Path
+    connection: settings.ConnectionSettings
+    options: Options
+    catalog: list[ForeignKey]
+    debts: list[debt.Debt]
+
+    def connect(self) -> psycopg.Connection:
+        return self.connection.connect(application_name="fkguard-policy")
+
+
+_contexts: dict[str, StackContext] = {}
+_lock = threading.Lock()  # the engine calls the pack from up to 4 threads
+
+
+def stack_of(urn: str) -> str:
+    """urn:pulumi:<stack>::<project>::<type>::<name>: the pack is not told the stack otherwise."""
+    return urn.split("::", 1)[0].rsplit(":", 1)[-1]
+
+
+def project_dir() -> Path:
+    """The Pulumi project: the pack runs with the project's or its own folder as working directory."""
+    for start in (Path.cwd(), Path(__file__).resolve().parent):
+        for folder in (start, *start.parents):
+            if (folder / "Pulumi.yaml").exists():
+                return folder
+    raise settings.SettingsError("no Pulumi.yaml above the policy pack: run pulumi from the fkguard project")
+
+
+def register(context: StackContext) -> None:
+    """Use this context for its stack (tests, and callers that already know it)."""
+    with _lock:
+        _contexts[context.stack] = context
+
+
+def for_stack(stack: str) -> StackContext:
+    with _lock:
+        if stack not in _contexts:
+            where = project_dir()
+            config = settings.stack_config(stack, where)
+            label = f"stack {stack!r}"
+            options = Options.from_config(config, stack=label)
+            catalog_path = (where / options.catalog) if options.catalog else None
+            _contexts[stack] = StackContext(
+                stack=stack, project_dir=where, connection=settings.ConnectionSettings.from_config(config, label),
+                options=options, catalog=load_catalog(catalog_path), debts=debt.load(where),
+            )
+        return _contexts[stack]
+
+
+def plain(value: Any) -> Any:
+    """The pack's read-only proxies as plain dicts and lists."""
+    if isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if hasattr(value, "__iter__"):
+        return [plain(v) for v in value]
+    return value
+
+
+Check = Callable[[ForeignKey, Mapping[str, Any], StackContext, Mapping[str, Any]], list[str]]
+
+
+def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: Check,
+                   config_schema: PolicyConfigSchema | None = None) -> ResourceValidationPolicy:
+    """A policy over ForeignKeyConstraint resources; `check` returns its violation messages."""
+
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if args.resource_type != RESOURCE_TYPE:
+            return
+        props = plain(args.props)
+        try:
+            fk = to_foreign_key(props)
+        except CatalogError as exc:
+            # A gate that cannot read its input must not pass it (the provider's check names the field too).
+            report(f"{name} could not read {args.name}: {exc}. Instead, fix the constraint's catalog entry", None)
+            return
+        try:
+            context = for_stack(stack_of(args.urn))
+            messages = check(fk, props, context, args.get_config() or {})
+        except (settings.SettingsError, OptionsError, CatalogError, debt.DebtError, psycopg.Error) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            messages = [f"{name} could not check {fk.name}: {reason}. Instead, fix the stack's settings or "
+                        f"the database connection, and preview again"]
+        for message in messages:
+            report(message, None)
+
+    return ResourceValidationPolicy(name=name, description=description, enforcement_level=level, validate=validate,
+                                    config_schema=config_schema)

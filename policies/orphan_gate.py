@@ -1,0 +1,59 @@
+"""orphan-gate: no foreign key goes in while rows without a parent exist (the plan's Phase 1 rule).
+
+Orphans are counted with PostgreSQL's own validation predicate (fkguard.orphans). A constraint
+already validated in the database is proven clean and costs no scan. Accepted debt, or the
+per-stack setting allowNotValidOverOrphans, lets a constraint in NOT VALID (new writes are then
+checked), but nothing lets one be validated over orphans: PostgreSQL would refuse anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, PolicyConfigSchema
+
+from context import StackContext, fkguard_policy
+from fkguard import debt, live, orphans
+from fkguard.catalog import ForeignKey
+
+NAME = "orphan-gate"
+
+
+def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, config: Mapping[str, Any]) -> list[str]:
+    with ctx.connect() as conn:
+        if not (live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)):
+            return []  # the provider's check names the missing table
+        found = live.read_constraint(conn, fk.table, fk.name)
+        if found is not None and found.validated and found.same_as(fk):
+            return []
+        count = orphans.count_orphans(conn, fk)
+        if count == 0:
+            return []
+        sample = orphans.describe_keys(fk, orphans.sample_orphan_keys(conn, fk, 3))
+    problem = (f"{fk.name}: {count} rows of {fk.table} have no parent in {fk.references} (e.g. {sample})")
+    fix = (f"fkguard audit -s {ctx.stack}, then fkguard remediate -s {ctx.stack} --constraint {fk.name} "
+           f"--action delete|nullify|accept")
+    if props.get("validated"):
+        accepted = debt.accepted(ctx.debts, fk.name, ctx.stack)
+        why = " (accepted as debt, so it can be added NOT VALID but never validated)" if accepted else ""
+        return [f"{problem}{why}: VALIDATE would fail. Instead, remediate them ({fix}), "
+                f"or leave its tier out of fkguard:validateTiers"]
+    accepted = debt.accepted(ctx.debts, fk.name, ctx.stack)
+    if accepted and count <= accepted.orphans:
+        return []
+    if config.get("allowNotValidOverOrphans"):
+        return []
+    over = f"; {accepted.orphans} are accepted as debt, {count - accepted.orphans} more are not" if accepted else ""
+    return [f"{problem}{over}: adding it would hide them behind a constraint that looks enforced. "
+            f"Instead, remediate them first: {fix}"]
+
+
+POLICY = fkguard_policy(
+    NAME, "No foreign key is added or validated while rows without a parent exist.",
+    EnforcementLevel.MANDATORY, check,
+    PolicyConfigSchema({"allowNotValidOverOrphans": {
+        "type": "boolean", "default": False,
+        "description": "Let a constraint be added NOT VALID over orphans (new writes are then checked); "
+                       "validation stays blocked."}}),
+)

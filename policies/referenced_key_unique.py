@@ -1,0 +1,38 @@
+"""referenced-key-unique: the referenced columns carry a primary key or a unique constraint.
+
+PostgreSQL refuses a foreign key to anything else; this says so at preview, with the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import EnforcementLevel
+
+from context import StackContext, fkguard_policy
+from fkguard import ddl, live
+from fkguard.catalog import ForeignKey
+
+NAME = "referenced-key-unique"
+
+_UNIQUE = ("SELECT 1 FROM pg_index i WHERE i.indrelid = %s::regclass AND i.indisunique AND i.indpred IS NULL "
+           "AND i.indexprs IS NULL AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a "
+           "WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = %s")
+
+
+def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[str]:
+    with ctx.connect() as conn:
+        if not live.table_exists(conn, fk.references):
+            return []
+        table = ddl.table_ref(fk.references).as_string(conn)
+        if conn.execute(_UNIQUE, (table, sorted(fk.referenced_columns))).fetchone():
+            return []
+        fix = ddl.add_unique(fk.references, fk.referenced_columns).as_string(conn)
+    return [f"{fk.name}: {fk.references} ({', '.join(fk.referenced_columns)}) has no primary key or unique "
+            f"constraint, so PostgreSQL cannot reference it. Instead, add one without blocking writes: {fix};"]
+
+
+POLICY = fkguard_policy(
+    NAME, "Referenced columns carry a primary key or unique constraint.", EnforcementLevel.MANDATORY, check,
+)

@@ -1,0 +1,40 @@
+"""referencing-index (advisory): the referencing columns lead some index.
+
+Without one, every delete or key update on the referenced table scans the referencing table to
+find children, under lock, and so does ON DELETE CASCADE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import EnforcementLevel
+
+from context import StackContext, fkguard_policy
+from fkguard import ddl, live
+from fkguard.catalog import ForeignKey
+
+NAME = "referencing-index"
+
+# Does an index start with exactly these columns, in any order (a btree serves either)?
+_LEADING = ("SELECT 1 FROM pg_index i WHERE i.indrelid = %s::regclass AND i.indpred IS NULL AND "
+            "(SELECT array_agg(a.attname::text ORDER BY a.attname) FROM unnest((i.indkey::int2[])[0:%s - 1]) k(n) "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) = %s")
+
+
+def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[str]:
+    with ctx.connect() as conn:
+        if not live.table_exists(conn, fk.table):
+            return []
+        table = ddl.table_ref(fk.table).as_string(conn)
+        if conn.execute(_LEADING, (table, len(fk.columns), sorted(fk.columns))).fetchone():
+            return []
+        fix = ddl.create_index_concurrently(fk).as_string(conn)
+    return [f"{fk.name}: no index on {fk.table} ({', '.join(fk.columns)}), so each delete from {fk.references} "
+            f"scans {fk.table} for children. Instead, before the rollout: {fix};"]
+
+
+POLICY = fkguard_policy(
+    NAME, "Referencing columns are indexed (advice).", EnforcementLevel.ADVISORY, check,
+)

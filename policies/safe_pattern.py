@@ -1,0 +1,36 @@
+"""safe-pattern: a foreign key is added NOT VALID in one deployment and validated in a later one.
+
+Adding and validating in the same `pulumi up` leaves no time to watch the NOT VALID constraint
+checking new writes, and puts the validating scan wherever the deployment happens to run.
+Mandatory in production (policy-config.production.json), advisory elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import EnforcementLevel
+
+from context import StackContext, fkguard_policy
+from fkguard import live
+from fkguard.catalog import ForeignKey
+
+NAME = "safe-pattern"
+
+
+def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[str]:
+    if not props.get("validated"):
+        return []
+    with ctx.connect() as conn:
+        if not live.table_exists(conn, fk.table) or live.read_constraint(conn, fk.table, fk.name) is not None:
+            return []
+    return [f"{fk.name} would be added and validated in the same deployment. Instead, add it NOT VALID first "
+            f"(leave tier {fk.tier} out of fkguard:validateTiers), run pulumi up, then add the tier to "
+            f"fkguard:validateTiers and run pulumi up again"]
+
+
+POLICY = fkguard_policy(
+    NAME, "A foreign key is created NOT VALID and validated in a later deployment.",
+    EnforcementLevel.MANDATORY, check,
+)
