@@ -1,7 +1,5 @@
 """fkguard's policy pack: this file only builds it. Each policy is a module of its own."""
 
-from pulumi_policy import EnforcementLevel, PolicyPack
-
 import column_types_match
 import constraint_name
 import explicit_on_delete
@@ -10,6 +8,7 @@ import referenced_key_unique
 import referencing_index
 import safe_pattern
 import tier_order
+from pulumi_policy import EnforcementLevel, PolicyPack
 
 PolicyPack(
     name="fkguard",

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from context import StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
-from context import StackContext, fkguard_policy
 from fkguard import ddl, live
 from fkguard.catalog import ForeignKey, QualifiedName
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from context import StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema
 
-from context import StackContext, fkguard_policy
 from fkguard import debt, live, orphans
 from fkguard.catalog import ForeignKey
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from context import StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
-from context import StackContext, fkguard_policy
 from fkguard import ddl, live
 from fkguard.catalog import ForeignKey
 
@@ -31,7 +31,7 @@ def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config:
         if conn.execute(_LEADING, (table, len(fk.columns), sorted(fk.columns))).fetchone():
             return []
         fix = ddl.create_index_concurrently(fk).as_string(conn)
-    return [f"{fk.name}: no index on {fk.table} ({', '.join(fk.columns)}), so each delete from {fk.references} "
+    return [f"{fk.name}: no index on {fk.table} ({', '.join(fk.columns)}), so each delete from {fk.references} "  # noqa: S608 (a message)
             f"scans {fk.table} for children. Instead, before the rollout: {fix};"]
 
 

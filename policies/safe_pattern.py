@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from context import StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
-from context import StackContext, fkguard_policy
 from fkguard import live
 from fkguard.catalog import ForeignKey
 

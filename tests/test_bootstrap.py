@@ -3,7 +3,7 @@
 import os
 import subprocess
 
-from conftest import PROJECT
+from tests.fixtures import PROJECT
 
 SCRIPT = PROJECT / "scripts" / "bootstrap-pulumi.sh"
 

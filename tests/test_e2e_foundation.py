@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import PROJECT
+from tests.fixtures import PROJECT
 
 from fkguard.apms.generate import generate
 from fkguard.settings import SettingsError, stack_config

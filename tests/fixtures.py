@@ -125,3 +125,8 @@ def project(tmp_path: Path, pg: ConnectionSettings) -> PulumiProject:
     proj.run("stack", "init", "local", "--secrets-provider", "passphrase")
     proj.run("config", "set", "postgresql:port", str(pg.port), "--stack", "local")
     return proj
+
+
+def as_superuser(statement: str) -> str:
+    """Run SQL as the cluster's superuser (what only an administrator may do, e.g. disable triggers)."""
+    return pg_script("psql", "-v", "ON_ERROR_STOP=1", "-c", statement).stdout

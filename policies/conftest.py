@@ -1,0 +1,42 @@
+"""The policy tests' fixture: a compliant constraint over clean APMS data in the test database,
+and a way to run one policy on it the way the engine does (ResourceValidationArgs in, reports out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
+
+import context
+from fkguard.apms.generate import generate
+from fkguard.catalog import load_catalog
+from fkguard.options import Options
+from fkguard.props import RESOURCE_TYPE, inputs_of
+
+STACK = "unit"
+CATALOG = load_catalog()
+COMPLIANT = CATALOG[2]  # fk_workflow_stages_workflow_instance: explicit CASCADE, indexed, same types
+
+
+@pytest.fixture()
+def stack(pg, conn, tmp_path: Path) -> context.StackContext:
+    generate(conn, 1000, {}, progress=lambda _: None)
+    ctx = context.StackContext(stack=STACK, project_dir=tmp_path, connection=pg, options=Options(),
+                               catalog=CATALOG, debts=[])
+    context.register(ctx)
+    return ctx
+
+
+def compliant(**changes: Any) -> dict[str, Any]:
+    return {**inputs_of(COMPLIANT, False), **changes}
+
+
+def run(policy: ResourceValidationPolicy, props: dict[str, Any], config: dict[str, Any] | None = None) -> list[str]:
+    name = props.get("constraintName", "x")
+    urn = f"urn:pulumi:{STACK}::fkguard::{RESOURCE_TYPE}::{name}"
+    args = ResourceValidationArgs(RESOURCE_TYPE, props, urn, name, None, None, config or {})
+    reported: list[str] = []
+    policy.validate(args, lambda message, _urn=None: reported.append(message))
+    return reported

@@ -1,0 +1,64 @@
+from conftest import CATALOG, COMPLIANT, compliant, run
+from orphan_gate import POLICY
+
+from fkguard import debt
+from fkguard.apms.generate import generate
+from fkguard.props import inputs_of
+from tests.fixtures import as_superuser
+
+
+def test_compliant_passes(stack):
+    assert run(POLICY, compliant()) == []
+    assert run(POLICY, compliant(validated=True)) == []
+
+
+def test_orphans_block_adding_with_count_keys_and_the_command(stack, conn):
+    generate(conn, 1000, {COMPLIANT: 4}, progress=lambda _: None)
+    [message] = run(POLICY, compliant())
+    assert message.startswith("fk_workflow_stages_workflow_instance: 4 rows of public.workflow_stages have no parent "
+                              "in public.workflow_instances (e.g. workflow_instance_id='")
+    assert message.endswith("adding it would hide them behind a constraint that looks enforced. Instead, remediate "
+                            "them first: fkguard audit -s unit, then fkguard remediate -s unit --constraint "
+                            "fk_workflow_stages_workflow_instance --action delete|nullify|accept")
+
+
+def test_orphans_block_validating_even_when_not_valid_is_allowed(stack, conn):
+    generate(conn, 1000, {COMPLIANT: 1}, progress=lambda _: None)
+    assert run(POLICY, compliant(), {"allowNotValidOverOrphans": True}) == []
+    [message] = run(POLICY, compliant(validated=True), {"allowNotValidOverOrphans": True})
+    assert ": VALIDATE would fail. Instead, remediate them (fkguard audit -s unit" in message
+
+
+def test_accepted_debt_allows_not_valid_up_to_its_count_but_never_validation(stack, conn):
+    generate(conn, 1000, {COMPLIANT: 2}, progress=lambda _: None)
+    stack.debts = [debt.Debt(COMPLIANT.name, "unit", 2, "legacy import, APMS-1", "ana", "2026-11-27")]
+    assert run(POLICY, compliant()) == []
+    [message] = run(POLICY, compliant(validated=True))
+    assert "(accepted as debt, so it can be added NOT VALID but never validated): VALIDATE would fail" in message
+    stack.debts = [debt.Debt(COMPLIANT.name, "unit", 1, "legacy import, APMS-1", "ana", "2026-11-27")]
+    [message] = run(POLICY, compliant())
+    assert "; 1 are accepted as debt, 1 more are not: adding it would hide them" in message
+
+
+def test_null_keys_are_exempt_as_postgresql_exempts_them(stack, conn):
+    vendors = CATALOG[8]  # fk_vendor_master_workspace: 10% of rows have a NULL workspace_id
+    assert conn.execute("SELECT count(*) FROM vendor_master WHERE workspace_id IS NULL").fetchone()[0] > 0
+    assert run(POLICY, inputs_of(vendors, False)) == []
+
+
+def test_a_validated_constraint_is_proven_clean_without_a_scan(stack, conn):
+    conn.execute("ALTER TABLE workflow_stages ADD CONSTRAINT fk_workflow_stages_workflow_instance FOREIGN KEY "
+                 "(workflow_instance_id) REFERENCES workflow_instances(id) ON DELETE CASCADE")
+    as_superuser("SET session_replication_role = replica; "  # an orphan slips in, as a bulk load might let it
+                 "INSERT INTO workflow_stages (id, workflow_instance_id, stage_number, stage_name) "
+                 "VALUES ('slipped', 'no-such-instance', 1, 'x')")
+    assert run(POLICY, compliant(validated=True)) == []  # trusts convalidated, as PostgreSQL's planner does
+
+
+def test_database_down_fails_closed(stack):
+    from fkguard.settings import ConnectionSettings
+    stack.connection = ConnectionSettings("127.0.0.1", 1, "apms", "fkguard", "secret-pw", "disable")
+    [message] = run(POLICY, compliant())
+    assert message.startswith("orphan-gate could not check fk_workflow_stages_workflow_instance: cannot connect to "
+                              "fkguard@127.0.0.1:1/apms")
+    assert "secret-pw" not in message

@@ -1,0 +1,39 @@
+"""The pack as a whole: one module per policy, one kebab-case name used everywhere."""
+
+import importlib
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from conftest import CATALOG, run
+
+from fkguard.apms.generate import generate
+from fkguard.props import inputs_of
+
+HERE = Path(__file__).parent
+MODULES = sorted(p.stem for p in HERE.glob("*.py")
+                 if p.stem not in ("__main__", "context", "conftest") and not p.stem.endswith("_test"))
+
+
+def test_every_policy_module_is_in_the_pack_under_its_own_kebab_name():
+    main = (HERE / "__main__.py").read_text()
+    assert len(MODULES) == 8
+    for module_name in MODULES:
+        module = importlib.import_module(module_name)
+        assert module.POLICY.name == module.NAME == module_name.replace("_", "-")
+        assert f"{module_name}.POLICY" in main
+        assert (HERE / f"{module_name}_test.py").exists()
+        configs = [(HERE.parent / f"policy-config.{s}.json").read_text() for s in ("local", "staging", "production")]
+        for text in configs:
+            assert not (set(re.findall(r'"([a-z]+(?:-[a-z]+)+)"', text)) - {m.replace("_", "-") for m in MODULES})
+
+
+def test_four_concurrent_calls_each_get_their_own_answer(stack, conn):
+    generate(conn, 1000, {CATALOG[5]: 2}, progress=lambda _: None)  # only the punchlists key has orphans
+    import orphan_gate
+
+    cases = [inputs_of(fk, False) for fk in CATALOG[:8]] * 2
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda props: run(orphan_gate.POLICY, props), cases))
+    blocked = {case["constraintName"] for case, found in zip(cases, results, strict=True) if found}
+    assert blocked == {"fk_punchlists_workflow_instance"}

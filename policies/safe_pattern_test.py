@@ -1,0 +1,19 @@
+from conftest import compliant, run
+from safe_pattern import POLICY
+
+
+def test_compliant_not_valid_first_passes(stack):
+    assert run(POLICY, compliant()) == []
+
+
+def test_adding_and_validating_in_one_deployment_is_refused(stack):
+    assert run(POLICY, compliant(validated=True)) == [
+        "fk_workflow_stages_workflow_instance would be added and validated in the same deployment. Instead, add it "
+        "NOT VALID first (leave tier high out of fkguard:validateTiers), run pulumi up, then add the tier to "
+        "fkguard:validateTiers and run pulumi up again"]
+
+
+def test_validating_an_existing_constraint_is_the_safe_second_step(stack, conn):
+    conn.execute("ALTER TABLE workflow_stages ADD CONSTRAINT fk_workflow_stages_workflow_instance FOREIGN KEY "
+                 "(workflow_instance_id) REFERENCES workflow_instances(id) ON DELETE CASCADE NOT VALID")
+    assert run(POLICY, compliant(validated=True)) == []
