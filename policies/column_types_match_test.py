@@ -1,4 +1,5 @@
 from column_types_match import POLICY
+
 from conftest import compliant, run
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import context
 import pytest
 from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
 
-import context
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
 from fkguard.options import Options

@@ -1,7 +1,7 @@
 import context
-from conftest import CATALOG, compliant, run
 from constraint_name import POLICY
 
+from conftest import CATALOG, compliant, run
 from fkguard.catalog import ForeignKey
 
 

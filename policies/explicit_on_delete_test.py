@@ -1,5 +1,6 @@
-from conftest import compliant, run
 from explicit_on_delete import POLICY
+
+from conftest import compliant, run
 
 
 def test_compliant_passes(stack):

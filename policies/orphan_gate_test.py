@@ -1,6 +1,6 @@
-from conftest import CATALOG, COMPLIANT, compliant, run
 from orphan_gate import POLICY
 
+from conftest import CATALOG, COMPLIANT, compliant, run
 from fkguard import debt
 from fkguard.apms.generate import generate
 from fkguard.props import inputs_of

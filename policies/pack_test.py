@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from conftest import CATALOG, run
-
 from fkguard.apms.generate import generate
 from fkguard.props import inputs_of
 

@@ -1,5 +1,6 @@
-from conftest import compliant, run
 from referenced_key_unique import POLICY
+
+from conftest import compliant, run
 
 
 def test_compliant_passes(stack):

@@ -1,6 +1,6 @@
-from conftest import CATALOG, run
 from referencing_index import POLICY
 
+from conftest import CATALOG, run
 from fkguard.props import inputs_of
 
 

@@ -1,5 +1,6 @@
-from conftest import compliant, run
 from safe_pattern import POLICY
+
+from conftest import compliant, run
 
 
 def test_compliant_not_valid_first_passes(stack):

@@ -1,8 +1,9 @@
 import dataclasses
 
 import context
-from conftest import compliant, run
 from tier_order import POLICY
+
+from conftest import compliant, run
 
 
 def test_compliant_passes(stack):

@@ -5,6 +5,7 @@ import socket
 import subprocess
 
 import psycopg
+
 from tests.fixtures import PROJECT, local_env, pg_script
 
 PORT = 55441
