@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fkguard import live, settings, stackstate
+from fkguard import audit, debt, live, remediate, settings, stackstate, verify
 from fkguard.catalog import TIERS, CatalogError, ForeignKey, load_catalog
 from fkguard.options import Options, OptionsError
 
@@ -68,12 +68,138 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _selected(catalog: list[ForeignKey], names: list[str], stack: str) -> list[ForeignKey]:
+    if not names:
+        return catalog
+    unknown = [n for n in names if n not in {fk.name for fk in catalog}]
+    if unknown:
+        raise CatalogError(f"{', '.join(unknown)} is not in the stack's catalog; fkguard status -s {stack} lists them")
+    return [fk for fk in catalog if fk.name in names]
+
+
+def _audit(args: argparse.Namespace) -> int:
+    conn_settings, _, catalog = _stack_context(args.stack)
+    chosen = _selected(catalog, args.constraint, args.stack)
+    with conn_settings.connect() as conn:
+        if args.all_rows:
+            # Every orphan as one JSON line, streamed from a server-side cursor: flat memory.
+            for fk in chosen:
+                for row in audit.all_rows(conn, fk):
+                    print(json.dumps({"constraint": fk.name, **row}))
+            return 0
+        findings = audit.audit(conn, chosen, args.sample, progress=_progress)
+    total = sum(f.orphans or 0 for f in findings)
+    if args.json:
+        print(json.dumps({"stack": args.stack, "orphans": total, "relationships": [f.as_json() for f in findings]},
+                         indent=2))
+    else:
+        _print_table(["constraint", "tier", "relationship", "orphans", "seconds"],
+                     [[f.fk.name, f.fk.tier, f"{f.fk.table}.{','.join(f.fk.columns)} -> {f.fk.references}",
+                       "n/a: " + f.note if f.orphans is None else f.orphans, f"{f.seconds:.2f}"] for f in findings])
+        for f in findings:
+            if f.sample:
+                print(f"\n{f.fk.name}: {f.orphans} orphans, first {len(f.sample)}:")
+                _print_table(list(f.sample[0]), [list(r.values()) for r in f.sample])
+        print(f"\n{args.stack}: {total} orphans in {sum(bool(f.orphans) for f in findings)} of "
+              f"{len(findings)} relationships" + (f". Next: fkguard remediate -s {args.stack}" if total else ""))
+    return 1 if total else 0
+
+
+def _confirm(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise remediate.RemediationError("nothing changed: add --yes to proceed without a prompt")
+    return input(f"{question} Type yes to proceed: ").strip().lower() == "yes"
+
+
+def _remediate(args: argparse.Namespace) -> int:
+    conn_settings, _, catalog = _stack_context(args.stack)
+    with conn_settings.connect() as conn:
+        if args.list:
+            rows = remediate.batches(conn)
+            _print_table(["batch", "constraint", "table", "action", "rows", "quarantined at", "restored"],
+                         [[b.batch, b.constraint_name, f"{b.schema}.{b.table}", b.action, b.rows, b.quarantined_at,
+                           "yes" if b.restored else ""] for b in rows])
+            return 0
+        if args.undo:
+            parts = [b for b in remediate.batches(conn) if b.batch == args.undo]
+            rows = sum(b.rows for b in parts if not b.restored)
+            if parts and not _confirm(f"Put {rows} rows of batch {args.undo} back?", args.yes):
+                print("fkguard remediate: nothing changed")
+                return 1
+            print(f"fkguard remediate: put back {remediate.undo(conn, args.undo)} rows of batch {args.undo}")
+            return 0
+        if not args.action:
+            raise remediate.RemediationError("say what to do: --action delete, nullify or accept (or --undo, --list)")
+        if not args.constraint and not args.all:
+            raise remediate.RemediationError("say which relationships: --constraint <name> (repeatable) or --all")
+        chosen = _selected(catalog, args.constraint, args.stack)
+        plans = []
+        for fk in chosen:
+            count, refusal = remediate.plan(conn, fk, args.action)
+            if count and refusal:
+                raise remediate.RemediationError(f"{fk.name}: {refusal}")
+            if count:
+                plans.append((fk, count))
+        if not plans:
+            print(f"fkguard remediate: no orphans in {len(chosen)} relationships: nothing to do")
+            return 0
+        for fk, count in plans:
+            what = {"delete": "copy to quarantine, then delete", "nullify": "copy to quarantine, then set to NULL",
+                    "accept": "record as accepted debt in " + debt.FILE_NAME}[args.action]
+            print(f"  {fk.name}: {count} orphan rows of {fk.table}: {what}")
+        if args.action == "accept" and not (args.reason or "").strip():
+            raise debt.DebtError("accepting orphans as debt needs a reason: --reason '<why, and the ticket>'")
+        if not _confirm(f"{args.action} {sum(c for _, c in plans)} rows in {len(plans)} relationships?", args.yes):
+            print("fkguard remediate: nothing changed")
+            return 1
+        if args.action == "accept":
+            for fk, count in plans:
+                debt.record(Path.cwd(), fk.name, args.stack, count, args.reason)
+            print(f"fkguard remediate: recorded in {debt.FILE_NAME}; commit it. The orphan gate lets these "
+                  f"constraints in NOT VALID; they cannot be validated while the orphans remain")
+            return 0
+        batch = remediate.new_batch()
+        done = {"delete": "deleted", "nullify": "their key set to NULL"}[args.action]
+        for fk, _ in plans:
+            result = remediate.apply(conn, fk, args.action, batch)
+            _progress(f"remediate: {fk.name}: {result.rows} rows copied to quarantine and {done}")
+        print(f"fkguard remediate: batch {batch} (undo: fkguard remediate -s {args.stack} --undo {batch})")
+        # The plan's Step 1.3: removing a parent can orphan its own children, so look again.
+        left = {fk.name: n for fk in catalog if (n := audit.audit_one(conn, fk, 0).orphans)}
+        if left:
+            print(f"fkguard remediate: orphans remain (some may be children of rows just removed): "
+                  f"{', '.join(f'{k} {v}' for k, v in left.items())}. Run fkguard audit -s {args.stack}")
+            return 1
+        print(f"fkguard remediate: re-audit: no orphans left in the {len(catalog)} relationships")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    conn_settings, options, catalog = _stack_context(args.stack)
+    with conn_settings.connect() as conn:
+        summary, checks = verify.verify(conn, catalog, options, options.lock_timeout_ms)
+    failed = [c for c in checks if not c.ok]
+    if args.json:
+        print(json.dumps({"stack": args.stack, **summary, "ok": not failed,
+                          "checks": [c.__dict__ for c in checks]}, indent=2))
+    else:
+        _print_table(["count", "value"], [[k.replace("_", " "), v] for k, v in summary.items()])
+        print()
+        _print_table(["check", "", "detail"], [[c.name, "ok" if c.ok else "FAIL", c.detail] for c in checks])
+        print(f"\n{args.stack}: {len(checks) - len(failed)} of {len(checks)} checks passed"
+              + ("" if not failed else f"; {len(failed)} failed"))
+    return 1 if failed else 0
+
+
 def _rollback(args: argparse.Namespace) -> int:
     _, _, catalog = _stack_context(args.stack)
-    known = {fk.name for fk in catalog}
-    unknown = [n for n in args.constraint if n not in known]
-    if unknown:
-        raise CatalogError(f"{', '.join(unknown)} is not in the stack's catalog; fkguard status -s {args.stack} lists them")
+    _selected(catalog, args.constraint, args.stack)
     wanted = [fk.name for fk in catalog if fk.tier in args.tier or fk.name in args.constraint]
     if not wanted:
         raise CatalogError("say what to roll back: --tier <tier> or --constraint <name>")
@@ -126,6 +252,27 @@ def build_parser() -> argparse.ArgumentParser:
                      _status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
+    audit_cmd = command("audit", "orphans per relationship of the catalog, with a sample of offending rows "
+                        "(exit 1 when there are any)", _audit)
+    audit_cmd.add_argument("--constraint", action="append", default=[], help="only this relationship (repeatable)")
+    audit_cmd.add_argument("--sample", type=int, default=5, help="offending rows shown per relationship (default 5)")
+    audit_cmd.add_argument("--json", action="store_true", help="machine-readable output")
+    audit_cmd.add_argument("--all-rows", action="store_true", help="stream every orphan row as JSON lines")
+
+    fix = command("remediate", "delete, nullify or accept orphans; rows are copied to a quarantine table first",
+                  _remediate)
+    fix.add_argument("--action", choices=("delete", "nullify", "accept"), help="what to do with the orphans")
+    fix.add_argument("--constraint", action="append", default=[], help="the relationship (repeatable)")
+    fix.add_argument("--all", action="store_true", help="every relationship of the catalog")
+    fix.add_argument("--reason", help="why the orphans are accepted (with --action accept)")
+    fix.add_argument("--undo", metavar="BATCH", help="put a quarantined batch back exactly")
+    fix.add_argument("--list", action="store_true", help="list the quarantine batches")
+    fix.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    check = command("verify", "the runbook counts and the Phase 3.3 behaviour checks (rolled back); "
+                    "exit 1 when something is wrong", _verify)
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+
     rollback = command("rollback", "drop constraints with pulumi destroy --target (prints the command, then runs it)",
                        _rollback)
     rollback.add_argument("--tier", action="append", default=[], choices=TIERS, help="roll back a whole tier")
@@ -139,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (CatalogError, settings.SettingsError, OptionsError, ValueError) as exc:
+    except (CatalogError, settings.SettingsError, OptionsError, remediate.RemediationError, ValueError) as exc:
         print(f"fkguard {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -52,8 +52,10 @@ def count_orphans(conn: psycopg.Connection, fk: ForeignKey) -> int:
     return conn.execute(_anti_join(conn, fk, sql.SQL("count(*)"))).fetchone()[0]
 
 
-def sample_orphan_keys(conn: psycopg.Connection, fk: ForeignKey, limit: int = 5) -> list[tuple]:
-    query = sql.SQL("{} LIMIT {}").format(orphan_query(conn, fk), sql.Literal(limit))
+def sample_orphan_keys(conn: psycopg.Connection, fk: ForeignKey, limit: int = 5,
+                       columns: tuple[str, ...] = ()) -> list[tuple]:
+    """The first few orphans: their key columns, then any extra columns asked for."""
+    query = sql.SQL("{} LIMIT {}").format(orphan_query(conn, fk, columns), sql.Literal(limit))
     return [tuple(row) for row in conn.execute(query)]
 
 

@@ -1,0 +1,90 @@
+"""The plan's Phase 1: orphans per relationship of the catalog, each counted in one set-based pass
+with PostgreSQL's validation predicate, with a sample of the offending rows (Step 1.2)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from fkguard import live, orphans
+from fkguard.catalog import ForeignKey, QualifiedName
+
+# Besides the key, the columns that help someone decide what an orphan is (the plan shows
+# id, the missing key, site_id, status and created_at); those a table has are shown.
+DESCRIPTIVE = ("site_id", "code", "name", "status", "created_at")
+
+
+@dataclass
+class Finding:
+    fk: ForeignKey
+    orphans: int | None  # None: the tables are not there to audit
+    columns: tuple[str, ...] = ()
+    sample: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    note: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"constraint": self.fk.name, "tier": self.fk.tier, "table": str(self.fk.table),
+                "columns": list(self.fk.columns), "references": str(self.fk.references), "orphans": self.orphans,
+                "sample": self.sample, "seconds": round(self.seconds, 3), "note": self.note}
+
+
+def primary_key(conn: psycopg.Connection, table: QualifiedName) -> tuple[str, ...]:
+    rows = conn.execute(
+        "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+        "WHERE n.nspname = %s AND c.relname = %s AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)",
+        (table.schema, table.name),
+    ).fetchall()
+    return tuple(r[0] for r in rows)
+
+
+def sample_columns(conn: psycopg.Connection, fk: ForeignKey) -> tuple[str, ...]:
+    present = {r[0] for r in conn.execute(
+        "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 "
+        "AND NOT a.attisdropped", (fk.table.schema, fk.table.name))}
+    wanted = [*primary_key(conn, fk.table), *fk.columns, *(c for c in DESCRIPTIVE if c in present)]
+    return tuple(dict.fromkeys(wanted))
+
+
+def audit_one(conn: psycopg.Connection, fk: ForeignKey, sample_size: int = 5) -> Finding:
+    started = time.monotonic()
+    if not (live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)):
+        return Finding(fk, None, note=f"{fk.table} or {fk.references} does not exist")
+    columns = sample_columns(conn, fk)
+    count = orphans.count_orphans(conn, fk)
+    names = _selected(fk, columns)
+    rows = orphans.sample_orphan_keys(conn, fk, sample_size, columns) if count and sample_size else []
+    sample = [{c: _jsonable(v) for c, v in zip(names, row, strict=True)} for row in rows]
+    return Finding(fk, count, columns, sample, time.monotonic() - started)
+
+
+def _selected(fk: ForeignKey, columns: tuple[str, ...]) -> list[str]:
+    return list(dict.fromkeys([*fk.columns, *columns]))
+
+
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+def audit(conn: psycopg.Connection, catalog: list[ForeignKey], sample_size: int = 5,
+          progress: Callable[[str], None] = lambda _: None) -> list[Finding]:
+    findings = []
+    for i, fk in enumerate(catalog, 1):
+        progress(f"audit: {i}/{len(catalog)} {fk.name}")
+        findings.append(audit_one(conn, fk, sample_size))
+    return findings
+
+
+def all_rows(conn: psycopg.Connection, fk: ForeignKey) -> Iterator[dict[str, Any]]:
+    """Every orphan of one relationship, streamed (memory stays flat whatever their number)."""
+    columns = sample_columns(conn, fk)
+    names = _selected(fk, columns)
+    for row in orphans.stream_orphans(conn, fk, columns):
+        yield {c: _jsonable(v) for c, v in zip(names, row, strict=True)}
