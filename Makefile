@@ -3,10 +3,14 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 ENV := . scripts/env.sh &&
 SCALE ?= 20000
-ORPHANS ?= 0
+ORPHANS ?= 3
+STACK ?= local
+# Every pulumi command that can change something goes through the policy pack, with the stack's own settings.
+GATE = --policy-pack policies --policy-pack-config policy-config.$(STACK).json
 PYTEST_ARGS ?=
 
-.PHONY: demo test bootstrap toolchain venvs postgres db-up db-down db-destroy seed stack-local preview lint
+.PHONY: demo test bootstrap toolchain venvs postgres db-up db-down db-destroy seed stack-local preview up \
+	policy-check lint
 
 demo: bootstrap db-up stack-local
 	SCALE=$(SCALE) ORPHANS=$(ORPHANS) scripts/demo.sh
@@ -42,8 +46,15 @@ stack-local: toolchain
 	@$(ENV) { pulumi stack select local --non-interactive 2>/dev/null \
 	  || pulumi stack init local --secrets-provider passphrase --non-interactive; }
 
-preview: bootstrap db-up stack-local
-	$(ENV) pulumi preview -s local --non-interactive --skip-plugin-pre-install --diff
+# The policy gate, as CI runs it: fails while any mandatory policy is violated.
+policy-check: toolchain venvs $(if $(filter local,$(STACK)),db-up stack-local)
+	$(ENV) pulumi preview -s $(STACK) --non-interactive --skip-plugin-pre-install $(GATE)
+
+preview: toolchain venvs $(if $(filter local,$(STACK)),db-up stack-local)
+	$(ENV) pulumi preview -s $(STACK) --non-interactive --skip-plugin-pre-install --diff $(GATE)
+
+up: toolchain venvs $(if $(filter local,$(STACK)),db-up stack-local)
+	$(ENV) pulumi up -s $(STACK) --skip-plugin-pre-install $(GATE)
 
 lint: venvs
 	.venv/bin/ruff check .

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -172,11 +173,12 @@ def _remediate(args: argparse.Namespace) -> int:
         print(f"fkguard remediate: batch {batch} (undo: fkguard remediate -s {args.stack} --undo {batch})")
         # The plan's Step 1.3: removing a parent can orphan its own children, so look again.
         left = {fk.name: n for fk in catalog if (n := audit.audit_one(conn, fk, 0).orphans)}
-        if left:
-            print(f"fkguard remediate: orphans remain (some may be children of rows just removed): "
-                  f"{', '.join(f'{k} {v}' for k, v in left.items())}. Run fkguard audit -s {args.stack}")
-            return 1
-        print(f"fkguard remediate: re-audit: no orphans left in the {len(catalog)} relationships")
+        if not left:
+            print(f"fkguard remediate: re-audit: no orphans left in the {len(catalog)} relationships")
+            return 0
+        print(f"fkguard remediate: re-audit: orphans remain in {len(left)} relationships (a removed parent can "
+              f"orphan its children): {', '.join(f'{k} {v}' for k, v in left.items())}")
+        return 1 if set(left) & {fk.name for fk, _ in plans} else 0
     return 0
 
 
@@ -283,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `fkguard audit | head` ends quietly
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

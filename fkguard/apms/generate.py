@@ -199,8 +199,10 @@ def schema_sql() -> str:
 
 
 def reset_schema(conn: psycopg.Connection) -> None:
-    """Drop the 17 tables (and any foreign keys on them) and create them afresh."""
+    """Drop the 17 tables (and any foreign keys on them) and create them afresh. The quarantine of
+    fkguard remediate goes too: its rows belong to the tables being recreated."""
     with conn.transaction():
+        conn.execute("DROP SCHEMA IF EXISTS fkguard_quarantine CASCADE")
         for table in reversed(TABLES):
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(table.name)))
         conn.execute(schema_sql())
