@@ -89,11 +89,25 @@ class PulumiProject:
             raise AssertionError(f"pulumi {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
 
+    def fkguard(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """The fkguard command, run from this project copy as a user would."""
+        result = subprocess.run([str(PROJECT / ".venv" / "bin" / "fkguard"), *args], cwd=self.root, input=stdin,
+                                capture_output=True, text=True, env=self.env, timeout=600, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"fkguard {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def gated(self, command: str, *args: str, stack: str = "local", check: bool = True):
+        """pulumi <command> through the policy pack with the stack's policy config, as make does."""
+        return self.run(command, "--stack", stack, "--skip-plugin-pre-install", "--policy-pack", "policies",
+                        "--policy-pack-config", f"policy-config.{stack}.json", *args, check=check)
+
     def state_file(self, stack: str) -> Path:
         return self.root / ".pulumi-state" / ".pulumi" / "stacks" / "fkguard" / f"{stack}.json"
 
 
-COPIED = ("Pulumi.yaml", "Pulumi.local.yaml", "Pulumi.staging.yaml", "Pulumi.production.yaml", "__main__.py")
+COPIED = ("Pulumi.yaml", "Pulumi.local.yaml", "Pulumi.staging.yaml", "Pulumi.production.yaml", "__main__.py",
+          "policy-config.local.json", "policy-config.staging.json", "policy-config.production.json")
 COPIED_DIRS = ("resources", "policies")
 
 

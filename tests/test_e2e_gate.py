@@ -1,0 +1,106 @@
+"""The policy gate through the real CLI: orphans stop preview and up with nothing applied;
+remediation (and its undo) and accepted debt through the fkguard command; audit against VALIDATE."""
+
+import json
+
+import psycopg
+
+from fkguard.apms.generate import TABLES, generate
+from fkguard.catalog import load_catalog
+
+CATALOG = load_catalog()
+BY_NAME = {fk.name: fk for fk in CATALOG}
+TYPE = "pulumi-python:dynamic/fkguard:ForeignKeyConstraint"
+
+
+def fks_in_db(conn) -> int:
+    return conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
+                        "AND connamespace = 'public'::regnamespace").fetchone()[0]
+
+
+def snapshot(conn) -> dict[str, list[str]]:
+    return {t.name: sorted(r[0] for r in conn.execute(f"SELECT row_to_json(x)::text FROM {t.name} x"))  # noqa: S608
+            for t in TABLES}
+
+
+def test_orphans_stop_preview_and_up_with_nothing_created_until_remediated(project, conn):
+    generate(conn, 1000, {fk: 2 for fk in CATALOG}, progress=lambda _: None)
+    preview = project.gated("preview", check=False)
+    assert preview.returncode != 0
+    assert preview.stdout.count("[mandatory]  orphan-gate") == 16
+    assert ("fk_workflow_instances_config_version: 2 rows of public.workflow_instances have no parent in "
+            "public.config_versions (e.g. config_version_id='") in preview.stdout
+    assert "fkguard remediate -s local --constraint fk_workflow_instances_config_version" in preview.stdout
+
+    up = project.gated("up", "--yes", check=False)
+    assert up.returncode != 0
+    assert fks_in_db(conn) == 0
+    exported = json.loads(project.run("stack", "export", "--stack", "local").stdout)
+    assert not [r for r in exported["deployment"].get("resources") or [] if r["type"] == TYPE]
+
+    before = snapshot(conn)
+    fixed = project.fkguard("remediate", "-s", "local", "--all", "--action", "delete", "--yes")
+    assert "re-audit: no orphans left in the 16 relationships" in fixed.stdout
+    batch = fixed.stdout.split("fkguard remediate: batch ", 1)[1].split(" ", 1)[0]
+    assert project.fkguard("audit", "-s", "local").returncode == 0
+
+    undone = project.fkguard("remediate", "-s", "local", "--undo", batch, "--yes")
+    assert f"put back 32 rows of batch {batch}" in undone.stdout
+    assert snapshot(conn) == before  # every row back, exactly
+
+    project.fkguard("remediate", "-s", "local", "--all", "--action", "delete", "--yes")
+    project.gated("preview")
+    project.gated("up", "--yes")
+    assert fks_in_db(conn) == 16
+
+
+def test_remediate_without_yes_and_without_a_terminal_changes_nothing(project, conn):
+    generate(conn, 1000, {BY_NAME["fk_punchlist_items_punchlist"]: 2}, progress=lambda _: None)
+    before = snapshot(conn)
+    result = project.fkguard("remediate", "-s", "local", "--all", "--action", "delete", check=False, stdin="")
+    assert result.returncode == 2
+    assert "nothing changed: add --yes to proceed without a prompt" in result.stderr
+    assert snapshot(conn) == before
+
+
+def test_accepted_debt_lets_the_constraint_in_not_valid_but_never_validated(project, conn):
+    vendors = BY_NAME["fk_vendor_master_workspace"]
+    generate(conn, 1000, {vendors: 3}, progress=lambda _: None)
+    refused = project.fkguard("remediate", "-s", "local", "--constraint", vendors.name, "--action", "accept",
+                              "--yes", check=False)
+    assert "accepting orphans as debt needs a reason" in refused.stderr
+    project.fkguard("remediate", "-s", "local", "--constraint", vendors.name, "--action", "accept", "--yes",
+                    "--reason", "vendors imported from the 2019 system; APMS-42")
+    recorded = (project.root / "fkguard-debt.yaml").read_text()
+    assert "constraint: fk_vendor_master_workspace" in recorded and "orphans: 3" in recorded and "APMS-42" in recorded
+
+    project.gated("up", "--yes")
+    assert fks_in_db(conn) == 16
+
+    project.run("config", "set", "fkguard:validateTiers", "all", "--stack", "local")
+    blocked = project.gated("preview", check=False)
+    assert blocked.returncode != 0
+    assert ("fk_vendor_master_workspace: 3 rows of public.vendor_master have no parent in public.workspaces"
+            in blocked.stdout)
+    assert "(accepted as debt, so it can be added NOT VALID but never validated): VALIDATE would fail" in blocked.stdout
+
+
+def test_audit_counts_agree_with_validate(project, conn):
+    planted = {fk: i % 3 for i, fk in enumerate(CATALOG)}
+    generate(conn, 1000, planted, progress=lambda _: None)
+    report = json.loads(project.fkguard("audit", "-s", "local", "--json", check=False).stdout)
+    counts = {r["constraint"]: r["orphans"] for r in report["relationships"]}
+    assert counts == {fk.name: n for fk, n in planted.items()}
+    assert report["orphans"] == sum(planted.values())
+    streamed = project.fkguard("audit", "-s", "local", "--all-rows").stdout.splitlines()
+    assert len(streamed) == sum(planted.values())
+    assert {json.loads(line)["constraint"] for line in streamed} == {fk.name for fk, n in planted.items() if n}
+    for fk in CATALOG:
+        conn.execute(f"ALTER TABLE {fk.table} ADD CONSTRAINT {fk.name} FOREIGN KEY ({fk.columns[0]}) "
+                     f"REFERENCES {fk.references} ({fk.referenced_columns[0]}) NOT VALID")
+        try:
+            conn.execute(f"ALTER TABLE {fk.table} VALIDATE CONSTRAINT {fk.name}")
+            validated = True
+        except psycopg.errors.ForeignKeyViolation:
+            validated = False
+        assert validated == (counts[fk.name] == 0), fk.name

@@ -1,0 +1,64 @@
+"""The orphan count uses PostgreSQL's validation predicate: wherever the audit finds N orphans,
+VALIDATE fails, and wherever it finds none, VALIDATE succeeds (MATCH SIMPLE and FULL, NULLs)."""
+
+import psycopg
+import pytest
+
+from fkguard import orphans
+from fkguard.catalog import ForeignKey, QualifiedName
+
+ROWS = [  # (a, b): the parent holds (1, 1) only
+    (1, 1),        # has a parent
+    (None, None),  # all NULL: exempt under SIMPLE and FULL
+    (1, None),     # partly NULL: exempt under SIMPLE, an orphan under FULL
+    (None, 9),     # partly NULL: exempt under SIMPLE, an orphan under FULL
+    (2, 2),        # no parent: an orphan under both
+]
+
+
+@pytest.fixture()
+def pair(conn):
+    conn.execute("DROP TABLE IF EXISTS orph_child, orph_parent")
+    conn.execute("CREATE TABLE orph_parent (a int, b int, PRIMARY KEY (a, b))")
+    conn.execute("INSERT INTO orph_parent VALUES (1, 1)")
+    conn.execute("CREATE TABLE orph_child (id serial PRIMARY KEY, a int, b int)")
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO orph_child (a, b) VALUES (%s, %s)", ROWS)
+    yield conn
+    conn.execute("DROP TABLE IF EXISTS orph_child, orph_parent")
+
+
+def key(match):
+    return ForeignKey(f"fk_orph_{match.lower()}", "low", QualifiedName("public", "orph_child"), ("a", "b"),
+                      QualifiedName("public", "orph_parent"), ("a", "b"), "RESTRICT", match=match)
+
+
+def validate_fails(conn, fk) -> bool:
+    full = " MATCH FULL" if fk.match == "FULL" else ""
+    conn.execute(f"ALTER TABLE orph_child ADD CONSTRAINT {fk.name} FOREIGN KEY (a, b) REFERENCES orph_parent (a, b)"
+                 f"{full} NOT VALID")
+    try:
+        conn.execute(f"ALTER TABLE orph_child VALIDATE CONSTRAINT {fk.name}")
+        return False
+    except psycopg.errors.ForeignKeyViolation:
+        return True
+    finally:
+        conn.execute(f"ALTER TABLE orph_child DROP CONSTRAINT {fk.name}")
+
+
+@pytest.mark.parametrize("match, expected", [("SIMPLE", 1), ("FULL", 3)])
+def test_count_follows_match_rules_and_agrees_with_validate(pair, match, expected):
+    fk = key(match)
+    assert orphans.count_orphans(pair, fk) == expected
+    assert validate_fails(pair, fk) is True
+    pair.execute("DELETE FROM orph_child WHERE (a, b) IS DISTINCT FROM (1, 1) AND (a IS NOT NULL OR b IS NOT NULL)")
+    assert orphans.count_orphans(pair, fk) == 0
+    assert validate_fails(pair, fk) is False
+
+
+def test_samples_and_streams_the_same_rows(pair):
+    fk = key("FULL")
+    assert sorted(orphans.sample_orphan_keys(pair, fk, 10), key=str) == sorted([(1, None), (None, 9), (2, 2)], key=str)
+    streamed = list(orphans.stream_orphans(pair, fk, ("id",), batch=1))
+    assert len(streamed) == 3 and all(len(row) == 3 for row in streamed)
+    assert orphans.describe_keys(fk, [(2, 2)]) == "(a=2, b=2)"
