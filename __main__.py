@@ -5,20 +5,30 @@ fkguard:validateTiers). Each tier depends on the whole tier before it, so tiers 
 order; the provider runs one ALTER TABLE (add, validate or drop) at a time.
 """
 
+from pathlib import Path
+
 import pulumi
 from pulumi.runtime.config import CONFIG
 
 from fkguard.catalog import TIERS, load_catalog
 from fkguard.options import Options
+from resources.backup import TableBackup
 from resources.foreign_key import ForeignKeyConstraint
 
 options = Options.from_config(CONFIG.get(), stack=f"stack {pulumi.get_stack()!r}")
 catalog = load_catalog(options.catalog)
 
 states: dict[str, pulumi.Output[str] | str] = {}
-previous_tier: list[ForeignKeyConstraint] = []
+previous_tier: list[pulumi.Resource] = []
+added = [fk for fk in catalog if fk.tier in options.add_tiers]
+if options.backup and added:
+    # The plan's Step 5.1: a dump of every table the rollout touches, before its first change.
+    tables = sorted({fk.table for fk in added} | {fk.references for fk in added}, key=str)
+    backup = TableBackup("pre-change-backup", tables, Path(options.backup_dir).resolve(), pulumi.get_stack())
+    previous_tier = [backup]
+    pulumi.export("backup", {"path": backup.path, "rows": backup.rows})
 for tier in TIERS:
-    this_tier: list[ForeignKeyConstraint] = []
+    this_tier: list[pulumi.Resource] = []
     for fk in (fk for fk in catalog if fk.tier == tier):
         if tier not in options.add_tiers:
             states[fk.name] = "absent"

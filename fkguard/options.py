@@ -20,6 +20,8 @@ KEYS: dict[str, str] = {
     "lockTimeout": "longest wait for a table lock per attempt",
     "lockRetryBudget": "total time to keep retrying a lock",
     "statementTimeout": "longest VALIDATE scan (0 = no limit)",
+    "backup": "pg_dump the affected tables before the first change (true in production)",
+    "backupDir": "where those dumps go",
 }
 
 
@@ -65,6 +67,15 @@ def parse_tiers(value: Any, key: str) -> tuple[str, ...]:
     return tuple(t for t in TIERS if t in names)
 
 
+def parse_bool(value: Any, key: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0", ""):
+        return False
+    raise OptionsError(f"{NAMESPACE}:{key} must be true or false, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Options:
     catalog: str | None = None
@@ -73,6 +84,8 @@ class Options:
     lock_timeout_ms: int = 3000
     lock_retry_budget_ms: int = 120_000
     statement_timeout_ms: int = 0
+    backup: bool = False
+    backup_dir: str = "backups"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], stack: str = "the stack") -> Options:
@@ -100,4 +113,6 @@ class Options:
             lock_timeout_ms=lock,
             lock_retry_budget_ms=parse_duration_ms(values.get("lockRetryBudget", "120s"), "lockRetryBudget"),
             statement_timeout_ms=parse_duration_ms(values.get("statementTimeout", "0"), "statementTimeout"),
+            backup=parse_bool(values.get("backup", False), "backup"),
+            backup_dir=str(values.get("backupDir") or "backups"),
         )

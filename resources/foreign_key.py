@@ -53,12 +53,16 @@ def _policy() -> LockPolicy:
     )
 
 
-def _connect():
+def connection_settings() -> ConnectionSettings:
     if _config_error:
         raise SettingsError(_config_error)
     if _connection is None:
         raise SettingsError("no postgresql:* settings reached the provider; set them in Pulumi.<stack>.yaml")
-    return _connection.connect()
+    return _connection
+
+
+def _connect():
+    return connection_settings().connect()
 
 
 class ForeignKeyConstraintProvider(dynamic.ResourceProvider):

@@ -1,0 +1,50 @@
+"""TableBackup: a pg_dump of the tables a rollout touches, taken once, before the first change.
+
+Its create takes the dump and records where it is; the constraints of the first tier depend on
+it, so nothing changes before it exists. Deleting the resource never deletes the file.
+Pickled by reference like the constraint provider: keep this module path and class name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi import dynamic
+
+from fkguard import backup
+from fkguard.catalog import QualifiedName
+from resources import foreign_key
+
+
+class TableBackupProvider(dynamic.ResourceProvider):
+    def configure(self, req: dynamic.ConfigureRequest) -> None:
+        foreign_key.ForeignKeyConstraintProvider().configure(req)  # the same connection settings
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        settings = foreign_key.connection_settings()
+        tables = [QualifiedName.parse(t) for t in props["tables"]]
+        taken = backup.take(settings, tables, Path(props["directory"]), props["label"])
+        return dynamic.CreateResult(taken.path, {**props, "path": taken.path, "sizeBytes": taken.size_bytes,
+                                                 "rows": taken.rows, "takenAt": taken.taken_at})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        # A new set of tables needs a new dump; anything else keeps the one taken.
+        changed = sorted(olds.get("tables") or []) != sorted(news.get("tables") or [])
+        return dynamic.DiffResult(changes=changed, replaces=["tables"] if changed else [])
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """The dump stays on disk: a backup is never deleted by a deployment."""
+
+
+class TableBackup(dynamic.Resource, module="fkguard", name="TableBackup"):
+    path: pulumi.Output[str]
+    sizeBytes: pulumi.Output[int]
+    rows: pulumi.Output[dict]
+
+    def __init__(self, name: str, tables: list[QualifiedName], directory: Path, label: str,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {"tables": sorted(str(t) for t in tables), "directory": str(directory), "label": label,
+                 "path": None, "sizeBytes": None, "rows": None, "takenAt": None}
+        super().__init__(TableBackupProvider(), name, props, opts)
