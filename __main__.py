@@ -10,13 +10,16 @@ from pathlib import Path
 import pulumi
 from pulumi.runtime.config import CONFIG
 
-from fkguard.catalog import TIERS, load_catalog
-from fkguard.options import Options
+from fkguard.catalog import TIERS, CatalogError, load_catalog
+from fkguard.options import Options, OptionsError
 from resources.backup import TableBackup
 from resources.foreign_key import ForeignKeyConstraint
 
-options = Options.from_config(CONFIG.get(), stack=f"stack {pulumi.get_stack()!r}")
-catalog = load_catalog(options.catalog)
+try:
+    options = Options.from_config(CONFIG.get(), stack=f"stack {pulumi.get_stack()!r}")
+    catalog = load_catalog(options.catalog)
+except (OptionsError, CatalogError) as exc:
+    raise pulumi.RunError(str(exc)) from None  # one line, not a traceback of this program
 
 states: dict[str, pulumi.Output[str] | str] = {}
 previous_tier: list[pulumi.Resource] = []

@@ -73,6 +73,18 @@ def preflight(conn: psycopg.Connection, fk: ForeignKey) -> list[tuple[str, str]]
                                              f"delete would fail; make the column nullable or choose another action"))
     if problems:
         return problems
+    # ALTER TABLE needs the referencing table's owner; REFERENCES needs that privilege on the other.
+    owner, may_reference = conn.execute(
+        "SELECT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = %s::regclass), 'USAGE'), "
+        "has_table_privilege(%s::regclass, 'REFERENCES')",
+        (ddl.table_ref(fk.table).as_string(conn), ddl.table_ref(fk.references).as_string(conn))).fetchone()
+    user = conn.info.user
+    if not owner:
+        problems.append(("table", f"user {user} does not own {fk.table}, and ALTER TABLE needs its owner; "
+                                  f"connect as the owner, or GRANT the owning role TO {user}"))
+    if not may_reference:
+        problems.append(("references", f"user {user} lacks the REFERENCES privilege on {fk.references}; "
+                                       f"GRANT REFERENCES ON {fk.references} TO {user}"))
     unique = conn.execute(
         "SELECT 1 FROM pg_index i WHERE i.indrelid = %s::regclass AND i.indisunique AND i.indpred IS NULL "
         "AND i.indexprs IS NULL AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a "

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 import pulumi
 from pulumi import dynamic
 
@@ -61,8 +64,16 @@ def connection_settings() -> ConnectionSettings:
     return _connection
 
 
-def _connect():
-    return connection_settings().connect()
+@contextmanager
+def _connect(what: str) -> Iterator[psycopg.Connection]:
+    """A connection for one step; what PostgreSQL refuses comes back as one line naming the step."""
+    settings = connection_settings()
+    with settings.connect() as conn:
+        try:
+            yield conn
+        except psycopg.Error as exc:
+            reason = (exc.diag.message_primary or str(exc)).strip()
+            raise rollout.RolloutError(f"{what}: PostgreSQL refused it as {settings.username}: {reason}") from None
 
 
 class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
@@ -93,11 +104,11 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         fk = to_foreign_key(news)
         inputs = {**news, **inputs_of(fk, news["validated"])}
         try:
-            with _connect() as conn:
+            with _connect(f"checking {fk.name}") as conn:
                 problems = rollout.preflight(conn, fk)
                 # Shown by `pulumi preview --diff`: the statements and the locks they take, before they run.
                 inputs["plannedSql"] = rollout.planned_sql(conn, fk, news["validated"])
-        except SettingsError as exc:
+        except (SettingsError, rollout.RolloutError) as exc:
             return dynamic.CheckResult(inputs, [dynamic.CheckFailure("table", str(exc))])
         return dynamic.CheckResult(
             inputs, [dynamic.CheckFailure(PROPERTY_OF.get(field, field), msg) for field, msg in problems]
@@ -116,7 +127,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         fk = to_foreign_key(props)
-        with _one_at_a_time, _connect() as conn:
+        with _one_at_a_time, _connect(f"adding {fk.name}") as conn:
             outcome = rollout.add(conn, fk, _policy())
             if props.get("validated") and not outcome.validated:
                 outcome = rollout.validate(conn, fk, _policy(), ran=outcome.sql)
@@ -124,7 +135,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         fk = to_foreign_key(news)
-        with _one_at_a_time, _connect() as conn:
+        with _one_at_a_time, _connect(f"validating {fk.name}") as conn:
             found = rollout.read(conn, fk)
             if found is None:
                 raise rollout.RolloutError(
@@ -138,12 +149,12 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         fk = to_foreign_key(props)
-        with _one_at_a_time, _connect() as conn:
+        with _one_at_a_time, _connect(f"dropping {fk.name}") as conn:
             rollout.drop(conn, fk, _policy())
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         fk = to_foreign_key(props)
-        with _connect() as conn:
+        with _connect(f"reading {fk.name}") as conn:
             found = rollout.read(conn, fk)
         if found is None:
             return dynamic.ReadResult(None, {})
