@@ -47,6 +47,10 @@ def pg() -> Iterator[ConnectionSettings]:
     """The test cluster (its own folder and port, so the demo's database is never touched)."""
     pg_script("start")
     values = local_env()
+    # A fresh database each session: what an earlier run left behind cannot leak into this one.
+    for statement in (f"DROP DATABASE IF EXISTS {values['FKGUARD_PG_DB']} WITH (FORCE)",
+                      f"CREATE DATABASE {values['FKGUARD_PG_DB']} OWNER {values['FKGUARD_PG_USER']}"):
+        pg_script("psql", "-d", "postgres", "-c", statement)
     yield ConnectionSettings(
         host="127.0.0.1",
         port=TEST_PG_PORT,

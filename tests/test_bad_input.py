@@ -96,7 +96,9 @@ def setup(project, conn):
     generate(conn, 200, {}, progress=lambda _: None)
     conn.execute(SETUP)
     as_superuser("DROP ROLE IF EXISTS bi_stranger; CREATE ROLE bi_stranger LOGIN PASSWORD 'bi-stranger-pw'")
-    return project
+    yield project
+    conn.execute('DROP TABLE IF EXISTS bi_int_child, bi_parted, "MixedCase"; DROP SCHEMA "Other Schema" CASCADE')
+    as_superuser("DROP ROLE bi_stranger")
 
 
 def foreign_keys(conn) -> set[str]:
