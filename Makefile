@@ -10,7 +10,7 @@ GATE = --policy-pack policies --policy-pack-config policy-config.$(STACK).json
 PYTEST_ARGS ?=
 
 .PHONY: demo test bootstrap toolchain venvs postgres db-up db-down db-destroy seed stack-local preview up \
-	policy-check lint
+	policy-check bench lint
 
 demo: bootstrap db-up stack-local
 	SCALE=$(SCALE) ORPHANS=$(ORPHANS) scripts/demo.sh
@@ -55,6 +55,11 @@ preview: toolchain venvs $(if $(filter local,$(STACK)),db-up stack-local)
 
 up: toolchain venvs $(if $(filter local,$(STACK)),db-up stack-local)
 	$(ENV) pulumi up -s $(STACK) --skip-plugin-pre-install $(GATE)
+
+# The benchmarks (numbers, never assertions): SCALE rows in the largest table; BENCH_SCALE=10000000 for the big run.
+BENCH_SCALE ?= 200000
+bench: bootstrap db-up
+	$(ENV) python -m bench --scale $(BENCH_SCALE)
 
 lint: venvs
 	.venv/bin/ruff check .

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import sql
 
 from fkguard.catalog import ForeignKey, QualifiedName
 
@@ -85,3 +86,15 @@ def table_exists(conn: psycopg.Connection, table: QualifiedName) -> bool:
         "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')",
         (table.schema, table.name),
     ).fetchone() is not None
+
+
+# Does an index start with exactly these columns, in any order (a btree serves either)?
+_LEADING = ("SELECT 1 FROM pg_index i WHERE i.indrelid = %s::regclass AND i.indpred IS NULL AND "
+            "(SELECT array_agg(a.attname::text ORDER BY a.attname) FROM unnest((i.indkey::int2[])[0:%s - 1]) k(n) "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) = %s")
+
+
+def has_leading_index(conn: psycopg.Connection, fk: ForeignKey) -> bool:
+    """Whether some index starts with the referencing columns (what ON DELETE checks and joins need)."""
+    table = sql.Identifier(fk.table.schema, fk.table.name).as_string(conn)
+    return conn.execute(_LEADING, (table, len(fk.columns), sorted(fk.columns))).fetchone() is not None

@@ -17,18 +17,12 @@ from fkguard.catalog import ForeignKey
 
 NAME = "referencing-index"
 
-# Does an index start with exactly these columns, in any order (a btree serves either)?
-_LEADING = ("SELECT 1 FROM pg_index i WHERE i.indrelid = %s::regclass AND i.indpred IS NULL AND "
-            "(SELECT array_agg(a.attname::text ORDER BY a.attname) FROM unnest((i.indkey::int2[])[0:%s - 1]) k(n) "
-            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) = %s")
-
 
 def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[str]:
     with ctx.connect() as conn:
         if not live.table_exists(conn, fk.table):
             return []
-        table = ddl.table_ref(fk.table).as_string(conn)
-        if conn.execute(_LEADING, (table, len(fk.columns), sorted(fk.columns))).fetchone():
+        if live.has_leading_index(conn, fk):
             return []
         fix = ddl.create_index_concurrently(fk).as_string(conn)
     return [f"{fk.name}: no index on {fk.table} ({', '.join(fk.columns)}), so each delete from {fk.references} "  # noqa: S608 (a message)

@@ -1,0 +1,98 @@
+"""The benchmark's markdown report and chart, for a change ticket."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+from bench.phase4 import verdict
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.1f} ms"
+
+
+def markdown(results: dict) -> str:
+    meta = results["meta"]
+    lines = [f"# fkguard benchmark, {meta['when']}", "",
+             f"Machine: {meta['machine']}. PostgreSQL {meta['postgres']}. Data: {meta['rows']:,} rows "
+             f"({meta['scale']:,} in the largest table), generated in {meta['generate_s']:.0f} s.", "",
+             "## 1. The writer's stall while the 16 constraints go in", "",
+             "A writer inserts into workflow_stages and updates workspaces every 5 ms.", "",
+             "| rollout | took | writes during it | p50 | p99 | max |", "|---|---|---|---|---|---|"]
+    for name, r in results["stall"].items():
+        lines.append(f"| {name} | {r['seconds']:.2f} s | {r['n']} | {_ms(r['p50'])} | {_ms(r['p99'])} | "
+                     f"{_ms(r['max'])} |")
+    stall = results["stall"]
+    bare, ours = stall["bare NOT VALID (psql)"]["max"], stall["fkguard (pulumi up)"]["max"]
+    lines += ["", f"fkguard's worst stall is {ours / bare:.1f}x the bare statements' (goal: at most 3x); the naive "
+                  f"ADD FOREIGN KEY's is {stall['naive ADD FK (psql)']['max'] / bare:.0f}x.", "",
+              "## 2. The audit against PostgreSQL's own validation", ""]
+    v = results["validation"]
+    lines += ["| | time |", "|---|---|",
+              f"| `fkguard audit` of the 16, in the database | {v['audit_in_db']:.2f} s |",
+              f"| `fkguard audit` of the 16, whole command | {v['audit_wall']:.2f} s |",
+              f"| VALIDATE CONSTRAINT of the 16 | {v['validate']:.2f} s |", "",
+              f"Ratio in the database: {v['ratio_in_db']:.2f} (goal: at most 0.6); whole command: "
+              f"{v['ratio_wall']:.2f}. Peak RSS of the audit: {v['audit_peak_rss_mib']} MiB.", "",
+              "## 3. Pulumi's overhead", ""]
+    o = results["overhead"]
+    lines += ["| | pulumi up | psql |", "|---|---|---|",
+              f"| no constraint | {o['empty']:.1f} s | |",
+              f"| the plan's 16 | {o['16']:.1f} s | {o['psql_16']:.2f} s |",
+              f"| 160 synthetic | {o['160']:.1f} s | {o['psql_160']:.2f} s |",
+              f"| per constraint (marginal) | {o['marginal'] * 1000:.0f} ms | {o['psql_marginal'] * 1000:.1f} ms |",
+              "", "## 4. The plan's Phase 4 table (p50 / p95, 200 runs each)", "",
+              "| Operation | Baseline | With FKs | Overhead (p50) | Acceptable |", "|---|---|---|---|---|"]
+    p4 = results["phase4"]
+    for name, base in p4["baseline"].items():
+        with_fk = p4["with_fks"][name]
+        overhead = with_fk["p50"] - base["p50"]
+        lines.append(f"| {name} | {base['p50']:.2f} / {base['p95']:.2f} ms | {with_fk['p50']:.2f} / "
+                     f"{with_fk['p95']:.2f} ms | {overhead:+.2f} ms | {verdict(overhead)} |")
+    lines += ["", "Load test (the plan's Step 4.3, with the 16 foreign keys validated):", "",
+              "| test | average | p95 | p99 | errors | throughput |", "|---|---|---|---|---|---|"]
+    for name, r in p4["load"].items():
+        lines.append(f"| {name} | {_ms(r['avg'])} | {_ms(r['p95'])} | {_ms(r['p99'])} | {r['errors']} | "
+                     f"{r['tps']:,.0f} tx/s |")
+    lines += ["", "## 5. Query plans of the lookup by key (Phase 4.4)", "",
+              "| constraint | indexed | plan | to add |", "|---|---|---|---|"]
+    for p in results["plans"]:
+        lines.append(f"| {p['constraint']} | {'yes' if p['indexed'] else 'no'} | {p['plan']} | "
+                     f"{('`' + p['fix'] + '`') if p['fix'] else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    p4 = results["phase4"]
+    names = list(p4["baseline"])
+    xs = range(len(names))
+    left.bar([x - 0.2 for x in xs], [p4["baseline"][n]["p50"] for n in names], 0.4, label="baseline")
+    left.bar([x + 0.2 for x in xs], [p4["with_fks"][n]["p50"] for n in names], 0.4, label="with the 16 FKs")
+    left.set_xticks(list(xs), names, rotation=15)
+    left.set_ylabel("p50 latency (ms)")
+    left.set_title("Phase 4: latency with and without foreign keys")
+    left.legend()
+    for name, r in results["stall"].items():
+        points = [(at - r["start"], ms) for at, ms in r["samples"]]
+        right.plot([p[0] for p in points], [p[1] for p in points], label=name, linewidth=0.8)
+    right.set_yscale("log")
+    right.set_xlabel("seconds since the rollout began")
+    right.set_ylabel("writer latency (ms, log)")
+    right.set_title("A writer every 5 ms while the 16 constraints go in")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def machine() -> str:
+    cpus = Path("/proc/cpuinfo").read_text().count("processor\t:") if Path("/proc/cpuinfo").exists() else "?"
+    mem = next((int(line.split()[1]) // 1024 // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), 0) if Path("/proc/meminfo").exists() else 0
+    return f"{platform.system()} {platform.machine()}, {cpus} cores, {mem} GiB"

@@ -1,0 +1,43 @@
+"""Measure 2: `fkguard audit` over the 16 relationships against VALIDATE CONSTRAINT of the same 16
+on the same data, with the audit's peak memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+from bench.stall import drop_all, psql, statements
+from fkguard import ddl
+from fkguard.catalog import ForeignKey
+from fkguard.scratch import PROJECT, ScratchProject
+from fkguard.settings import ConnectionSettings
+
+
+def audit_run(project: ScratchProject) -> tuple[float, float, int]:
+    """Wall seconds, seconds spent in the database, peak RSS in MiB of one `fkguard audit`."""
+    started = time.monotonic()
+    process = subprocess.Popen([str(PROJECT / ".venv" / "bin" / "fkguard"), "audit", "-s", "local", "--json",
+                                "--sample", "5"], cwd=project.root, env=project.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    output = process.stdout.read() if process.stdout else ""
+    _, _, usage = os.wait4(process.pid, 0)
+    wall = time.monotonic() - started
+    report = json.loads(output)
+    in_db = sum(r["seconds"] for r in report["relationships"])
+    return wall, in_db, usage.ru_maxrss // 1024
+
+
+def run(settings: ConnectionSettings, catalog: list[ForeignKey], project: ScratchProject) -> dict:
+    drop_all(settings, catalog)
+    wall, in_db, rss = audit_run(project)
+    psql(settings, statements(settings, catalog, naive=False))
+    with settings.connect() as conn:
+        started = time.monotonic()
+        for fk in catalog:
+            conn.execute(ddl.validate(fk))
+        validate = time.monotonic() - started
+    drop_all(settings, catalog)
+    return {"audit_wall": wall, "audit_in_db": in_db, "audit_peak_rss_mib": rss, "validate": validate,
+            "ratio_in_db": in_db / validate if validate else 0.0, "ratio_wall": wall / validate if validate else 0.0}

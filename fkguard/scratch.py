@@ -1,0 +1,95 @@
+"""A disposable copy of the fkguard project with its own state folder and PULUMI_HOME, driven
+through the real pulumi CLI: what the end-to-end tests and the benchmarks run against."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+COPIED = ("Pulumi.yaml", "Pulumi.local.yaml", "Pulumi.staging.yaml", "Pulumi.production.yaml", "__main__.py",
+          "policy-config.local.json", "policy-config.staging.json", "policy-config.production.json")
+COPIED_DIRS = ("resources", "policies")
+
+
+class ScratchError(RuntimeError):
+    """A pulumi or fkguard command of the scratch project failed; the message holds its output."""
+
+
+def pulumi_bin() -> Path:
+    path = PROJECT / ".tools" / "bin" / "pulumi"
+    if not path.exists():
+        raise ScratchError(f"{path} is missing: run make bootstrap (this needs the real pulumi CLI)")
+    return path
+
+
+def local_env() -> dict[str, str]:
+    """The throwaway local values from scripts/local.env, as the scripts see them."""
+    out = subprocess.run(
+        ["bash", "-c", f"set -a && . {PROJECT / 'scripts' / 'local.env'} && env"],
+        capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"]},
+    ).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if line.startswith(("FKGUARD_", "PULUMI_")))
+
+
+@dataclass
+class ScratchProject:
+    root: Path
+    env: dict[str, str]
+
+    @classmethod
+    def create(cls, folder: Path, port: int, database: str | None = None, stack: str = "local") -> ScratchProject:
+        root = folder / "project"
+        root.mkdir(parents=True)
+        for name in COPIED:
+            shutil.copy2(PROJECT / name, root / name)
+        for name in COPIED_DIRS:
+            shutil.copytree(PROJECT / name, root / name, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
+        (root / ".venv").symlink_to(PROJECT / ".venv")
+        (root / "policies" / ".venv").symlink_to(PROJECT / "policies" / ".venv")
+        (root / ".pulumi-state").mkdir()
+        env = {
+            **os.environ,
+            "PATH": f"{pulumi_bin().parent}:{PROJECT / '.venv' / 'bin'}:{os.environ['PATH']}",
+            "PULUMI_HOME": str(folder / "pulumi-home"),
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_CONFIG_PASSPHRASE": local_env()["PULUMI_CONFIG_PASSPHRASE"],
+        }
+        env.pop("PULUMI_BACKEND_URL", None)
+        project = cls(root, env)
+        project.run("stack", "init", stack, "--secrets-provider", "passphrase")
+        project.run("config", "set", "postgresql:port", str(port), "--stack", stack)
+        if database:
+            project.run("config", "set", "postgresql:database", database, "--stack", stack)
+        return project
+
+    def run(self, *args: str, check: bool = True, timeout: float = 3600,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(pulumi_bin()), *args, "--non-interactive"],
+            cwd=self.root, capture_output=True, text=True, env={**self.env, **(env or {})},
+            timeout=timeout, check=False,
+        )
+        if check and result.returncode != 0:
+            raise ScratchError(f"pulumi {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def fkguard(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """The fkguard command, run from this project copy as a user would."""
+        result = subprocess.run([str(PROJECT / ".venv" / "bin" / "fkguard"), *args], cwd=self.root, input=stdin,
+                                capture_output=True, text=True, env=self.env, timeout=3600, check=False)
+        if check and result.returncode != 0:
+            raise ScratchError(f"fkguard {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def gated(self, command: str, *args: str, stack: str = "local", check: bool = True):
+        """pulumi <command> through the policy pack with the stack's policy config, as make does."""
+        return self.run(command, "--stack", stack, "--skip-plugin-pre-install", "--policy-pack", "policies",
+                        "--policy-pack-config", f"policy-config.{stack}.json", *args, check=check)
+
+    def state_file(self, stack: str) -> Path:
+        return self.root / ".pulumi-state" / ".pulumi" / "stacks" / "fkguard" / f"{stack}.json"
