@@ -17,7 +17,7 @@ WRITE = [
 ]
 
 
-@dataclass
+@dataclass(eq=False)  # a thread must stay hashable
 class Writer(threading.Thread):
     settings: ConnectionSettings
     instances: int
@@ -26,13 +26,13 @@ class Writer(threading.Thread):
 
     def __post_init__(self) -> None:
         super().__init__(daemon=True)
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         n = 0
         with self.settings.connect(application_name="bench-writer") as conn:
             next_at = time.monotonic()
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 n += 1
                 started = time.monotonic()
                 for statement in WRITE:
@@ -42,7 +42,7 @@ class Writer(threading.Thread):
                 time.sleep(max(0.0, next_at - time.monotonic()))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(30)
 
     def during(self, start: float, end: float) -> list[float]:

@@ -8,6 +8,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -85,18 +86,20 @@ def _selected(catalog: list[ForeignKey], names: list[str], stack: str) -> list[F
 def _audit(args: argparse.Namespace) -> int:
     conn_settings, _, catalog = _stack_context(args.stack)
     chosen = _selected(catalog, args.constraint, args.stack)
-    with conn_settings.connect() as conn:
-        if args.all_rows:
+    if args.all_rows:
+        with conn_settings.connect() as conn:
             # Every orphan as one JSON line, streamed from a server-side cursor: flat memory.
             for fk in chosen:
                 for row in audit.all_rows(conn, fk):
                     print(json.dumps({"constraint": fk.name, **row}))
-            return 0
-        findings = audit.audit(conn, chosen, args.sample, progress=_progress)
+        return 0
+    started = time.monotonic()
+    findings = audit.audit(conn_settings.connect, chosen, args.sample, progress=_progress, jobs=args.jobs)
+    elapsed = time.monotonic() - started
     total = sum(f.orphans or 0 for f in findings)
     if args.json:
-        print(json.dumps({"stack": args.stack, "orphans": total, "relationships": [f.as_json() for f in findings]},
-                         indent=2))
+        print(json.dumps({"stack": args.stack, "orphans": total, "seconds": round(elapsed, 3),
+                          "relationships": [f.as_json() for f in findings]}, indent=2))
     else:
         _print_table(["constraint", "tier", "relationship", "orphans", "seconds"],
                      [[f.fk.name, f.fk.tier, f"{f.fk.table}.{','.join(f.fk.columns)} -> {f.fk.references}",
@@ -260,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cmd.add_argument("--sample", type=int, default=5, help="offending rows shown per relationship (default 5)")
     audit_cmd.add_argument("--json", action="store_true", help="machine-readable output")
     audit_cmd.add_argument("--all-rows", action="store_true", help="stream every orphan row as JSON lines")
+    audit_cmd.add_argument("--jobs", type=int, default=2, help="relationships scanned at once (default 2)")
 
     fix = command("remediate", "delete, nullify or accept orphans; rows are copied to a quarantine table first",
                   _remediate)

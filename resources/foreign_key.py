@@ -64,16 +64,30 @@ def connection_settings() -> ConnectionSettings:
     return _connection
 
 
+# One connection per engine thread, kept for the provider process's life: connecting (TLS, SCRAM)
+# costs more than most steps. Every step is its own transaction, so nothing carries over between them.
+_per_thread = threading.local()
+
+
+def _thread_connection(settings: ConnectionSettings) -> psycopg.Connection:
+    conn = getattr(_per_thread, "conn", None)
+    if conn is None or conn.closed or conn.broken or _per_thread.settings != settings:
+        if conn is not None:
+            conn.close()
+        conn = _per_thread.conn = settings.connect()
+        _per_thread.settings = settings
+    return conn
+
+
 @contextmanager
 def _connect(what: str) -> Iterator[psycopg.Connection]:
-    """A connection for one step; what PostgreSQL refuses comes back as one line naming the step."""
+    """The thread's connection for one step; what PostgreSQL refuses comes back as one line naming the step."""
     settings = connection_settings()
-    with settings.connect() as conn:
-        try:
-            yield conn
-        except psycopg.Error as exc:
-            reason = (exc.diag.message_primary or str(exc)).strip()
-            raise rollout.RolloutError(f"{what}: PostgreSQL refused it as {settings.username}: {reason}") from None
+    try:
+        yield _thread_connection(settings)
+    except psycopg.Error as exc:
+        reason = (exc.diag.message_primary or str(exc)).strip()
+        raise rollout.RolloutError(f"{what}: PostgreSQL refused it as {settings.username}: {reason}") from None
 
 
 class ForeignKeyConstraintProvider(dynamic.ResourceProvider):

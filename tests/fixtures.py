@@ -61,3 +61,8 @@ def conn(pg: ConnectionSettings) -> Iterator[psycopg.Connection]:
 def project(tmp_path: Path, pg: ConnectionSettings) -> ScratchProject:
     """The local stack of a fresh project copy, pointed at the test cluster."""
     return ScratchProject.create(tmp_path, pg.port)
+
+
+def as_superuser(statement: str) -> str:
+    """Run SQL as the cluster's superuser (what only an administrator may do, e.g. disable triggers)."""
+    return pg_script("psql", "-v", "ON_ERROR_STOP=1", "-c", statement).stdout
