@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fkguard.catalog import TIERS
+from fkguard.settings import namespace_values
 
 NAMESPACE = "fkguard"
 # Every key fkguard reads, with what it means (unknown keys are refused, with a suggestion).
@@ -89,12 +89,7 @@ class Options:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], stack: str = "the stack") -> Options:
-        values = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{NAMESPACE}:")}
-        for key in values:
-            if key not in KEYS:
-                hint = difflib.get_close_matches(key, list(KEYS), n=1)
-                fix = f"did you mean {NAMESPACE}:{hint[0]}?" if hint else f"known keys: {', '.join(KEYS)}"
-                raise OptionsError(f"unknown config key {NAMESPACE}:{key} in {stack}: {fix}")
+        values = namespace_values(config, NAMESPACE, list(KEYS), stack, OptionsError)
         add = parse_tiers(values["addTiers"], "addTiers") if "addTiers" in values else TIERS
         validate = parse_tiers(values.get("validateTiers"), "validateTiers")
         missing = [t for t in validate if t not in add]

@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,19 @@ class SettingsError(ValueError):
     """Stack config that cannot give a connection; the message names the key and the fix."""
 
 
+def namespace_values(config: Mapping[str, Any], namespace: str, known: Sequence[str], stack: str,
+                     error: type[ValueError] = SettingsError) -> dict[str, Any]:
+    """The keys of one config namespace (`fkguard:`, `postgresql:`); an unknown key is refused
+    with the known key it most looks like, since a typo would otherwise be silently ignored."""
+    values = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{namespace}:")}
+    for key in values:
+        if key not in known:
+            hint = difflib.get_close_matches(key, list(known), n=1)
+            fix = f"did you mean {namespace}:{hint[0]}?" if hint else f"fkguard reads only {', '.join(known)}"
+            raise error(f"unknown config key {namespace}:{key} in {stack}: {fix}")
+    return values
+
+
 @dataclass(frozen=True)
 class ConnectionSettings:
     host: str
@@ -39,12 +52,7 @@ class ConnectionSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], stack: str = "the stack") -> ConnectionSettings:
         """Build from a flat `{"postgresql:host": ...}` mapping (values may be plain strings)."""
-        values = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{NAMESPACE}:")}
-        for key in values:
-            if key not in KEYS:
-                hint = difflib.get_close_matches(key, KEYS, n=1)
-                fix = f"did you mean {NAMESPACE}:{hint[0]}?" if hint else f"fkguard reads only {', '.join(KEYS)}"
-                raise SettingsError(f"unknown config key {NAMESPACE}:{key} in {stack}: {fix}")
+        values = namespace_values(config, NAMESPACE, KEYS, stack)
         for key in ("host", "database", "username"):
             if not values.get(key):
                 raise SettingsError(
