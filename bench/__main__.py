@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -75,6 +76,7 @@ def main() -> int:
             for k, v in results.items()}
     (out / "results.json").write_text(json.dumps(slim, indent=2, default=str))
     print(text)
+    shutil.rmtree(out / "scratch")  # the throwaway project copy; the report, chart and numbers stay
     progress(f"report: {out / 'report.md'}, chart: {out / 'chart.png'}")
     return 0
 
