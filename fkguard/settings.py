@@ -65,13 +65,13 @@ class ConnectionSettings:
         sslmode = str(values.get("sslmode", "prefer"))
         if sslmode not in SSLMODES:
             raise SettingsError(f"{NAMESPACE}:sslmode in {stack} must be one of {', '.join(SSLMODES)}, got {sslmode!r}")
-        password = values.get("password")
+        secret = values.get("password")
         return cls(
             host=str(values["host"]),
             port=port,
             database=str(values["database"]),
             username=str(values["username"]),
-            password=str(password) if password not in (None, "") else None,
+            password=str(secret) if secret not in (None, "") else None,
             sslmode=sslmode,
         )
 
