@@ -6,9 +6,9 @@ import subprocess
 
 import psycopg
 
-from tests.fixtures import PROJECT, local_env, pg_script
+from tests.fixtures import PROJECT, TEST_PG_PORT, local_env, pg_script
 
-PORT = 55441
+PORT = TEST_PG_PORT + 2  # per checkout too, next to the suite's own cluster
 
 
 def connect(port):
@@ -33,6 +33,8 @@ def test_start_is_idempotent_and_stop_stops(tmp_path):
 
 def test_port_taken_is_one_line_with_the_fix(tmp_path):
     blocker = socket.socket()
+    # Like any server: the previous test's connections to this port may still be in TIME_WAIT.
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     blocker.bind(("127.0.0.1", PORT))
     blocker.listen()
     try:
