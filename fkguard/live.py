@@ -98,3 +98,15 @@ def has_leading_index(conn: psycopg.Connection, fk: ForeignKey) -> bool:
     """Whether some index starts with the referencing columns (what ON DELETE checks and joins need)."""
     table = sql.Identifier(fk.table.schema, fk.table.name).as_string(conn)
     return conn.execute(_LEADING, (table, len(fk.columns), sorted(fk.columns))).fetchone() is not None
+
+
+# A primary key or unique constraint over exactly these columns, in any order: what PostgreSQL
+# requires of the referenced side (a partial or expression index does not count).
+_UNIQUE = ("SELECT 1 FROM pg_index i WHERE i.indrelid = %s::regclass AND i.indisunique AND i.indpred IS NULL "
+           "AND i.indexprs IS NULL AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a "
+           "WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = %s")
+
+
+def has_unique_key(conn: psycopg.Connection, table: QualifiedName, columns: tuple[str, ...]) -> bool:
+    regclass = sql.Identifier(table.schema, table.name).as_string(conn)
+    return conn.execute(_UNIQUE, (regclass, sorted(columns))).fetchone() is not None

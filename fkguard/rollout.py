@@ -85,12 +85,7 @@ def preflight(conn: psycopg.Connection, fk: ForeignKey) -> list[tuple[str, str]]
     if not may_reference:
         problems.append(("references", f"user {user} lacks the REFERENCES privilege on {fk.references}; "
                                        f"GRANT REFERENCES ON {fk.references} TO {user}"))
-    unique = conn.execute(
-        "SELECT 1 FROM pg_index i WHERE i.indrelid = %s::regclass AND i.indisunique AND i.indpred IS NULL "
-        "AND i.indexprs IS NULL AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a "
-        "WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = %s",
-        (ddl.table_ref(fk.references).as_string(conn), sorted(fk.referenced_columns))).fetchone()
-    if unique is None:
+    if not live.has_unique_key(conn, fk.references, fk.referenced_columns):
         problems.append(("referenced_columns", f"{fk.references} ({', '.join(fk.referenced_columns)}) has no primary "
                                                f"key or unique constraint; PostgreSQL refuses to reference it: add one"))
     return problems

@@ -16,17 +16,11 @@ from fkguard.catalog import ForeignKey
 
 NAME = "referenced-key-unique"
 
-_UNIQUE = ("SELECT 1 FROM pg_index i WHERE i.indrelid = %s::regclass AND i.indisunique AND i.indpred IS NULL "
-           "AND i.indexprs IS NULL AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a "
-           "WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) = %s")
-
-
 def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[str]:
     with ctx.connect() as conn:
         if not live.table_exists(conn, fk.references):
             return []
-        table = ddl.table_ref(fk.references).as_string(conn)
-        if conn.execute(_UNIQUE, (table, sorted(fk.referenced_columns))).fetchone():
+        if live.has_unique_key(conn, fk.references, fk.referenced_columns):
             return []
         fix = ddl.add_unique(fk.references, fk.referenced_columns).as_string(conn)
     return [f"{fk.name}: {fk.references} ({', '.join(fk.referenced_columns)}) has no primary key or unique "
