@@ -29,8 +29,8 @@ def markdown(results: dict) -> str:
                   f"ADD FOREIGN KEY's is {stall['naive ADD FK (psql)']['max'] / bare:.0f}x.", "",
               "## 2. The audit against PostgreSQL's own validation", ""]
     v = results["validation"]
-    lines += ["| | time |", "|---|---|",
-              f"| `fkguard audit` of the 16 (2 at a time), the scans | {v['audit_in_db']:.2f} s |",
+    lines += [f"Median of {v.get('runs', 1)} runs each.", "", "| | time |", "|---|---|",
+              f"| `fkguard audit` of the 16 (2 at a time, largest first), the scans | {v['audit_in_db']:.2f} s |",
               f"| `fkguard audit` of the 16, whole command | {v['audit_wall']:.2f} s |",
               f"| VALIDATE CONSTRAINT of the 16 | {v['validate']:.2f} s |", "",
               f"Ratio of the scans: {v['ratio_in_db']:.2f} (goal: at most 0.6); whole command, with Python and "

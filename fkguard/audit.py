@@ -3,6 +3,7 @@ with PostgreSQL's validation predicate, with a sample of the offending rows (Ste
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from fkguard import live, orphans
 from fkguard.catalog import ForeignKey, QualifiedName
@@ -75,29 +77,54 @@ def _jsonable(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
 
 
+def largest_first(conn: psycopg.Connection, catalog: list[ForeignKey]) -> list[ForeignKey]:
+    """The relationships by the bytes their anti-join reads, most first. Scanned in catalog order,
+    the biggest (workflow_stage_actions, last in the plan) would run alone at the end while the
+    other job sat idle; started first, it overlaps all the small ones."""
+    tables = list({t for fk in catalog for t in (fk.table, fk.references)})
+    quoted = [sql.Identifier(t.schema, t.name).as_string(conn) for t in tables]
+    rows = conn.execute(
+        # A plain table is its own tree; pg_partition_tree lists partitions only.
+        "SELECT coalesce(pg_relation_size(to_regclass(t)), 0) + coalesce((SELECT sum(pg_relation_size(relid)) "
+        "FROM pg_partition_tree(to_regclass(t))), 0) FROM unnest(%s::text[]) WITH ORDINALITY u(t, n) ORDER BY n",
+        (quoted,)).fetchall()
+    size = {t: row[0] for t, row in zip(tables, rows, strict=True)}
+    return sorted(catalog, key=lambda fk: -(size[fk.table] + size[fk.references]))
+
+
 def audit(connect: Callable[[], psycopg.Connection], catalog: list[ForeignKey], sample_size: int = 5,
           progress: Callable[[str], None] = lambda _: None, jobs: int = 2) -> list[Finding]:
     """Every relationship, `jobs` at a time, each on a connection of its own (a read-only scan
-    takes no lock that another scan waits for); findings come back in catalog order."""
+    takes no lock that another scan waits for), largest first; findings come back in catalog order."""
     done = 0
     lock = threading.Lock()
-    local = threading.local()
+    idle: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
+    opened: list[psycopg.Connection] = []
 
     def one(fk: ForeignKey) -> Finding:
         nonlocal done
-        if getattr(local, "conn", None) is None:
-            local.conn = connect()
-            opened.append(local.conn)
-        finding = audit_one(local.conn, fk, sample_size)
+        try:
+            conn = idle.get_nowait()
+        except queue.Empty:
+            conn = connect()
+            opened.append(conn)
+        try:
+            finding = audit_one(conn, fk, sample_size)
+        finally:
+            idle.put(conn)
         with lock:
             done += 1
             progress(f"audit: {done}/{len(catalog)} {fk.name}: {finding.orphans} orphans, {finding.seconds:.2f}s")
         return finding
 
-    opened: list[psycopg.Connection] = []
     try:
+        first = connect()
+        opened.append(first)
+        order = largest_first(first, catalog)
+        idle.put(first)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            return list(pool.map(one, catalog))
+            found = dict(zip((fk.name for fk in order), pool.map(one, order), strict=True))
+        return [found[fk.name] for fk in catalog]
     finally:
         for conn in opened:
             conn.close()
