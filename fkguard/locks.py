@@ -85,19 +85,23 @@ def run_locked(
 ) -> int:
     """Run `statements` in one transaction under SET LOCAL lock_timeout, retrying lock timeouts.
 
-    Returns the number of attempts. `conn` must be in autocommit mode, so that each attempt is a
-    transaction of its own and a failed one releases everything at once.
+    Each attempt goes to the server as one message, which PostgreSQL runs as one implicit
+    transaction: it takes the lock, runs and commits without waiting on fkguard, so the lock is
+    held for the statements' own time and never for a network round trip or a client the OS has
+    paused. An error rolls the whole attempt back. Returns the number of attempts. `conn` must be
+    in autocommit mode, or the attempt would join the caller's transaction and keep its locks.
     """
+    if not conn.autocommit:
+        raise ValueError("run_locked needs an autocommit connection: each attempt must be its own transaction")
+    attempt_sql = sql.SQL("; ").join(
+        [set_local_timeouts(policy.lock_timeout_ms, policy.statement_timeout_ms), *statements])
     deadline = time.monotonic() + policy.budget_ms / 1000
     attempt = 0
     backoff = policy.first_backoff_ms / 1000
     while True:
         attempt += 1
         try:
-            with conn.transaction():
-                conn.execute(set_local_timeouts(policy.lock_timeout_ms, policy.statement_timeout_ms))
-                for statement in statements:
-                    conn.execute(statement)
+            conn.execute(attempt_sql)  # no parameters: the simple protocol, all statements in one message
             return attempt
         except errors.LockNotAvailable:
             remaining = deadline - time.monotonic()

@@ -3,7 +3,9 @@
 import threading
 import time
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from fkguard import ddl
 from fkguard.catalog import ForeignKey, QualifiedName
@@ -62,3 +64,25 @@ def test_budget_spent_names_the_blocking_session(pg, conn, tables):
     assert "(app-writer, idle in transaction, transaction since " in text and "holds RowExclusiveLock on lk_parent" in text
     assert text.endswith("End that transaction (or raise fkguard:lockRetryBudget) and run pulumi up again")
     assert conn.execute("SELECT count(*) FROM pg_constraint WHERE conname = %s", (FK.name,)).fetchone()[0] == 0
+
+
+def test_an_attempt_is_one_message_so_the_lock_never_waits_on_the_client(pg, conn, tables):
+    run_locked(conn, [ddl.add_not_valid(FK)], [FK.table, FK.references], LockPolicy(), what="adding")
+    pid = conn.info.backend_pid
+    with pg.connect() as observer:
+        last = observer.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0]
+    # One message: the server commits as soon as the ALTER is done, with no COMMIT round trip after it.
+    assert last.startswith("SELECT set_config('lock_timeout'") and "ADD CONSTRAINT" in last and "NOT VALID" in last
+
+
+def test_a_failed_attempt_leaves_nothing_behind(conn, tables):
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        run_locked(conn, [ddl.add_not_valid(FK), sql.SQL("SELECT 1 / 0")], [FK.table], LockPolicy(), what="adding")
+    assert conn.execute("SELECT count(*) FROM pg_constraint WHERE conname = %s", (FK.name,)).fetchone()[0] == 0
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert conn.execute("SHOW lock_timeout").fetchone()[0] == "0"  # SET LOCAL went with the attempt
+
+
+def test_refuses_a_connection_inside_a_transaction(pg, tables):
+    with pg.connect(autocommit=False) as inside, pytest.raises(ValueError, match="autocommit"):
+        run_locked(inside, [ddl.add_not_valid(FK)], [FK.table], LockPolicy(), what="adding")
