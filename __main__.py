@@ -1,8 +1,9 @@
 """fkguard's Pulumi program: the catalog's foreign keys for this stack's database.
 
 Which tiers exist and which are validated is the stack's config (fkguard:addTiers,
-fkguard:validateTiers). Each tier depends on the whole tier before it, so tiers go in the plan's
-order; the provider runs one ALTER TABLE (add, validate or drop) at a time.
+fkguard:validateTiers). Each tier depends on the gate of the tier before it, which depends on all of
+that tier, so tiers go in the plan's order; the provider runs one ALTER TABLE (add, validate or
+drop) at a time.
 """
 
 from pathlib import Path
@@ -14,6 +15,7 @@ from fkguard.catalog import TIERS, CatalogError, load_catalog
 from fkguard.options import Options, OptionsError
 from resources.backup import TableBackup
 from resources.foreign_key import ForeignKeyConstraint
+from resources.tier_gate import TierGate
 
 try:
     options = Options.from_config(CONFIG.get(), stack=f"stack {pulumi.get_stack()!r}")
@@ -30,12 +32,17 @@ if options.backup and added:
     backup = TableBackup("pre-change-backup", tables, Path(options.backup_dir).resolve(), pulumi.get_stack())
     previous_tier = [backup]
     pulumi.export("backup", {"path": backup.path, "rows": backup.rows})
+finished: tuple[str, list[pulumi.Resource]] | None = None  # the last tier with constraints, not yet gated
 for tier in TIERS:
     this_tier: list[pulumi.Resource] = []
     for fk in (fk for fk in catalog if fk.tier == tier):
         if tier not in options.add_tiers:
             states[fk.name] = "absent"
             continue
+        if finished:
+            # Only a tier something comes after gets a gate: the last tier's constraints keep no
+            # dependent, so `pulumi destroy --target` takes them alone.
+            previous_tier, finished = [TierGate(*finished)], None
         wanted = tier in options.validate_tiers
         constraint = ForeignKeyConstraint(fk, wanted, pulumi.ResourceOptions(depends_on=previous_tier))
         if not wanted:
@@ -45,7 +52,8 @@ for tier in TIERS:
                 "cannot un-validate a constraint, so it stays validated", resource=c))
         states[fk.name] = constraint.state
         this_tier.append(constraint)
-    previous_tier = this_tier or previous_tier
+    if this_tier:
+        finished = (tier, this_tier)
 
 pulumi.export("constraints", states)
 pulumi.export("tiers", {

@@ -75,7 +75,8 @@ def main() -> int:
     text = report.markdown(results)
     (out / "report.md").write_text(text)
     report.chart(results, out / "chart.png")
-    slim = {k: ({n: {x: y for x, y in r.items() if x != "samples"} for n, r in v.items()} if k == "stall" else v)
+    slim = {k: ({n: {x: y for x, y in r.items() if x not in ("samples", "windows")} for n, r in v.items()}
+                if k == "stall" else v)
             for k, v in results.items()}
     (out / "results.json").write_text(json.dumps(slim, indent=2, default=str))
     print(text)

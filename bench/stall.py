@@ -4,14 +4,17 @@ FOREIGN KEY (no NOT VALID) that scans under a lock."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from bench.writer import Writer, summary
 from fkguard import ddl
 from fkguard.backup import libpq_env, pg_tool
 from fkguard.catalog import ForeignKey
+from fkguard.locks import TRACE_ENV
 from fkguard.scratch import ScratchProject
 from fkguard.settings import ConnectionSettings
 
@@ -35,18 +38,34 @@ def statements(settings: ConnectionSettings, catalog: list[ForeignKey], naive: b
     return "; ".join(parts)
 
 
-def measure(settings: ConnectionSettings, instances: int, rollout: Callable[[], None]) -> dict:
+def measure(settings: ConnectionSettings, instances: int, rollout: Callable[[], list[tuple[float, float]] | None]
+            ) -> dict:
+    """The writer's latency during the whole rollout, and during the windows in which the rollout
+    held or queued for a lock (what `rollout` returns; None: the whole rollout was one such window)."""
     writer = Writer(settings, instances)
     writer.start()
     time.sleep(1.0)  # a steady state before
     started = time.monotonic()
-    rollout()
+    windows = rollout()
     ended = time.monotonic()
     time.sleep(1.0)
     writer.stop()
+    windows = windows if windows is not None else [(started, ended)]
     return {"seconds": ended - started, **summary(writer.during(started, ended)),
+            "locked": summary(writer.overlapping(windows)), "lock_windows": len(windows),
+            "lock_seconds": sum(b - a for a, b in windows), "windows": windows,
             "baseline": summary(writer.during(0, started)), "samples": writer.samples, "start": started,
             "end": ended}
+
+
+def traced_up(project: ScratchProject, trace: Path) -> list[tuple[float, float]]:
+    """`pulumi up`, with the provider writing each lock-taking attempt's window to `trace`."""
+    trace.unlink(missing_ok=True)
+    project.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install", env={TRACE_ENV: str(trace)})
+    lines = [json.loads(line) for line in trace.read_text().splitlines()]
+    if not lines:
+        raise RuntimeError(f"{trace} is empty: the provider wrote no lock trace, so the stall cannot be attributed")
+    return [(line["monotonic_start"], line["monotonic_end"]) for line in lines]
 
 
 def run(settings: ConnectionSettings, catalog: list[ForeignKey], project: ScratchProject, instances: int,
@@ -58,8 +77,8 @@ def run(settings: ConnectionSettings, catalog: list[ForeignKey], project: Scratc
         settings, catalog, naive=False)))
     drop_all(settings, catalog)
     progress("stall: fkguard (pulumi up)")
-    results["fkguard (pulumi up)"] = measure(settings, instances, lambda: project.run(
-        "up", "--stack", "local", "--yes", "--skip-plugin-pre-install"))
+    results["fkguard (pulumi up)"] = measure(settings, instances, lambda: traced_up(
+        project, project.root / "lock-trace.jsonl"))
     project.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
     progress("stall: naive ADD FOREIGN KEY (no NOT VALID) through psql")
     results["naive ADD FK (psql)"] = measure(settings, instances, lambda: psql(settings, statements(

@@ -48,6 +48,10 @@ class Writer(threading.Thread):
     def during(self, start: float, end: float) -> list[float]:
         return [ms for at, ms in self.samples if start <= at <= end]
 
+    def overlapping(self, windows: list[tuple[float, float]]) -> list[float]:
+        """Writes in flight at any moment of these windows: the ones a lock taken then could delay."""
+        return [ms for at, ms in self.samples if any(at <= end and at + ms / 1000 >= start for start, end in windows)]
+
 
 def summary(latencies: list[float]) -> dict[str, float]:
     if not latencies:

@@ -213,20 +213,15 @@ def _rollback(args: argparse.Namespace) -> int:
     if not targets:
         print(f"fkguard rollback: none of {', '.join(wanted)} is in stack {args.stack}: nothing to roll back")
         return 0
-    urns = {t.urn for t in targets}
-    dependents, grew = set(), True
-    while grew:  # everything that depends, directly or not, on what is dropped goes too
-        grew = False
-        for r in recorded.values():
-            if r.urn not in urns | dependents and set(r.dependencies) & (urns | dependents):
-                dependents.add(r.urn)
-                grew = True
+    # Everything that depends, directly or not, on what is dropped goes too.
+    dependents = stackstate.dependents(args.stack, {t.urn for t in targets})
     command = ["pulumi", "destroy", "--stack", args.stack, "--skip-plugin-pre-install"]
     for t in targets:
         command += ["--target", t.urn]
     if dependents:
-        names = sorted(r.name for r in recorded.values() if r.urn in dependents)
-        print(f"fkguard rollback: later tiers depend on these, so they go too: {', '.join(names)}")
+        names = sorted(r.name for r in dependents if r.type == stackstate.RESOURCE_TYPE)
+        if names:
+            print(f"fkguard rollback: later tiers depend on these, so they go too: {', '.join(names)}")
         command.append("--target-dependents")
     if args.yes:
         command += ["--yes", "--non-interactive"]

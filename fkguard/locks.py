@@ -7,6 +7,9 @@ jitter, and tries again until the overall budget is spent. Then the error names 
 
 from __future__ import annotations
 
+import datetime
+import json
+import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -73,6 +76,23 @@ def lock_holders(conn: psycopg.Connection, tables: Sequence[QualifiedName]) -> l
     return list(seen.values())
 
 
+TRACE_ENV = "FKGUARD_LOCK_TRACE"
+
+
+def _trace(what: str, tables: Sequence[QualifiedName], attempt: int, sent: float, outcome: str) -> None:
+    """With FKGUARD_LOCK_TRACE=<file>, one JSON line per attempt: when it ran and for how long, to
+    lay beside the application's latency graph (the benchmark does). The lock is held within it."""
+    path = os.environ.get(TRACE_ENV)
+    if not path:
+        return
+    ended = time.monotonic()
+    line = {"what": what, "tables": [str(t) for t in tables], "attempt": attempt, "outcome": outcome,
+            "ended_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+            "monotonic_start": sent, "monotonic_end": ended, "ms": round((ended - sent) * 1000, 3)}
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")
+
+
 def run_locked(
     conn: psycopg.Connection,
     statements: Sequence[sql.Composable],
@@ -100,10 +120,13 @@ def run_locked(
     backoff = policy.first_backoff_ms / 1000
     while True:
         attempt += 1
+        sent = time.monotonic()
         try:
             conn.execute(attempt_sql)  # no parameters: the simple protocol, all statements in one message
+            _trace(what, tables, attempt, sent, "done")
             return attempt
         except errors.LockNotAvailable:
+            _trace(what, tables, attempt, sent, "lock_timeout")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 holders = lock_holders(conn, tables)

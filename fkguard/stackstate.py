@@ -18,6 +18,7 @@ class Recorded:
     urn: str
     state: str
     dependencies: tuple[str, ...]
+    type: str = RESOURCE_TYPE
 
 
 def run_pulumi(args: list[str], project_dir: Path | None = None, *, check: bool = True) -> subprocess.CompletedProcess:
@@ -32,15 +33,32 @@ def run_pulumi(args: list[str], project_dir: Path | None = None, *, check: bool 
     return result
 
 
+def _exported_resources(stack: str, project_dir: Path | None) -> list[dict]:
+    exported = json.loads(run_pulumi(["stack", "export", "--stack", stack], project_dir).stdout)
+    return exported.get("deployment", {}).get("resources") or []
+
+
+def _recorded(resource: dict) -> Recorded:
+    outputs = resource.get("outputs") or {}
+    name = outputs.get("constraintName") or resource["urn"].rsplit("::", 1)[-1]
+    return Recorded(name, resource["urn"], outputs.get("state") or "unknown",
+                    tuple(resource.get("dependencies") or ()), resource.get("type", ""))
+
+
 def recorded_constraints(stack: str, project_dir: Path | None = None) -> dict[str, Recorded]:
     """The constraints the stack's state holds, by constraint name."""
-    exported = json.loads(run_pulumi(["stack", "export", "--stack", stack], project_dir).stdout)
-    found: dict[str, Recorded] = {}
-    for resource in exported.get("deployment", {}).get("resources") or []:
-        if resource.get("type") != RESOURCE_TYPE:
-            continue
-        outputs = resource.get("outputs") or {}
-        name = outputs.get("constraintName") or resource["urn"].rsplit("::", 1)[-1]
-        found[name] = Recorded(name, resource["urn"], outputs.get("state") or "unknown",
-                               tuple(resource.get("dependencies") or ()))
-    return found
+    return {r.name: r for r in map(_recorded, _exported_resources(stack, project_dir)) if r.type == RESOURCE_TYPE}
+
+
+def dependents(stack: str, urns: set[str], project_dir: Path | None = None) -> list[Recorded]:
+    """Every resource that depends on these, directly or through others (a tier's gate, say)."""
+    resources = [_recorded(r) for r in _exported_resources(stack, project_dir)]
+    found: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for r in resources:
+            if r.urn not in urns | found and set(r.dependencies) & (urns | found):
+                found.add(r.urn)
+                grew = True
+    return [r for r in resources if r.urn in found]

@@ -12,7 +12,8 @@ from tests.fixtures import PROJECT
 def test_local_stack_previews_and_deploys_and_records_state(project, pg, conn):
     generate(conn, 1000, {}, progress=lambda _: None)
     preview = project.run("preview", "--stack", "local", "--skip-plugin-pre-install")
-    assert "fkguard-local" in preview.stdout and "+ 17 to create" in preview.stdout
+    # The stack, the 16 constraints, and a gate after each tier but the last.
+    assert "fkguard-local" in preview.stdout and "+ 20 to create" in preview.stdout
     assert not project.state_file("local").exists() or "resources" not in project.state_file("local").read_text()
 
     project.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install")
@@ -23,6 +24,14 @@ def test_local_stack_previews_and_deploys_and_records_state(project, pg, conn):
     assert outputs["tiers"] == {"critical": "add", "high": "add", "medium": "add", "low": "add"}
     deployment = json.loads(state.read_text())["checkpoint"]["latest"]
     assert sum(r["type"] == "pulumi-python:dynamic/fkguard:ForeignKeyConstraint" for r in deployment["resources"]) == 16
+    by_name = {r["urn"].rsplit("::", 1)[-1]: r for r in deployment["resources"]}
+    # Tier order with one dependency per constraint: each tier waits on the gate of the one before,
+    # and the gate on every constraint of its tier.
+    assert [n for n in by_name if n.startswith("tier-")] == ["tier-critical-done", "tier-high-done", "tier-medium-done"]
+    assert [d.rsplit("::", 1)[-1] for d in by_name["fk_workflow_stages_workflow_instance"]["dependencies"]] == [
+        "tier-critical-done"]
+    assert sorted(d.rsplit("::", 1)[-1] for d in by_name["tier-critical-done"]["dependencies"]) == [
+        "fk_workflow_instances_config_version", "fk_workflow_instances_workspace"]
 
 
 def test_no_plugin_was_downloaded(project, conn):

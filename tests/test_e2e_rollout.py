@@ -100,6 +100,28 @@ def test_destroy_target_drops_exactly_the_targets_and_up_restores_them(project, 
     assert set(constraints(seeded)) == set(NAMES)
 
 
+def test_fkguard_rollback_of_a_middle_tier_takes_the_later_ones_and_says_so(project, seeded):
+    up(project)
+    result = project.fkguard("rollback", "-s", "local", "--tier", "medium", "--yes")
+    later = sorted(fk.name for fk in CATALOG if fk.tier == "low")
+    assert f"later tiers depend on these, so they go too: {', '.join(later)}" in result.stdout
+    assert "--target-dependents" in result.stdout
+    kept = {fk.name for fk in CATALOG if fk.tier in ("critical", "high")}
+    assert set(constraints(seeded)) == kept
+    state = json.loads(project.state_file("local").read_text())["checkpoint"]["latest"]["resources"]
+    assert sorted(r["urn"].rsplit("::", 1)[-1] for r in state if r["urn"].split("::")[-2].endswith("TierGate")) == [
+        "tier-critical-done", "tier-high-done"]
+    up(project)
+    assert set(constraints(seeded)) == set(NAMES)
+
+
+def test_fkguard_rollback_of_one_last_tier_constraint_takes_it_alone(project, seeded):
+    up(project)
+    result = project.fkguard("rollback", "-s", "local", "--constraint", "fk_workflow_stage_actions_stage", "--yes")
+    assert "--target-dependents" not in result.stdout and "go too" not in result.stdout
+    assert set(constraints(seeded)) == set(NAMES) - {"fk_workflow_stage_actions_stage"}
+
+
 def test_hand_made_drift_is_seen_by_refresh_and_corrected_by_up(project, seeded):
     up(project)
     seeded.execute("ALTER TABLE punchlists DROP CONSTRAINT fk_punchlists_workflow_instance")

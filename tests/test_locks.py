@@ -1,5 +1,6 @@
 """Lock protection: a blocked ALTER waits at most lock_timeout per attempt, retries, and names the blocker."""
 
+import json
 import threading
 import time
 
@@ -86,3 +87,22 @@ def test_a_failed_attempt_leaves_nothing_behind(conn, tables):
 def test_refuses_a_connection_inside_a_transaction(pg, tables):
     with pg.connect(autocommit=False) as inside, pytest.raises(ValueError, match="autocommit"):
         run_locked(inside, [ddl.add_not_valid(FK)], [FK.table], LockPolicy(), what="adding")
+
+
+def test_trace_file_gets_a_line_per_attempt(pg, conn, tables, tmp_path, monkeypatch):
+    trace = tmp_path / "locks.jsonl"
+    monkeypatch.setenv("FKGUARD_LOCK_TRACE", str(trace))
+    ready = threading.Event()
+    blocker = threading.Thread(target=hold_lock, args=(pg, 0.6, ready))
+    blocker.start()
+    ready.wait(5)
+    attempts = run_locked(conn, [ddl.add_not_valid(FK)], [FK.table, FK.references],
+                          LockPolicy(lock_timeout_ms=100, budget_ms=10_000), what="adding fk_lk_child_parent")
+    blocker.join()
+    lines = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert len(lines) == attempts >= 2
+    assert [line["outcome"] for line in lines] == ["lock_timeout"] * (attempts - 1) + ["done"]
+    assert all(line["what"] == "adding fk_lk_child_parent" and line["tables"] == ["public.lk_child", "public.lk_parent"]
+               for line in lines)
+    assert all(line["monotonic_start"] <= line["monotonic_end"] for line in lines)
+    assert all(line["ms"] >= 90 for line in lines[:-1])  # each timed-out attempt waited its lock_timeout
