@@ -57,6 +57,14 @@ def markdown(results: dict) -> str:
               f"| the plan's 16 | {o['16']:.1f} s | {o['psql_16']:.2f} s |",
               f"| 160 synthetic | {o['160']:.1f} s | {o['psql_160']:.2f} s |",
               f"| per constraint (marginal) | {o['marginal'] * 1000:.0f} ms | {o['psql_marginal'] * 1000:.1f} ms |",
+              "", "What the 160 cost is made of:", "", "| 160 synthetic | pulumi up |", "|---|---|",
+              f"| as above (`up` previews first) | {o['160']:.1f} s |",
+              f"| `up --skip-preview` | {o['160_skip_preview']:.1f} s |",
+              f"| `up --skip-preview` with `PULUMI_SKIP_CHECKPOINTS=true` | "
+              f"{o['160_skip_preview_and_checkpoints']:.1f} s |", "",
+              "The preview phase runs the program and every check once more; the file backend then "
+              "rewrites the whole state after each step. Skipping checkpoints gives up the record of "
+              "operations in flight that crash recovery reads (docs/recovery.md), so fkguard keeps them.",
               "", "## 4. The plan's Phase 4 table (p50 / p95, 200 runs each)", "",
               "| Operation | Baseline | With FKs | Overhead (p50) | Acceptable |", "|---|---|---|---|---|"]
     p4 = results["phase4"]

@@ -27,10 +27,12 @@ def pulumi_bin() -> Path:
 
 
 def local_env() -> dict[str, str]:
-    """The throwaway local values from scripts/local.env, as the scripts see them."""
+    """The throwaway local values from scripts/local.env, as the scripts see them: an FKGUARD_*
+    variable set in the environment (another cluster's port, say) overrides the file's default."""
+    overrides = {k: v for k, v in os.environ.items() if k.startswith("FKGUARD_")}
     out = subprocess.run(
         ["bash", "-c", f"set -a && . {PROJECT / 'scripts' / 'local.env'} && env"],
-        capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"]},
+        capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"], **overrides},
     ).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if line.startswith(("FKGUARD_", "PULUMI_")))
 
