@@ -154,8 +154,9 @@ def start_killable(project, *args) -> subprocess.Popen:
 def wait_for_fkguard_waiting(conn, seconds=60):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        # Each attempt is one message, `SELECT set_config(…); ALTER TABLE …`, so the ALTER is inside it.
         if conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'fkguard' "
-                        "AND query LIKE 'ALTER TABLE%%'").fetchone()[0]:
+                        "AND pid <> pg_backend_pid() AND query LIKE '%%ALTER TABLE%%'").fetchone()[0]:
             return
         time.sleep(0.1)
     raise AssertionError("fkguard never reached its ALTER TABLE")
