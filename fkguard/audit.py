@@ -77,10 +77,22 @@ def _jsonable(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
 
 
-def largest_first(conn: psycopg.Connection, catalog: list[ForeignKey]) -> list[ForeignKey]:
-    """The relationships by the bytes their anti-join reads, most first. Scanned in catalog order,
-    the biggest (workflow_stage_actions, last in the plan) would run alone at the end while the
-    other job sat idle; started first, it overlaps all the small ones."""
+def scan_plan(conn: psycopg.Connection, catalog: list[ForeignKey]) -> list[list[ForeignKey]]:
+    """The passes the audit makes: relationships that reference the same key share one pass
+    (orphans.count_orphans_together), and the passes go largest first. In catalog order the
+    biggest (workflow_stage_actions, last in the plan) would run alone at the end while the other
+    job sat idle; started first, it overlaps all the small ones."""
+    passes: list[list[ForeignKey]] = []
+    by_key: dict[tuple, list[ForeignKey]] = {}
+    for fk in catalog:
+        key = orphans.share_key(conn, fk) if live.table_exists(conn, fk.references) else None
+        if key is None:
+            passes.append([fk])
+        elif key in by_key:
+            by_key[key].append(fk)
+        else:
+            by_key[key] = [fk]
+            passes.append(by_key[key])
     tables = list({t for fk in catalog for t in (fk.table, fk.references)})
     quoted = [sql.Identifier(t.schema, t.name).as_string(conn) for t in tables]
     rows = conn.execute(
@@ -89,19 +101,40 @@ def largest_first(conn: psycopg.Connection, catalog: list[ForeignKey]) -> list[F
         "FROM pg_partition_tree(to_regclass(t))), 0) FROM unnest(%s::text[]) WITH ORDINALITY u(t, n) ORDER BY n",
         (quoted,)).fetchall()
     size = {t: row[0] for t, row in zip(tables, rows, strict=True)}
-    return sorted(catalog, key=lambda fk: -(size[fk.table] + size[fk.references]))
+    return sorted(passes, key=lambda p: -(size[p[0].references] + sum(size[fk.table] for fk in p)))
+
+
+def audit_pass(conn: psycopg.Connection, fks: list[ForeignKey], sample_size: int = 5) -> list[Finding]:
+    """One pass of scan_plan: a relationship alone, or several counted together, each then sampled."""
+    if len(fks) == 1:
+        return [audit_one(conn, fks[0], sample_size)]
+    started = time.monotonic()
+    counts = orphans.count_orphans_together(conn, fks)
+    findings = []
+    for fk, count in zip(fks, counts, strict=True):
+        columns = sample_columns(conn, fk)
+        rows = orphans.sample_orphan_keys(conn, fk, sample_size, columns) if count and sample_size else []
+        names = _selected(fk, columns)
+        findings.append(Finding(fk, count, columns, [{c: _jsonable(v) for c, v in zip(names, row, strict=True)}
+                                                     for row in rows]))
+    elapsed = time.monotonic() - started
+    for finding in findings:
+        finding.seconds = elapsed
+        finding.note = f"counted in one pass with {', '.join(f.name for f in fks if f is not finding.fk)}"
+    return findings
 
 
 def audit(connect: Callable[[], psycopg.Connection], catalog: list[ForeignKey], sample_size: int = 5,
           progress: Callable[[str], None] = lambda _: None, jobs: int = 2) -> list[Finding]:
-    """Every relationship, `jobs` at a time, each on a connection of its own (a read-only scan
-    takes no lock that another scan waits for), largest first; findings come back in catalog order."""
+    """Every relationship, in the passes of scan_plan, `jobs` passes at a time, each on a
+    connection of its own (a read-only scan takes no lock that another scan waits for); findings
+    come back in catalog order."""
     done = 0
     lock = threading.Lock()
     idle: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
     opened: list[psycopg.Connection] = []
 
-    def one(fk: ForeignKey) -> Finding:
+    def one(fks: list[ForeignKey]) -> list[Finding]:
         nonlocal done
         try:
             conn = idle.get_nowait()
@@ -109,21 +142,23 @@ def audit(connect: Callable[[], psycopg.Connection], catalog: list[ForeignKey], 
             conn = connect()
             opened.append(conn)
         try:
-            finding = audit_one(conn, fk, sample_size)
+            findings = audit_pass(conn, fks, sample_size)
         finally:
             idle.put(conn)
         with lock:
-            done += 1
-            progress(f"audit: {done}/{len(catalog)} {fk.name}: {finding.orphans} orphans, {finding.seconds:.2f}s")
-        return finding
+            for finding in findings:
+                done += 1
+                progress(f"audit: {done}/{len(catalog)} {finding.fk.name}: {finding.orphans} orphans, "
+                         f"{finding.seconds:.2f}s")
+        return findings
 
     try:
         first = connect()
         opened.append(first)
-        order = largest_first(first, catalog)
+        passes = scan_plan(first, catalog)
         idle.put(first)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            found = dict(zip((fk.name for fk in order), pool.map(one, order), strict=True))
+            found = {f.fk.name: f for findings in pool.map(one, passes) for f in findings}
         return [found[fk.name] for fk in catalog]
     finally:
         for conn in opened:

@@ -62,3 +62,7 @@ def test_samples_and_streams_the_same_rows(pair):
     streamed = list(orphans.stream_orphans(pair, fk, ("id",), batch=1))
     assert len(streamed) == 3 and all(len(row) == 3 for row in streamed)
     assert orphans.describe_keys(fk, [(2, 2)]) == "(a=2, b=2)"
+
+
+def test_counted_together_each_keeps_its_own_match_rule(pair):
+    assert orphans.count_orphans_together(pair, [key("SIMPLE"), key("FULL"), key("SIMPLE")]) == [1, 3, 1]
