@@ -3,6 +3,7 @@ tables, against the same SQL through psql; the fixed cost and the cost per const
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 
@@ -51,13 +52,21 @@ def destroy(project: ScratchProject) -> None:
     project.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
 
 
-def run(settings: ConnectionSettings, catalog: list[ForeignKey], project: ScratchProject) -> dict:
+def median_up(project: ScratchProject, runs: int, *extra: str, env: dict[str, str] | None = None) -> float:
+    """The median of `runs` fresh `up`s, each destroyed after: one run can meet a busy moment."""
+    times = []
+    for _ in range(runs):
+        times.append(up(project, *extra, env=env))
+        destroy(project)
+    return statistics.median(times)
+
+
+def run(settings: ConnectionSettings, catalog: list[ForeignKey], project: ScratchProject, runs: int = 3) -> dict:
     drop_all(settings, catalog)
     project.run("config", "set", "fkguard:addTiers", "none", "--stack", "local")
-    empty = up(project)
+    empty = median_up(project, runs)
     project.run("config", "rm", "fkguard:addTiers", "--stack", "local")
-    sixteen = up(project)
-    destroy(project)
+    sixteen = median_up(project, runs)
     with settings.connect() as conn:
         sql16 = "; ".join(ddl.add_not_valid(fk).as_string(conn) for fk in catalog)
     psql16 = timed(lambda: psql(settings, sql16))
@@ -66,14 +75,11 @@ def run(settings: ConnectionSettings, catalog: list[ForeignKey], project: Scratc
     entries = synthetic_catalog(settings)
     (project.root / "synthetic.yaml").write_text(yaml.safe_dump({"constraints": entries}))
     project.run("config", "set", "fkguard:catalog", "synthetic.yaml", "--stack", "local")
-    hundred_sixty = up(project)
-    destroy(project)
+    hundred_sixty = median_up(project, runs)
     # What the 160 cost is made of: `up` first previews (the program and every check run twice),
     # and the file backend rewrites the whole state after every step.
-    no_preview = up(project, "--skip-preview")
-    destroy(project)
-    no_checkpoints = up(project, "--skip-preview", env={"PULUMI_SKIP_CHECKPOINTS": "true"})
-    destroy(project)
+    no_preview = median_up(project, runs, "--skip-preview")
+    no_checkpoints = median_up(project, runs, "--skip-preview", env={"PULUMI_SKIP_CHECKPOINTS": "true"})
     project.run("config", "rm", "fkguard:catalog", "--stack", "local")
     fks = [ForeignKey(e["name"], e["tier"], QualifiedName.parse(e["table"]), tuple(e["columns"]),
                       QualifiedName.parse(e["references"]), tuple(e["referenced_columns"]), "RESTRICT")
@@ -82,7 +88,7 @@ def run(settings: ConnectionSettings, catalog: list[ForeignKey], project: Scratc
         sql160 = "; ".join(ddl.add_not_valid(fk).as_string(conn) for fk in fks)
     psql160 = timed(lambda: psql(settings, sql160))
     psql(settings, "DROP SCHEMA bench_syn CASCADE")
-    return {"empty": empty, "16": sixteen, "160": hundred_sixty, "160_skip_preview": no_preview,
+    return {"runs": runs, "empty": empty, "16": sixteen, "160": hundred_sixty, "160_skip_preview": no_preview,
             "160_skip_preview_and_checkpoints": no_checkpoints, "psql_16": psql16, "psql_160": psql160,
             "marginal": (hundred_sixty - sixteen) / (SYNTHETIC - 16),
             "psql_marginal": (psql160 - psql16) / (SYNTHETIC - 16)}

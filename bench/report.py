@@ -52,7 +52,7 @@ def markdown(results: dict) -> str:
               f"{v['ratio_wall']:.2f}. Peak RSS of the audit: {v['audit_peak_rss_mib']} MiB.", "",
               "## 3. Pulumi's overhead", ""]
     o = results["overhead"]
-    lines += ["| | pulumi up | psql |", "|---|---|---|",
+    lines += [f"Median of {o.get('runs', 1)} runs each.", "", "| | pulumi up | psql |", "|---|---|---|",
               f"| no constraint | {o['empty']:.1f} s | |",
               f"| the plan's 16 | {o['16']:.1f} s | {o['psql_16']:.2f} s |",
               f"| 160 synthetic | {o['160']:.1f} s | {o['psql_160']:.2f} s |",

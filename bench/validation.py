@@ -30,14 +30,12 @@ def audit_run(project: ScratchProject) -> tuple[float, float, int]:
     return wall, report["seconds"], usage.ru_maxrss // 1024
 
 
-RUNS = 3  # each side's median of three: one run can meet a checkpoint or a cold cache
-
-
-def run(settings: ConnectionSettings, catalog: list[ForeignKey], project: ScratchProject) -> dict:
+def run(settings: ConnectionSettings, catalog: list[ForeignKey], project: ScratchProject, runs: int = 3) -> dict:
+    """Each side's median of `runs`: one run can meet a checkpoint or a cold cache."""
     drop_all(settings, catalog)
-    audits = [audit_run(project) for _ in range(RUNS)]
+    audits = [audit_run(project) for _ in range(runs)]
     validations = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         psql(settings, statements(settings, catalog, naive=False))
         with settings.connect() as conn:
             started = time.monotonic()
@@ -48,6 +46,6 @@ def run(settings: ConnectionSettings, catalog: list[ForeignKey], project: Scratc
     wall = statistics.median(a[0] for a in audits)
     in_db = statistics.median(a[1] for a in audits)
     validate = statistics.median(validations)
-    return {"runs": RUNS, "audit_wall": wall, "audit_in_db": in_db, "audit_peak_rss_mib": max(a[2] for a in audits),
+    return {"runs": runs, "audit_wall": wall, "audit_in_db": in_db, "audit_peak_rss_mib": max(a[2] for a in audits),
             "validate": validate, "audit_in_db_runs": [a[1] for a in audits], "validate_runs": validations,
             "ratio_in_db": in_db / validate if validate else 0.0, "ratio_wall": wall / validate if validate else 0.0}
