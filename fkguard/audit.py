@@ -61,12 +61,19 @@ def audit_one(conn: psycopg.Connection, fk: ForeignKey, sample_size: int = 5) ->
     started = time.monotonic()
     if not (live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)):
         return Finding(fk, None, note=f"{fk.table} or {fk.references} does not exist")
-    columns = sample_columns(conn, fk)
     count = orphans.count_orphans(conn, fk)
+    return Finding(fk, count, *_sample(conn, fk, count, sample_size), time.monotonic() - started)
+
+
+def _sample(conn: psycopg.Connection, fk: ForeignKey, count: int,
+            sample_size: int) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+    """The columns shown and the first orphans; no query at all where there is none to show."""
+    if not (count and sample_size):
+        return (), []
+    columns = sample_columns(conn, fk)
     names = _selected(fk, columns)
-    rows = orphans.sample_orphan_keys(conn, fk, sample_size, columns) if count and sample_size else []
-    sample = [{c: _jsonable(v) for c, v in zip(names, row, strict=True)} for row in rows]
-    return Finding(fk, count, columns, sample, time.monotonic() - started)
+    rows = orphans.sample_orphan_keys(conn, fk, sample_size, columns)
+    return columns, [{c: _jsonable(v) for c, v in zip(names, row, strict=True)} for row in rows]
 
 
 def _selected(fk: ForeignKey, columns: tuple[str, ...]) -> list[str]:
@@ -110,13 +117,8 @@ def audit_pass(conn: psycopg.Connection, fks: list[ForeignKey], sample_size: int
         return [audit_one(conn, fks[0], sample_size)]
     started = time.monotonic()
     counts = orphans.count_orphans_together(conn, fks)
-    findings = []
-    for fk, count in zip(fks, counts, strict=True):
-        columns = sample_columns(conn, fk)
-        rows = orphans.sample_orphan_keys(conn, fk, sample_size, columns) if count and sample_size else []
-        names = _selected(fk, columns)
-        findings.append(Finding(fk, count, columns, [{c: _jsonable(v) for c, v in zip(names, row, strict=True)}
-                                                     for row in rows]))
+    findings = [Finding(fk, count, *_sample(conn, fk, count, sample_size))
+                for fk, count in zip(fks, counts, strict=True)]
     elapsed = time.monotonic() - started
     for finding in findings:
         finding.seconds = elapsed
