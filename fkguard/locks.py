@@ -142,3 +142,6 @@ def run_locked(
                 on_retry(attempt, delay)
             sleep(delay)
             backoff = min(backoff * 2, policy.max_backoff_ms / 1000)
+        except psycopg.Error:
+            _trace(what, tables, attempt, sent, "error")  # a refusal (orphans, a timeout): the caller says which
+            raise

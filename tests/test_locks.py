@@ -106,3 +106,11 @@ def test_trace_file_gets_a_line_per_attempt(pg, conn, tables, tmp_path, monkeypa
                for line in lines)
     assert all(line["monotonic_start"] <= line["monotonic_end"] for line in lines)
     assert all(line["ms"] >= 90 for line in lines[:-1])  # each timed-out attempt waited its lock_timeout
+
+
+def test_trace_records_a_refused_attempt_too(conn, tables, tmp_path, monkeypatch):
+    trace = tmp_path / "locks.jsonl"
+    monkeypatch.setenv("FKGUARD_LOCK_TRACE", str(trace))
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        run_locked(conn, [sql.SQL("SELECT 1 / 0")], [FK.table], LockPolicy(), what="dividing")
+    assert [json.loads(line)["outcome"] for line in trace.read_text().splitlines()] == ["error"]
