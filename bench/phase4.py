@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from bench.stall import drop_all, psql, statements
+from bench.stats import percentile
 from fkguard import ddl
 from fkguard.backup import libpq_env, pg_tool
 from fkguard.catalog import ForeignKey
@@ -57,9 +58,8 @@ def pgbench(settings: ConnectionSettings, script: str, instances: int, clients: 
     ordered = sorted(latencies)
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
     failed = re.search(r"number of failed transactions: (\d+)", result.stdout)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(len(ordered) * q))]  # noqa: E731
-    return {"n": len(ordered), "avg": statistics.fmean(ordered), "p50": pick(0.50), "p95": pick(0.95),
-            "p99": pick(0.99), "tps": float(tps.group(1)) if tps else 0.0,
+    return {"n": len(ordered), "avg": statistics.fmean(ordered), "p50": percentile(ordered, 0.50),
+            "p95": percentile(ordered, 0.95), "p99": percentile(ordered, 0.99), "tps": float(tps.group(1)) if tps else 0.0,
             "errors": int(failed.group(1)) if failed else 0}
 
 

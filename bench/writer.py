@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from bench.stats import percentile
 from fkguard.settings import ConnectionSettings
 
 WRITE = [
@@ -58,4 +59,4 @@ def summary(latencies: list[float]) -> dict[str, float]:
         return {"n": 0, "p50": 0.0, "p99": 0.0, "max": 0.0}
     ordered = sorted(latencies)
     return {"n": len(ordered), "p50": statistics.median(ordered),
-            "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], "max": ordered[-1]}
+            "p99": percentile(ordered, 0.99), "max": ordered[-1]}

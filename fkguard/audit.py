@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
-from fkguard import live, orphans
+from fkguard import ddl, live, orphans
 from fkguard.catalog import ForeignKey, QualifiedName
 
 # Besides the key, the columns that help someone decide what an orphan is (the plan shows
@@ -101,7 +100,7 @@ def scan_plan(conn: psycopg.Connection, catalog: list[ForeignKey]) -> list[list[
             by_key[key] = [fk]
             passes.append(by_key[key])
     tables = list({t for fk in catalog for t in (fk.table, fk.references)})
-    quoted = [sql.Identifier(t.schema, t.name).as_string(conn) for t in tables]
+    quoted = [ddl.table_ref(t).as_string(conn) for t in tables]
     rows = conn.execute(
         # A plain table is its own tree; pg_partition_tree lists partitions only.
         "SELECT coalesce(pg_relation_size(to_regclass(t)), 0) + coalesce((SELECT sum(pg_relation_size(relid)) "

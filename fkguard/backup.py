@@ -16,6 +16,7 @@ from pathlib import Path
 from psycopg import sql
 
 from fkguard.catalog import QualifiedName
+from fkguard.ddl import table_ref
 from fkguard.settings import ConnectionSettings
 
 
@@ -52,7 +53,7 @@ def take(settings: ConnectionSettings, tables: list[QualifiedName], directory: P
     path = directory / f"{label}-{stamp:%Y%m%d-%H%M%S}.dump"
     args = [pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={path}"]
     for table in tables:
-        args.append(f"--table={sql.Identifier(table.schema, table.name).as_string()}")
+        args.append(f"--table={table_ref(table).as_string()}")
     result = subprocess.run(args, env=libpq_env(settings), capture_output=True, text=True, check=False)
     if result.returncode != 0:
         path.unlink(missing_ok=True)
@@ -60,6 +61,6 @@ def take(settings: ConnectionSettings, tables: list[QualifiedName], directory: P
         raise BackupError(f"the backup before the first change failed ({reason}); nothing was changed. Fix it, "
                           f"or set fkguard:backup false for this stack")
     with settings.connect() as conn:
-        rows = {str(t): conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t.schema, t.name))
+        rows = {str(t): conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table_ref(t))
                                      ).fetchone()[0] for t in tables}
     return Backup(str(path.resolve()), path.stat().st_size, rows, stamp.isoformat(timespec="seconds"))

@@ -208,13 +208,14 @@ def _rollback(args: argparse.Namespace) -> int:
     wanted = [fk.name for fk in catalog if fk.tier in args.tier or fk.name in args.constraint]
     if not wanted:
         raise CatalogError("say what to roll back: --tier <tier> or --constraint <name>")
-    recorded = stackstate.recorded_constraints(args.stack)
+    resources = stackstate.recorded_resources(args.stack)
+    recorded = stackstate.constraints_of(resources)
     targets = [recorded[n] for n in wanted if n in recorded]
     if not targets:
         print(f"fkguard rollback: none of {', '.join(wanted)} is in stack {args.stack}: nothing to roll back")
         return 0
     # Everything that depends, directly or not, on what is dropped goes too.
-    dependents = stackstate.dependents(args.stack, {t.urn for t in targets})
+    dependents = stackstate.dependents(resources, {t.urn for t in targets})
     command = ["pulumi", "destroy", "--stack", args.stack, "--skip-plugin-pre-install"]
     for t in targets:
         command += ["--target", t.urn]

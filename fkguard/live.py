@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
 
+from fkguard import ddl
 from fkguard.catalog import ForeignKey, QualifiedName
 
 ACTION_CODES = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
@@ -96,7 +96,7 @@ _LEADING = ("SELECT 1 FROM pg_index i WHERE i.indrelid = %s::regclass AND i.indp
 
 def has_leading_index(conn: psycopg.Connection, fk: ForeignKey) -> bool:
     """Whether some index starts with the referencing columns (what ON DELETE checks and joins need)."""
-    table = sql.Identifier(fk.table.schema, fk.table.name).as_string(conn)
+    table = ddl.table_ref(fk.table).as_string(conn)
     return conn.execute(_LEADING, (table, len(fk.columns), sorted(fk.columns))).fetchone() is not None
 
 
@@ -108,5 +108,5 @@ _UNIQUE = ("SELECT 1 FROM pg_index i WHERE i.indrelid = %s::regclass AND i.indis
 
 
 def has_unique_key(conn: psycopg.Connection, table: QualifiedName, columns: tuple[str, ...]) -> bool:
-    regclass = sql.Identifier(table.schema, table.name).as_string(conn)
+    regclass = ddl.table_ref(table).as_string(conn)
     return conn.execute(_UNIQUE, (regclass, sorted(columns))).fetchone() is not None

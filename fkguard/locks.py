@@ -19,7 +19,7 @@ import psycopg
 from psycopg import errors, sql
 
 from fkguard.catalog import QualifiedName
-from fkguard.ddl import set_local_timeouts
+from fkguard.ddl import set_local_timeouts, table_ref
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ ORDER BY a.xact_start NULLS LAST, l.pid
 
 def lock_holders(conn: psycopg.Connection, tables: Sequence[QualifiedName]) -> list[Holder]:
     """Sessions holding any lock on these tables (PostgreSQL's own view: pg_locks, pg_stat_activity)."""
-    names = [sql.Identifier(t.schema, t.name).as_string(conn) for t in tables]
+    names = [table_ref(t).as_string(conn) for t in tables]
     rows = conn.execute(_HOLDERS, (names,)).fetchall()
     seen: dict[int, Holder] = {}
     for row in rows:

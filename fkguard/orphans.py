@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import psycopg
 from psycopg import sql
 
+from fkguard import ddl
 from fkguard.catalog import ForeignKey, QualifiedName
 
 
@@ -24,7 +25,7 @@ def _relation(conn: psycopg.Connection, name: QualifiedName) -> sql.Composed:
         (name.schema, name.name),
     ).fetchone()
     only = sql.SQL("ONLY ") if row is None or row[0] != "p" else sql.SQL("")
-    return sql.SQL("{}{}").format(only, sql.Identifier(name.schema, name.name))
+    return sql.SQL("{}{}").format(only, ddl.table_ref(name))
 
 
 def _join(fk: ForeignKey, columns: list[sql.Identifier]) -> sql.Composed:
@@ -54,7 +55,7 @@ def share_key(conn: psycopg.Connection, fk: ForeignKey) -> tuple | None:
     rows = conn.execute(
         "SELECT format_type(a.atttypid, a.atttypmod), a.attcollation FROM unnest(%s::text[]) WITH ORDINALITY u(c, n) "
         "JOIN pg_attribute a ON a.attrelid = to_regclass(%s) AND a.attname = u.c ORDER BY u.n",
-        (list(fk.columns), sql.Identifier(fk.table.schema, fk.table.name).as_string(conn)),
+        (list(fk.columns), ddl.table_ref(fk.table).as_string(conn)),
     ).fetchall()
     if len(rows) != len(fk.columns):
         return None

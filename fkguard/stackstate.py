@@ -18,7 +18,7 @@ class Recorded:
     urn: str
     state: str
     dependencies: tuple[str, ...]
-    type: str = RESOURCE_TYPE
+    type: str
 
 
 def run_pulumi(args: list[str], project_dir: Path | None = None, *, check: bool = True) -> subprocess.CompletedProcess:
@@ -33,9 +33,10 @@ def run_pulumi(args: list[str], project_dir: Path | None = None, *, check: bool 
     return result
 
 
-def _exported_resources(stack: str, project_dir: Path | None) -> list[dict]:
+def recorded_resources(stack: str, project_dir: Path | None = None) -> list[Recorded]:
+    """Every resource the stack's state holds (constraints, tier gates, the backup), one export."""
     exported = json.loads(run_pulumi(["stack", "export", "--stack", stack], project_dir).stdout)
-    return exported.get("deployment", {}).get("resources") or []
+    return [_recorded(r) for r in exported.get("deployment", {}).get("resources") or []]
 
 
 def _recorded(resource: dict) -> Recorded:
@@ -45,14 +46,17 @@ def _recorded(resource: dict) -> Recorded:
                     tuple(resource.get("dependencies") or ()), resource.get("type", ""))
 
 
+def constraints_of(resources: list[Recorded]) -> dict[str, Recorded]:
+    return {r.name: r for r in resources if r.type == RESOURCE_TYPE}
+
+
 def recorded_constraints(stack: str, project_dir: Path | None = None) -> dict[str, Recorded]:
     """The constraints the stack's state holds, by constraint name."""
-    return {r.name: r for r in map(_recorded, _exported_resources(stack, project_dir)) if r.type == RESOURCE_TYPE}
+    return constraints_of(recorded_resources(stack, project_dir))
 
 
-def dependents(stack: str, urns: set[str], project_dir: Path | None = None) -> list[Recorded]:
+def dependents(resources: list[Recorded], urns: set[str]) -> list[Recorded]:
     """Every resource that depends on these, directly or through others (a tier's gate, say)."""
-    resources = [_recorded(r) for r in _exported_resources(stack, project_dir)]
     found: set[str] = set()
     grew = True
     while grew:

@@ -22,7 +22,8 @@ class TierGateProvider(dynamic.ResourceProvider):
         return dynamic.CreateResult(f"tier-{props['tier']}", props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        return dynamic.DiffResult(changes=olds.get("tier") != news.get("tier"), replaces=["tier"])
+        changed = olds.get("tier") != news.get("tier")
+        return dynamic.DiffResult(changes=changed, replaces=["tier"] if changed else [])
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to undo: the gate is only an edge in the dependency graph."""
