@@ -120,12 +120,15 @@ _FIXES = {
 
 def stack_config(stack: str, project_dir: Path | None = None) -> dict[str, Any]:
     """The stack's whole config with secrets decrypted, as the Pulumi engine would give it."""
+    from fkguard import stack_secrets  # it builds on this module's SettingsError
+
     project_dir = (project_dir or Path.cwd()).resolve()
+    env = stack_secrets.env_for(stack, os.environ, project_dir)
     result = subprocess.run(
         [pulumi_cli(project_dir), "config", "--json", "--show-secrets", "--stack", stack, "--cwd", str(project_dir)],
         capture_output=True,
         text=True,
-        env={**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"},
+        env={**env, "PULUMI_SKIP_UPDATE_CHECK": "true"},
         check=False,
     )
     if result.returncode != 0:

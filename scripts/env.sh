@@ -2,15 +2,13 @@
 #   . scripts/env.sh && pulumi preview -s local
 # It puts the built toolchain and the program's virtualenv first on PATH, keeps Pulumi's own
 # files inside the project, and forbids plugin downloads (this machine works offline).
+# Its `pulumi` (scripts/bin) gives the local stack its public passphrase and refuses that
+# passphrase for any other stack; it is never exported to the shell, where `pulumi stack init
+# staging` would silently encrypt staging's password with it.
 _fkguard_project=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/.." && pwd)
-export PATH="$_fkguard_project/.tools/bin:$_fkguard_project/.venv/bin:$PATH"
+export PATH="$_fkguard_project/scripts/bin:$_fkguard_project/.tools/bin:$_fkguard_project/.venv/bin:$PATH"
 export PULUMI_HOME="$_fkguard_project/.pulumi-home"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-# The passphrase of the local stack only; staging and production bring their own.
-if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
-  . "$_fkguard_project/scripts/local.env"
-  export PULUMI_CONFIG_PASSPHRASE
-fi
 mkdir -p "$_fkguard_project/.pulumi-state"
 unset _fkguard_project
