@@ -1,5 +1,6 @@
 """fkguard's policy pack: this file only builds it. Each policy is a module of its own."""
 
+import column_types_align
 import column_types_match
 import constraint_name
 import explicit_on_delete
@@ -19,6 +20,7 @@ PolicyPack(
         explicit_on_delete.POLICY,
         constraint_name.POLICY,
         column_types_match.POLICY,
+        column_types_align.POLICY,
         referenced_key_unique.POLICY,
         referencing_index.POLICY,
         tier_order.POLICY,

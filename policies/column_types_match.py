@@ -1,7 +1,10 @@
-"""column-types-match: each referencing column has exactly its referenced column's type.
+"""column-types-match: each referencing column's type works with its referenced column's, as
+PostgreSQL judges it (fkguard.column_types).
 
-PostgreSQL accepts compatible types (integer referencing bigint, varchar referencing text), but
-every check then casts, and the referenced index can go unused.
+Refused: what PostgreSQL itself refuses, and what it accepts only by casting the referencing
+column in every check (integer referencing numeric), since no index on that column can then
+serve parent deletes. Compatible types (integer referencing bigint, varchar referencing text)
+pass here; column-types-align mentions them as advice.
 """
 
 from __future__ import annotations
@@ -12,18 +15,10 @@ from typing import Any
 from context import StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
-from fkguard import ddl, live
-from fkguard.catalog import ForeignKey, QualifiedName
+from fkguard import column_types, ddl, live
+from fkguard.catalog import ForeignKey
 
 NAME = "column-types-match"
-
-_TYPE = ("SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-         "WHERE a.attrelid = %s::regclass AND a.attname = %s AND NOT a.attisdropped")
-
-
-def column_type(conn, table: QualifiedName, column: str) -> str | None:
-    row = conn.execute(_TYPE, (ddl.table_ref(table).as_string(conn), column)).fetchone()
-    return row[0] if row else None
 
 
 def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[str]:
@@ -31,16 +26,17 @@ def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config:
     with ctx.connect() as conn:
         if not (live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)):
             return []
-        for column, referenced in zip(fk.columns, fk.referenced_columns, strict=True):
-            mine, theirs = column_type(conn, fk.table, column), column_type(conn, fk.references, referenced)
-            if mine and theirs and mine != theirs:
-                fix = ddl.alter_column_type(fk.table, column, theirs).as_string(conn)
+        for pair in column_types.pairings(conn, fk):
+            if pair.blocking:
+                fix = ddl.alter_column_type(fk.table, pair.column, pair.theirs).as_string(conn)
                 messages.append(
-                    f"{fk.name}: {fk.table}.{column} is {mine} but {fk.references}.{referenced} is {theirs}. "
-                    f"Instead, align them: {fix}; (this rewrites the table: plan a window for it)")
+                    f"{fk.name}: {fk.table}.{pair.column} is {pair.mine} but {fk.references}.{pair.referenced} is "
+                    f"{pair.theirs}: {pair.reason}. Instead, align them: {fix}; (this rewrites the table: plan a "
+                    f"window for it)")
     return messages
 
 
 POLICY = fkguard_policy(
-    NAME, "Referencing and referenced columns have the same type.", EnforcementLevel.MANDATORY, check,
+    NAME, "Referencing columns have a type PostgreSQL can compare with the referenced key through its index.",
+    EnforcementLevel.MANDATORY, check,
 )

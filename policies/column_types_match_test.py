@@ -1,15 +1,38 @@
 from column_types_match import POLICY
 
 from conftest import compliant, run
+from fkguard.catalog import ForeignKey, QualifiedName
+from fkguard.props import inputs_of
+
+
+def typed(conn, child_type: str, parent_type: str) -> dict:
+    conn.execute("DROP TABLE IF EXISTS typed_child, typed_parent")
+    conn.execute(f"CREATE TABLE typed_parent (id {parent_type} PRIMARY KEY); "
+                 f"CREATE TABLE typed_child (id int PRIMARY KEY, parent_id {child_type})")
+    return inputs_of(ForeignKey("fk_typed_child_parent", "low", QualifiedName("public", "typed_child"), ("parent_id",),
+                                QualifiedName("public", "typed_parent"), ("id",), "RESTRICT"), False)
 
 
 def test_compliant_passes(stack):
     assert run(POLICY, compliant()) == []
 
 
-def test_a_type_mismatch_is_named_with_the_fix(stack, conn):
+def test_compatible_types_pass_as_postgresql_accepts_them(stack, conn):
     conn.execute("ALTER TABLE workflow_stages ALTER COLUMN workflow_instance_id TYPE varchar(64)")
-    assert run(POLICY, compliant()) == [
-        "fk_workflow_stages_workflow_instance: public.workflow_stages.workflow_instance_id is character varying(64) "
-        "but public.workflow_instances.id is text. Instead, align them: ALTER TABLE \"public\".\"workflow_stages\" "
-        "ALTER COLUMN \"workflow_instance_id\" TYPE text; (this rewrites the table: plan a window for it)"]
+    assert run(POLICY, compliant()) == []
+    assert run(POLICY, typed(conn, "integer", "bigint")) == []
+
+
+def test_a_type_postgresql_refuses_is_named_with_the_fix(stack, conn):
+    assert run(POLICY, typed(conn, "uuid", "text")) == [
+        "fk_typed_child_parent: public.typed_child.parent_id is uuid but public.typed_parent.id is text: PostgreSQL "
+        "refuses it (\"foreign key constraint cannot be implemented\": no equality operator of the key's index takes "
+        "uuid). Instead, align them: ALTER TABLE \"public\".\"typed_child\" ALTER COLUMN \"parent_id\" TYPE text; "
+        "(this rewrites the table: plan a window for it)"]
+
+
+def test_a_type_every_check_must_cast_is_refused(stack, conn):
+    [message] = run(POLICY, typed(conn, "integer", "numeric"))
+    assert message.startswith("fk_typed_child_parent: public.typed_child.parent_id is integer but public.typed_parent.id "
+                              "is numeric: PostgreSQL accepts it but casts the referencing column to numeric in every "
+                              "check, so no index on it can serve the lookups that parent deletes and key updates make.")

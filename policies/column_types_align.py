@@ -1,0 +1,40 @@
+"""column-types-align (advisory): referencing and referenced columns of different but compatible
+types (integer referencing bigint, varchar(64) referencing varchar(128), varchar referencing text).
+
+PostgreSQL accepts these and both indexes serve the checks, so refusing them would force a table
+rewrite for nothing; they still deserve a note: the referencing column may be too narrow for
+future keys (integer against a bigint sequence overflows at 2^31).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from context import StackContext, fkguard_policy
+from pulumi_policy import EnforcementLevel
+
+from fkguard import column_types, ddl, live
+from fkguard.catalog import ForeignKey
+
+NAME = "column-types-align"
+
+
+def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[str]:
+    messages = []
+    with ctx.connect() as conn:
+        if not (live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)):
+            return []
+        for pair in column_types.pairings(conn, fk):
+            if pair.verdict in (column_types.ALIGNED, column_types.COMPATIBLE):
+                fix = ddl.alter_column_type(fk.table, pair.column, pair.theirs).as_string(conn)
+                messages.append(
+                    f"{fk.name}: {fk.table}.{pair.column} is {pair.mine} and {fk.references}.{pair.referenced} is "
+                    f"{pair.theirs}; allowed: {pair.reason}. Instead, when a table rewrite is affordable, align "
+                    f"them: {fix};")
+    return messages
+
+
+POLICY = fkguard_policy(
+    NAME, "Referencing and referenced columns have the same type (advice).", EnforcementLevel.ADVISORY, check,
+)
