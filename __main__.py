@@ -6,21 +6,28 @@ that tier, so tiers go in the plan's order; the provider runs one ALTER TABLE (a
 drop) at a time.
 """
 
+import os
 from pathlib import Path
 
 import pulumi
 from pulumi.runtime.config import CONFIG
 
+from fkguard import debt, stack_secrets
 from fkguard.catalog import TIERS, CatalogError, load_catalog
+from fkguard.desired import VALIDATED, desired
 from fkguard.options import Options, OptionsError
+from fkguard.settings import SettingsError
 from resources.backup import TableBackup
 from resources.foreign_key import ForeignKeyConstraint
 from resources.tier_gate import TierGate
 
 try:
+    # A real stack opened with the local stack's public passphrase must not deploy (fkguard.stack_secrets).
+    stack_secrets.env_for(pulumi.get_stack(), os.environ, Path.cwd())
     options = Options.from_config(CONFIG.get(), stack=f"stack {pulumi.get_stack()!r}")
     catalog = load_catalog(options.catalog)
-except (OptionsError, CatalogError) as exc:
+    debts = debt.load(Path.cwd())
+except (OptionsError, CatalogError, SettingsError, debt.DebtError) as exc:
     raise pulumi.RunError(str(exc)) from None  # one line, not a traceback of this program
 
 states: dict[str, pulumi.Output[str] | str] = {}
@@ -43,13 +50,17 @@ for tier in TIERS:
             # Only a tier something comes after gets a gate: the last tier's constraints keep no
             # dependent, so `pulumi destroy --target` takes them alone.
             previous_tier, finished = [TierGate(*finished)], None
-        wanted = tier in options.validate_tiers
+        goal = desired(fk, options, debt.accepted(debts, fk.name, pulumi.get_stack()))
+        wanted = goal.state == VALIDATED
         constraint = ForeignKeyConstraint(fk, wanted, pulumi.ResourceOptions(depends_on=previous_tier))
+        if goal.why:
+            pulumi.log.info(f"stays NOT VALID while tier {tier} validates: {goal.why}", resource=constraint)
         if not wanted:
             # PostgreSQL cannot un-validate a constraint: say so instead of pretending.
-            constraint.convalidated.apply(lambda done, c=constraint: done and pulumi.log.warn(
-                "validated in the database although its tier is not in fkguard:validateTiers: PostgreSQL "
-                "cannot un-validate a constraint, so it stays validated", resource=c))
+            kept = goal.why or "its tier is not in fkguard:validateTiers"
+            constraint.convalidated.apply(lambda done, c=constraint, kept=kept: done and pulumi.log.warn(
+                f"validated in the database although {kept}: PostgreSQL cannot un-validate a constraint, so it "
+                f"stays validated", resource=c))
         states[fk.name] = constraint.state
         this_tier.append(constraint)
     if this_tier:

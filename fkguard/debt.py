@@ -14,9 +14,10 @@ import yaml
 FILE_NAME = "fkguard-debt.yaml"
 HEADER = (
     "# Orphans accepted as technical debt (FK_EXECUTION_PLAN.md, Phase 1, Option 3), one entry per\n"
-    "# constraint and stack. The orphan gate lets such a constraint be added NOT VALID while its orphans\n"
-    "# number at most `orphans`; it can never be validated until they are remediated. Written by\n"
-    "# `fkguard remediate --action accept`; review it like code.\n"
+    "# constraint and stack. Such a constraint is added NOT VALID while its orphans number at most\n"
+    "# `orphans`, and stays NOT VALID while the rest of its tier validates. Written by\n"
+    "# `fkguard remediate --action accept`; `fkguard debt --prune` removes entries no longer needed;\n"
+    "# review it like code.\n"
 )
 
 
@@ -49,12 +50,40 @@ def accepted(entries: list[Debt], constraint: str, stack: str) -> Debt | None:
     return next((d for d in entries if d.constraint == constraint and d.stack == stack), None)
 
 
+def _write(project_dir: Path, entries: list[Debt]) -> None:
+    text = yaml.safe_dump({"accepted": [asdict(d) for d in entries]}, sort_keys=False, allow_unicode=True)
+    (project_dir / FILE_NAME).write_text(HEADER + text)
+
+
 def record(project_dir: Path, constraint: str, stack: str, orphans: int, reason: str) -> Debt:
     """Add or replace the entry for (constraint, stack)."""
     if not reason.strip():
         raise DebtError("accepting orphans as debt needs a reason: --reason '<why, and the ticket that tracks it>'")
     entry = Debt(constraint, stack, orphans, reason.strip(), getpass.getuser(), datetime.date.today().isoformat())
-    entries = [d for d in load(project_dir) if (d.constraint, d.stack) != (constraint, stack)] + [entry]
-    text = yaml.safe_dump({"accepted": [asdict(d) for d in entries]}, sort_keys=False, allow_unicode=True)
-    (project_dir / FILE_NAME).write_text(HEADER + text)
+    _write(project_dir, [d for d in load(project_dir) if (d.constraint, d.stack) != (constraint, stack)] + [entry])
     return entry
+
+
+def remove(project_dir: Path, stack: str, constraints: set[str]) -> list[Debt]:
+    """Drop the entries of these constraints for this stack; returns what was dropped."""
+    entries = load(project_dir)
+    gone = [d for d in entries if d.stack == stack and d.constraint in constraints]
+    if gone:
+        _write(project_dir, [d for d in entries if d not in gone])
+    return gone
+
+
+def stale_reason(entry: Debt, orphans: int | None, validated: bool, in_catalog: bool) -> str | None:
+    """Why an entry is no longer needed (its constraint can now be validated), or None while it is."""
+    if not in_catalog:
+        return "the constraint is no longer in the catalog"
+    if validated:
+        return "the constraint is validated"
+    if orphans == 0:
+        return "no orphans are left"
+    return None
+
+
+def label(entry: Debt) -> str:
+    """How accepted debt reads in every command's output."""
+    return f"accepted ({entry.reason})"

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import errors, sql
 
-from fkguard import ddl, live, orphans
+from fkguard import column_types, ddl, debt, live, orphans
 from fkguard.audit import primary_key
 from fkguard.catalog import ForeignKey
+from fkguard.desired import NOT_VALID, VALIDATED, desired
 from fkguard.options import Options
 
 
@@ -24,6 +25,11 @@ class Check:
     name: str
     ok: bool
     detail: str
+    accepted: bool = False  # not a failure: orphans accepted as debt, kept NOT VALID on purpose
+
+    @property
+    def verdict(self) -> str:
+        return "accepted" if self.accepted else ("ok" if self.ok else "FAIL")
 
 
 MISSING_PARENT = {"text": "fkguard-verify-missing-parent", "character varying": "fkguard-verify-missing-parent",
@@ -35,7 +41,8 @@ def _type_of(conn, table, column) -> str:
                         "AND attname = %s", (ddl.table_ref(table).as_string(conn), column)).fetchone()[0]
 
 
-def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options) -> tuple[dict, list[Check]]:
+def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options,
+           debts: list[debt.Debt] = (), stack: str = "") -> tuple[dict, list[Check]]:
     schemas = sorted({fk.table.schema for fk in catalog} | {fk.references.schema for fk in catalog})
     n = conn.execute(
         "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace "
@@ -46,30 +53,43 @@ def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options
         " (SELECT count(*) FROM pg_constraint WHERE contype = 'c' AND connamespace::regnamespace::text = ANY(%(s)s))",
         {"s": schemas}).fetchone()
     checks: list[Check] = []
-    total_orphans, misaligned = 0, 0
+    total_orphans, accepted_orphans, misaligned = 0, 0, 0
     for fk in catalog:
         if not (live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)):
             checks.append(Check(f"{fk.name}: tables", False, f"{fk.table} or {fk.references} does not exist"))
             continue
+        accepted = debt.accepted(list(debts), fk.name, stack)
         found = live.read_constraint(conn, fk.table, fk.name)
         state = "absent" if found is None else ("validated" if found.validated else "not valid")
-        wanted = ("validated" if fk.tier in options.validate_tiers
-                  else "not valid" if fk.tier in options.add_tiers else "absent")
-        good = state == wanted or (wanted == "not valid" and state == "validated")
-        checks.append(Check(f"{fk.name}: state", good, f"{state} (config: {wanted})"))
+        goal = desired(fk, options, accepted)
+        good = state == goal.state or (goal.state == NOT_VALID and state == VALIDATED)
+        why = f"; {goal.why}" if goal.why else ""
+        checks.append(Check(f"{fk.name}: state", good, f"{state} (config: {goal.state}{why})"))
         if found is not None and not found.same_as(fk):
             checks.append(Check(f"{fk.name}: definition", False, f"{found.definition} differs from the catalog"))
         count = orphans.count_orphans(conn, fk)
         total_orphans += count
-        if count:
-            checks.append(Check(f"{fk.name}: orphans", False, f"{count} rows without a parent"))
-        for col, ref in zip(fk.columns, fk.referenced_columns, strict=True):
-            mine, theirs = _type_of(conn, fk.table, col), _type_of(conn, fk.references, ref)
-            if mine != theirs:
+        stale = accepted and debt.stale_reason(accepted, count, state == VALIDATED, True)
+        if count and accepted and count <= accepted.orphans:
+            accepted_orphans += count
+            checks.append(Check(f"{fk.name}: orphans", True, f"{count} rows without a parent, "
+                                f"{debt.label(accepted)}", accepted=True))
+        elif count:
+            over = f" ({accepted.orphans} accepted as debt)" if accepted else ""
+            checks.append(Check(f"{fk.name}: orphans", False, f"{count} rows without a parent{over}"))
+        elif stale:
+            checks.append(Check(f"{fk.name}: debt", True, f"the accepted debt is stale ({stale}): "
+                                f"fkguard debt -s {stack} --prune removes it"))
+        for pair in column_types.pairings(conn, fk):
+            if pair.blocking:
                 misaligned += 1
-                checks.append(Check(f"{fk.name}: types", False, f"{fk.table}.{col} is {mine}, {ref} is {theirs}"))
+                checks.append(Check(f"{fk.name}: types", False, f"{fk.table}.{pair.column} is {pair.mine}, "
+                                    f"{pair.referenced} is {pair.theirs}: {pair.reason}"))
+            elif pair.verdict != column_types.SAME:
+                checks.append(Check(f"{fk.name}: types", True, f"{fk.table}.{pair.column} is {pair.mine}, "
+                                    f"{pair.referenced} is {pair.theirs}: {pair.reason}"))
     summary = {"tables": n[0], "foreign_keys": n[1], "validated_foreign_keys": n[2], "check_constraints": n[3],
-               "orphans": total_orphans, "type_mismatches": misaligned}
+               "orphans": total_orphans, "orphans_accepted_as_debt": accepted_orphans, "type_mismatches": misaligned}
     return summary, checks
 
 
@@ -136,9 +156,9 @@ class _Rollback(Exception):
 
 
 def verify(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options,
-           lock_timeout_ms: int = 3000) -> tuple[dict, list[Check]]:
+           lock_timeout_ms: int = 3000, debts: list[debt.Debt] = (), stack: str = "") -> tuple[dict, list[Check]]:
     with conn.transaction(force_rollback=True):
         conn.execute(ddl.set_local_timeouts(lock_timeout_ms, 60_000))
-        summary, checks = counts(conn, catalog, options)
+        summary, checks = counts(conn, catalog, options, debts, stack)
         checks += behaviours(conn, catalog)
     return summary, checks

@@ -63,8 +63,13 @@ def test_remediate_without_yes_and_without_a_terminal_changes_nothing(project, c
     assert snapshot(conn) == before
 
 
-def test_accepted_debt_lets_the_constraint_in_not_valid_but_never_validated(project, conn):
-    vendors = BY_NAME["fk_vendor_master_workspace"]
+def validated_fks(conn) -> dict[str, bool]:
+    return dict(conn.execute("SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f' "
+                             "AND connamespace = 'public'::regnamespace").fetchall())
+
+
+def test_accepted_debt_is_per_constraint_and_visible_as_such_everywhere(project, conn):
+    vendors = BY_NAME["fk_vendor_master_workspace"]  # medium, like eight others
     generate(conn, 1000, {vendors: 3}, progress=lambda _: None)
     refused = project.fkguard("remediate", "-s", "local", "--constraint", vendors.name, "--action", "accept",
                               "--yes", check=False)
@@ -74,15 +79,35 @@ def test_accepted_debt_lets_the_constraint_in_not_valid_but_never_validated(proj
     recorded = (project.root / "fkguard-debt.yaml").read_text()
     assert "constraint: fk_vendor_master_workspace" in recorded and "orphans: 3" in recorded and "APMS-42" in recorded
 
-    project.gated("up", "--yes")
-    assert fks_in_db(conn) == 16
+    audited = project.fkguard("audit", "-s", "local", check=False)
+    assert audited.returncode == 0  # every orphan is accepted
+    assert "accepted (vendors imported from the 2019 system; APMS-42)" in audited.stdout
+    assert "3 of them accepted as debt in 1" in audited.stdout and "Next: fkguard remediate" not in audited.stdout
 
+    project.gated("up", "--yes")
+    assert len(validated_fks(conn)) == 16
     project.run("config", "set", "fkguard:validateTiers", "all", "--stack", "local")
-    blocked = project.gated("preview", check=False)
-    assert blocked.returncode != 0
-    assert ("fk_vendor_master_workspace: 3 rows of public.vendor_master have no parent in public.workspaces"
-            in blocked.stdout)
-    assert "(accepted as debt, so it can be added NOT VALID but never validated): VALIDATE would fail" in blocked.stdout
+    validated = project.gated("up", "--yes")
+    assert "stays NOT VALID while tier medium validates: accepted (vendors imported" in validated.stdout
+    state = validated_fks(conn)
+    assert [name for name, done in state.items() if not done] == [vendors.name]  # the rest of its tier validated
+
+    verified = project.fkguard("verify", "-s", "local")
+    assert "accepted (vendors imported from the 2019 system; APMS-42)" in verified.stdout
+    assert verified.stdout.rstrip().endswith("checks passed; 1 accepted as debt")
+    assert "FAIL" not in verified.stdout
+
+    # The orphans get fixed after all: the entry is stale, says so, and one command removes it.
+    project.fkguard("remediate", "-s", "local", "--constraint", vendors.name, "--action", "nullify", "--yes")
+    assert "Debt no longer needed for fk_vendor_master_workspace: fkguard debt -s local --prune" in \
+        project.fkguard("audit", "-s", "local").stdout
+    assert "stale: no orphans are left" in project.fkguard("debt", "-s", "local").stdout
+    assert "the accepted debt is stale (no orphans are left)" in project.fkguard("verify", "-s", "local").stdout
+    pruned = project.fkguard("debt", "-s", "local", "--prune")
+    assert "removed 1 stale entries from fkguard-debt.yaml (fk_vendor_master_workspace)" in pruned.stdout
+    assert "fk_vendor_master_workspace" not in (project.root / "fkguard-debt.yaml").read_text()
+    project.gated("up", "--yes")
+    assert all(validated_fks(conn).values())
 
 
 def test_audit_counts_agree_with_validate(project, conn):

@@ -1,0 +1,33 @@
+"""What a stack wants of each catalog constraint: absent, NOT VALID or validated, and why.
+
+One place for it: the program declares it, `fkguard status` and `fkguard verify` compare the
+database with it. Tiers decide first (fkguard:addTiers, fkguard:validateTiers); within a tier
+that validates, a constraint stays NOT VALID on its own when its orphans are accepted as debt,
+so one accepted relationship never holds back the rest of its tier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fkguard import debt
+from fkguard.catalog import ForeignKey
+from fkguard.options import Options
+
+ABSENT, NOT_VALID, VALIDATED = "absent", "not valid", "validated"
+
+
+@dataclass(frozen=True)
+class Desired:
+    state: str
+    why: str = ""  # set when a constraint stays NOT VALID although its tier validates
+
+
+def desired(fk: ForeignKey, options: Options, accepted: debt.Debt | None) -> Desired:
+    if fk.tier not in options.add_tiers:
+        return Desired(ABSENT)
+    if fk.tier not in options.validate_tiers:
+        return Desired(NOT_VALID)
+    if accepted is not None:
+        return Desired(NOT_VALID, debt.label(accepted))
+    return Desired(VALIDATED)
