@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import shlex
 import signal
 import subprocess
@@ -12,9 +14,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from fkguard import audit, debt, live, remediate, settings, stackstate, verify
+from fkguard import audit, debt, live, orphans, remediate, settings, stackstate, verify
 from fkguard.catalog import TIERS, CatalogError, ForeignKey, load_catalog
 from fkguard.options import Options, OptionsError
+
+
+class CommandError(ValueError):
+    """A command refused before it changed anything; the message says what to do instead."""
 
 
 def _stack_context(stack: str) -> tuple[settings.ConnectionSettings, Options, list[ForeignKey]]:
@@ -93,24 +99,41 @@ def _audit(args: argparse.Namespace) -> int:
                 for row in audit.all_rows(conn, fk):
                     print(json.dumps({"constraint": fk.name, **row}))
         return 0
+    debts = debt.load(Path.cwd())
     started = time.monotonic()
     findings = audit.audit(conn_settings.connect, chosen, args.sample, progress=_progress, jobs=args.jobs)
     elapsed = time.monotonic() - started
     total = sum(f.orphans or 0 for f in findings)
+    accepted = {f.fk.name: entry for f in findings
+                if (entry := debt.accepted(debts, f.fk.name, args.stack)) and f.orphans and f.orphans <= entry.orphans}
+    stale = {f.fk.name: reason for f in findings if (entry := debt.accepted(debts, f.fk.name, args.stack))
+             and (reason := debt.stale_reason(entry, f.orphans, False, True))}
+    open_orphans = sum(f.orphans or 0 for f in findings if f.fk.name not in accepted)
     if args.json:
-        print(json.dumps({"stack": args.stack, "orphans": total, "seconds": round(elapsed, 3),
-                          "relationships": [f.as_json() for f in findings]}, indent=2))
+        print(json.dumps({"stack": args.stack, "orphans": total, "orphans_not_accepted": open_orphans,
+                          "seconds": round(elapsed, 3),
+                          "relationships": [{**f.as_json(), "accepted": accepted[f.fk.name].reason
+                                             if f.fk.name in accepted else None, "stale_debt": stale.get(f.fk.name)}
+                                            for f in findings]}, indent=2))
     else:
-        _print_table(["constraint", "tier", "relationship", "orphans", "seconds"],
+        _print_table(["constraint", "tier", "relationship", "orphans", "seconds", ""],
                      [[f.fk.name, f.fk.tier, f"{f.fk.table}.{','.join(f.fk.columns)} -> {f.fk.references}",
-                       "n/a: " + f.note if f.orphans is None else f.orphans, f"{f.seconds:.2f}"] for f in findings])
+                       "n/a: " + f.note if f.orphans is None else f.orphans, f"{f.seconds:.2f}",
+                       debt.label(accepted[f.fk.name]) if f.fk.name in accepted
+                       else f"stale debt: {stale[f.fk.name]}" if f.fk.name in stale else ""] for f in findings])
         for f in findings:
             if f.sample:
                 print(f"\n{f.fk.name}: {f.orphans} orphans, first {len(f.sample)}:")
                 _print_table(list(f.sample[0]), [list(r.values()) for r in f.sample])
-        print(f"\n{args.stack}: {total} orphans in {sum(bool(f.orphans) for f in findings)} of "
-              f"{len(findings)} relationships" + (f". Next: fkguard remediate -s {args.stack}" if total else ""))
-    return 1 if total else 0
+        summary = f"\n{args.stack}: {total} orphans in {sum(bool(f.orphans) for f in findings)} of {len(findings)} relationships"
+        if accepted:
+            summary += f", {total - open_orphans} of them accepted as debt in {len(accepted)}"
+        if open_orphans:
+            summary += f". Next: fkguard remediate -s {args.stack}"
+        if stale:
+            summary += f". Debt no longer needed for {', '.join(stale)}: fkguard debt -s {args.stack} --prune"
+        print(summary)
+    return 1 if open_orphans else 0
 
 
 def _confirm(question: str, yes: bool) -> bool:
@@ -188,18 +211,49 @@ def _remediate(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     conn_settings, options, catalog = _stack_context(args.stack)
     with conn_settings.connect() as conn:
-        summary, checks = verify.verify(conn, catalog, options, options.lock_timeout_ms)
+        summary, checks = verify.verify(conn, catalog, options, options.lock_timeout_ms, debt.load(Path.cwd()),
+                                        args.stack)
     failed = [c for c in checks if not c.ok]
+    accepted = [c for c in checks if c.accepted]
     if args.json:
         print(json.dumps({"stack": args.stack, **summary, "ok": not failed,
-                          "checks": [c.__dict__ for c in checks]}, indent=2))
+                          "checks": [{**c.__dict__, "verdict": c.verdict} for c in checks]}, indent=2))
     else:
         _print_table(["count", "value"], [[k.replace("_", " "), v] for k, v in summary.items()])
         print()
-        _print_table(["check", "", "detail"], [[c.name, "ok" if c.ok else "FAIL", c.detail] for c in checks])
-        print(f"\n{args.stack}: {len(checks) - len(failed)} of {len(checks)} checks passed"
-              + ("" if not failed else f"; {len(failed)} failed"))
+        _print_table(["check", "", "detail"], [[c.name, c.verdict, c.detail] for c in checks])
+        print(f"\n{args.stack}: {len(checks) - len(failed) - len(accepted)} of {len(checks)} checks passed"
+              + (f"; {len(accepted)} accepted as debt" if accepted else "")
+              + (f"; {len(failed)} failed" if failed else ""))
     return 1 if failed else 0
+
+
+def _debt(args: argparse.Namespace) -> int:
+    conn_settings, _, catalog = _stack_context(args.stack)
+    by_name = {fk.name: fk for fk in catalog}
+    entries = [d for d in debt.load(Path.cwd()) if d.stack == args.stack]
+    rows, stale = [], set()
+    with conn_settings.connect() as conn:
+        for entry in entries:
+            fk = by_name.get(entry.constraint)
+            present = fk is not None and live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)
+            found = live.read_constraint(conn, fk.table, fk.name) if present else None
+            count = orphans.count_orphans(conn, fk) if present else None
+            reason = debt.stale_reason(entry, count, bool(found and found.validated), fk is not None)
+            if reason:
+                stale.add(entry.constraint)
+            rows.append([entry.constraint, entry.orphans, "n/a" if count is None else count,
+                         f"stale: {reason}" if reason else "needed", entry.reason, entry.accepted_by, entry.accepted_on])
+    _print_table(["constraint", "accepted", "orphans now", "", "reason", "by", "on"], rows)
+    if args.prune and stale:
+        gone = debt.remove(Path.cwd(), args.stack, stale)
+        print(f"\nfkguard debt: removed {len(gone)} stale entries from {debt.FILE_NAME} ({', '.join(sorted(stale))}); "
+              f"commit it. Their tiers' validation now includes them")
+    elif stale:
+        print(f"\n{len(stale)} entries are no longer needed: fkguard debt -s {args.stack} --prune removes them")
+    else:
+        print(f"\n{args.stack}: {len(entries)} entries of accepted debt, all still needed")
+    return 0
 
 
 def _rollback(args: argparse.Namespace) -> int:
@@ -229,8 +283,38 @@ def _rollback(args: argparse.Namespace) -> int:
     print("fkguard rollback: " + shlex.join(command), flush=True)
     if args.print_only:
         return 0
+    if not args.yes and not sys.stdin.isatty():
+        raise CommandError("nothing dropped: pulumi asks for a confirmation and there is no terminal to answer it; "
+                           "add --yes (or --print to see the command only)")
     command[0] = settings.pulumi_cli(Path.cwd())
     return subprocess.run(command, check=False).returncode
+
+
+def _init(args: argparse.Namespace) -> int:
+    from fkguard import init
+
+    if args.password_env:
+        password = os.environ.get(args.password_env)
+        if not password:
+            raise init.InitError(f"{args.password_env} is not set; export the password there, or leave out "
+                                 f"--password-env to be prompted")
+    elif args.no_password:
+        password = None
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"Password of {args.username} on {args.host} (stored as a Pulumi secret): ")
+    else:
+        raise init.InitError("no terminal to ask the password: --password-env <VARIABLE> reads it from the "
+                             "environment (or --no-password for peer or certificate authentication)")
+    connection = settings.ConnectionSettings.from_config(
+        {f"postgresql:{k}": v for k, v in (("host", args.host), ("port", args.port), ("database", args.database),
+                                           ("username", args.username), ("password", password),
+                                           ("sslmode", args.sslmode)) if v is not None}, stack=f"stack {args.stack!r}")
+    request = init.Request(args.stack, connection, args.secrets_provider, args.catalog, args.policy_from, args.force)
+    for line in init.init(request, Path.cwd()):
+        print(f"fkguard init: {line}")
+    print(f"fkguard init: next, fkguard status -s {args.stack}; then fkguard audit -s {args.stack} and "
+          f"make policy-check STACK={args.stack}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,6 +326,27 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("-s", "--stack", required=True, help="the stack (local, staging, production, ...)")
         sub.set_defaults(run=run)
         return sub
+
+    setup = commands.add_parser("init", help="create a stack: its connection, secrets provider, catalog and policy "
+                                "config", description="create a stack: its connection (the password stored only as a "
+                                "Pulumi secret), an explicit secrets provider, the catalog and policy-config.<stack>.json")
+    setup.add_argument("stack", help="the new stack's name")
+    setup.add_argument("--host", required=True)
+    setup.add_argument("--port", default="5432")
+    setup.add_argument("--database", required=True)
+    setup.add_argument("--username", required=True)
+    setup.add_argument("--sslmode", default="verify-full", help="libpq sslmode (default verify-full)")
+    setup.add_argument("--password-env", metavar="VARIABLE", help="read the password from this environment variable "
+                       "(default: prompt)")
+    setup.add_argument("--no-password", action="store_true", help="no password (peer or certificate authentication)")
+    setup.add_argument("--secrets-provider", default="passphrase",
+                       help="passphrase (from PULUMI_CONFIG_PASSPHRASE[_FILE]) or awskms://…, gcpkms://…, "
+                            "azurekeyvault://…, hashivault://…")
+    setup.add_argument("--catalog", help="the catalog file, relative to the project (default: the plan's 16)")
+    setup.add_argument("--policy-from", default="staging", choices=("local", "staging", "production"),
+                       help="copy the policy levels of this stack (default staging)")
+    setup.add_argument("--force", action="store_true", help="set the connection of an existing stack again")
+    setup.set_defaults(run=_init, command="init")
 
     seed = command("seed", "recreate the APMS test schema and fill it (drops those 17 tables: test databases only)",
                    _seed)
@@ -274,6 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = command("verify", "the runbook counts and the Phase 3.3 behaviour checks (rolled back); "
                     "exit 1 when something is wrong", _verify)
     check.add_argument("--json", action="store_true", help="machine-readable output")
+
+    debts = command("debt", "the orphans accepted as debt for the stack, and which entries are no longer needed",
+                    _debt)
+    debts.add_argument("--prune", action="store_true", help="remove the entries no longer needed")
 
     rollback = command("rollback", "drop constraints with pulumi destroy --target (prints the command, then runs it)",
                        _rollback)

@@ -21,11 +21,13 @@ class Recorded:
     type: str
 
 
-def run_pulumi(args: list[str], project_dir: Path | None = None, *, check: bool = True) -> subprocess.CompletedProcess:
+def run_pulumi(args: list[str], project_dir: Path | None = None, *, check: bool = True,
+               env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
     project_dir = (project_dir or Path.cwd()).resolve()
     result = subprocess.run(
-        [pulumi_cli(project_dir), *args, "--cwd", str(project_dir)],
-        capture_output=True, text=True, check=False, env={**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"},
+        [pulumi_cli(project_dir), *args, "--cwd", str(project_dir)], input=stdin,
+        capture_output=True, text=True, check=False,
+        env={**(os.environ if env is None else env), "PULUMI_SKIP_UPDATE_CHECK": "true"},
     )
     if check and result.returncode != 0:
         reason = (result.stderr.strip().splitlines() or [f"pulumi {args[0]} failed"])[-1]
