@@ -8,6 +8,7 @@ a foreign key (RI_Initial_Check in ri_triggers.c), so this count and VALIDATE ne
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -105,8 +106,10 @@ def count_orphans(conn: psycopg.Connection, fk: ForeignKey) -> int:
 
 def sample_orphan_keys(conn: psycopg.Connection, fk: ForeignKey, limit: int = 5,
                        columns: tuple[str, ...] = ()) -> list[tuple]:
-    """The first few orphans: their key columns, then any extra columns asked for."""
-    query = sql.SQL("{} LIMIT {}").format(orphan_query(conn, fk, columns), sql.Literal(limit))
+    """The first few orphans: their key columns, then any extra columns asked for. Keys alone come
+    distinct: five rows pointing at one missing parent say less than five missing parents."""
+    distinct = sql.SQL("SELECT DISTINCT * FROM ({}) o") if not columns else sql.SQL("{}")
+    query = sql.SQL("{} LIMIT {}").format(distinct.format(orphan_query(conn, fk, columns)), sql.Literal(limit))
     return [tuple(row) for row in conn.execute(query)]
 
 
@@ -120,9 +123,15 @@ def stream_orphans(conn: psycopg.Connection, fk: ForeignKey, columns: tuple[str,
 
 
 def describe_keys(fk: ForeignKey, keys: list[tuple]) -> str:
+    """Sample keys as SQL one can paste: column = literal (uuid '…', not Python's UUID('…'))."""
+    def literal(value: object) -> str:
+        if isinstance(value, uuid.UUID):  # psycopg would write it without dashes: valid, but not what people search for
+            return f"{sql.Literal(str(value)).as_string(None)}::uuid"
+        return sql.Literal(value).as_string(None)
+
     shown = ", ".join(
-        "(" + ", ".join(f"{c}={v!r}" for c, v in zip(fk.columns, key, strict=True)) + ")" if len(fk.columns) > 1
-        else f"{fk.columns[0]}={key[0]!r}"
+        "(" + ", ".join(f"{c}={literal(v)}" for c, v in zip(fk.columns, key, strict=True)) + ")" if len(fk.columns) > 1
+        else f"{fk.columns[0]}={literal(key[0])}"
         for key in keys
     )
     return shown or "none"

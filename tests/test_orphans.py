@@ -66,3 +66,20 @@ def test_samples_and_streams_the_same_rows(pair):
 
 def test_counted_together_each_keeps_its_own_match_rule(pair):
     assert orphans.count_orphans_together(pair, [key("SIMPLE"), key("FULL"), key("SIMPLE")]) == [1, 3, 1]
+
+
+def test_sample_keys_are_distinct_and_printed_as_sql_you_can_paste(conn):
+    conn.execute("DROP TABLE IF EXISTS lit_child, lit_parent")
+    conn.execute("CREATE TABLE lit_parent (org uuid, code text, PRIMARY KEY (org, code))")
+    conn.execute("CREATE TABLE lit_child (id serial PRIMARY KEY, org uuid, code text)")
+    conn.execute("INSERT INTO lit_child (org, code) SELECT '20f5a3c4-0000-4000-8000-000000000001', 'it''s' "
+                 "FROM generate_series(1, 3)")
+    fk = ForeignKey("fk_lit", "low", QualifiedName("public", "lit_child"), ("org", "code"),
+                    QualifiedName("public", "lit_parent"), ("org", "code"), "RESTRICT")
+    keys = orphans.sample_orphan_keys(conn, fk, 5)
+    assert len(keys) == 1  # three rows, one missing parent
+    shown = orphans.describe_keys(fk, keys)
+    assert shown == "(org='20f5a3c4-0000-4000-8000-000000000001'::uuid, code='it''s')"
+    assert conn.execute(f"SELECT count(*) FROM lit_child WHERE {shown[1:-1].replace(', ', ' AND ')}"  # noqa: S608
+                        ).fetchone()[0] == 3
+    conn.execute("DROP TABLE lit_child, lit_parent")
