@@ -26,6 +26,7 @@ ALIGNED = "aligned"        # the same type, other length or precision (varchar(6
 COMPATIBLE = "compatible"  # PostgreSQL compares them without casting the referencing column, indexes serve
 CASTS = "casts"            # accepted, but every check casts the referencing column: its index cannot serve
 REFUSED = "refused"        # PostgreSQL refuses the foreign key
+UNJUDGED = "unjudged"      # no unique key over the referenced columns to judge against (referenced-key-unique)
 BLOCKING = (CASTS, REFUSED)
 
 # For each pair: the two types as shown, their base types (domains looked through, as PostgreSQL
@@ -91,8 +92,8 @@ def _verdict(conn, mine, theirs, fk_base, pk_base, same_oid, family, index_type,
         return SAME, "the same type"
     if same_oid or fk_base == pk_base:
         return ALIGNED, "the same type with another length, precision or domain: both indexes serve the checks"
-    if family is None:  # no unique index over the referenced columns: referenced-key-unique says so
-        return COMPATIBLE, "no unique key to judge against"
+    if family is None:
+        return UNJUDGED, "no unique key over the referenced columns to compare through"
     cross = conn.execute(_EQUALITY, (family, index_type, fk_base)).fetchone()
     own = conn.execute(_EQUALITY, (family, fk_base, fk_base)).fetchone()
     if cross and own:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import reports
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -19,7 +20,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from fkguard import debt, settings
+from fkguard import debt, rollout, settings
 from fkguard.catalog import CatalogError, ForeignKey, load_catalog
 from fkguard.options import Options, OptionsError
 from fkguard.props import RESOURCE_TYPE, to_foreign_key
@@ -77,6 +78,24 @@ def for_stack(stack: str) -> StackContext:
         return _contexts[stack]
 
 
+_refusals: dict[tuple[str, ForeignKey], str | None] = {}
+
+
+def provider_refusal(context: StackContext, fk: ForeignKey) -> str | None:
+    """What the provider's check refuses about this entry (rollout.preflight), asked once per pack run."""
+    key = (context.stack, fk)
+    with _lock:
+        if key in _refusals:
+            return _refusals[key]
+    with context.connect() as conn:
+        problems = rollout.preflight(conn, fk)
+    # A missing unique key is referenced-key-unique's own finding, which carries the fix.
+    refused = next((message for field, message in problems if field != "referenced_columns"), None)
+    with _lock:
+        _refusals[key] = refused
+    return refused
+
+
 def plain(value: Any) -> Any:
     """The pack's read-only proxies as plain dicts and lists."""
     if isinstance(value, (str, bytes)):
@@ -107,13 +126,20 @@ def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: 
             return
         try:
             context = for_stack(stack_of(args.urn))
+            refused = provider_refusal(context, fk)
+            if refused:
+                # The provider's check refuses this entry at preview, with the object and the fix: saying it
+                # again from every policy (or judging a column that does not exist) only buries that line.
+                args.not_applicable(refused)
+                return
             messages = check(fk, props, context, args.get_config() or {})
         except (settings.SettingsError, OptionsError, CatalogError, debt.DebtError, psycopg.Error) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             messages = [f"{name} could not check {fk.name}: {reason}. Instead, fix the stack's settings or "
                         f"the database connection, and preview again"]
         for message in messages:
-            report(message, None)
+            if reports.first_time(name, args.urn, message):
+                report(message, None)
 
     return ResourceValidationPolicy(name=name, description=description, enforcement_level=level, validate=validate,
                                     config_schema=config_schema)

@@ -11,12 +11,12 @@ from fkguard.props import inputs_of
 
 HERE = Path(__file__).parent
 MODULES = sorted(p.stem for p in HERE.glob("*.py")
-                 if p.stem not in ("__main__", "context", "conftest") and not p.stem.endswith("_test"))
+                 if p.stem not in ("__main__", "context", "conftest", "reports") and not p.stem.endswith("_test"))
 
 
 def test_every_policy_module_is_in_the_pack_under_its_own_kebab_name():
     main = (HERE / "__main__.py").read_text()
-    assert len(MODULES) == 8
+    assert len(MODULES) == 9
     for module_name in MODULES:
         module = importlib.import_module(module_name)
         assert module.POLICY.name == module.NAME == module_name.replace("_", "-")
@@ -36,3 +36,15 @@ def test_four_concurrent_calls_each_get_their_own_answer(stack, conn):
         results = list(pool.map(lambda props: run(orphan_gate.POLICY, props), cases))
     blocked = {case["constraintName"] for case, found in zip(cases, results, strict=True) if found}
     assert blocked == {"fk_punchlists_workflow_instance"}
+
+
+def test_an_entry_the_provider_refuses_is_not_judged_again_by_each_policy(stack):
+    import pytest
+    from pulumi_policy.policy import _NotApplicableError
+
+    for module_name in MODULES:
+        policy = importlib.import_module(module_name).POLICY
+        props = {**inputs_of(CATALOG[0], False), "columns": ["nope"]}
+        with pytest.raises(_NotApplicableError) as refused:
+            run(policy, props)
+        assert refused.value.reason == "column 'nope' does not exist in public.workflow_instances; fix the column name"

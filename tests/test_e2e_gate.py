@@ -7,6 +7,7 @@ import psycopg
 
 from fkguard.apms.generate import TABLES, generate
 from fkguard.catalog import load_catalog
+from fkguard.scratch import PROJECT
 
 CATALOG = load_catalog()
 BY_NAME = {fk.name: fk for fk in CATALOG}
@@ -129,3 +130,29 @@ def test_audit_counts_agree_with_validate(project, conn):
         except psycopg.errors.ForeignKeyViolation:
             validated = False
         assert validated == (counts[fk.name] == 0), fk.name
+
+
+def test_each_refusal_and_each_advisory_is_said_once(project, conn):
+    import yaml
+
+    generate(conn, 500, {}, progress=lambda _: None)
+    entries = [e for e in yaml.safe_load((PROJECT / "fkguard" / "apms" / "catalog.yaml").read_text())["constraints"]
+               if e["name"] in ("fk_cluster_master_workspace", "fk_cluster_approver_master_cluster")]
+    (project.root / "two.yaml").write_text(yaml.safe_dump({"constraints": entries}))
+    entries[0]["columns"] = ["nope"]
+    (project.root / "bad.yaml").write_text(yaml.safe_dump({"constraints": entries}))
+
+    project.run("config", "set", "fkguard:catalog", "bad.yaml", "--stack", "local")
+    refused = project.gated("preview", check=False)
+    assert refused.returncode != 0
+    diagnostics = refused.stdout.split("\nDiagnostics:", 1)[1]
+    assert diagnostics.count("column 'nope' does not exist in public.cluster_master; fix the column name") == 1
+    # Pulumi's progress line echoes it once; no policy judges the refused entry again.
+    assert refused.stdout.count("column 'nope' does not exist") == 2
+    assert "could not check" not in refused.stdout
+
+    project.run("config", "set", "fkguard:catalog", "two.yaml", "--stack", "local")
+    deployed = project.gated("up", "--yes")
+    for fk in ("fk_cluster_master_workspace", "fk_cluster_approver_master_cluster"):
+        advisory = f"{fk}: no index on public.cluster_"
+        assert deployed.stdout.count(advisory) == 1, fk  # preview and update each ran the pack
