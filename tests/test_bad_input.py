@@ -28,7 +28,7 @@ CASES = [
     ("nonexistent referenced table", {"references": "public.nope_parent"}, {},
      "table public.nope_parent does not exist; create it first or fix the name"),
     ("type mismatch", {"table": "public.bi_int_child"}, {},
-     "public.bi_int_child.workspace_id is integer but public.workspaces.id is text. Instead, align them"),
+     "public.bi_int_child.workspace_id is integer but public.workspaces.id is text: PostgreSQL refuses it"),
     ("referenced columns without a unique key", {"referenced_columns": ["name"]}, {},
      "public.workspaces (name) has no primary key or unique constraint"),
     ("partitioned table", {"table": "public.bi_parted"}, {},
