@@ -50,10 +50,11 @@ def test_wrong_passphrase_and_missing_stack_say_what_to_do(project, monkeypatch)
     assert str(err.value) == ("cannot read the config of stack 'local': incorrect passphrase; set "
                               "PULUMI_CONFIG_PASSPHRASE to this stack's passphrase (the local one is in "
                               "scripts/local.env)")
-    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", project.env["PULUMI_CONFIG_PASSPHRASE"])
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "a-real-stacks-own-passphrase")  # the public one is refused
     with pytest.raises(SettingsError) as err:
         stack_config("nosuch", project.root)
     assert "no stack named 'nosuch' found; create it with pulumi stack init <name>" in str(err.value)
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", project.env["PULUMI_CONFIG_PASSPHRASE"])
     assert stack_config("local", project.root)["postgresql:password"] == "fkguard-local-only"
 
 

@@ -1,5 +1,6 @@
 """`fkguard init <stack>`: one command makes a working stack, or nothing at all."""
 
+import json
 import os
 import subprocess
 
@@ -37,9 +38,10 @@ def test_init_makes_a_stack_that_works_with_its_password_only_as_a_secret(projec
     assert "postgresql:password:\n    secure: " in config and password not in config
     assert (project.root / "policy-config.qa.json").read_text() == (project.root / "policy-config.staging.json").read_text()
 
-    status = fkguard(project, "status", "-s", "qa", **OWN)
+    status = fkguard(project, "status", "-s", "qa", "--json", **OWN)
     assert status.returncode == 0, status.stderr
-    assert "qa: 0 validated, 0 not valid, 16 absent in the database" in status.stdout
+    rows = json.loads(status.stdout)
+    assert len(rows) == 16 and {r["stack"] for r in rows} == {"absent"}  # connected, and the new stack holds nothing
 
     again = init(project, "qa", *connection(pg), "--password-env", "QA_DB_PASSWORD", **OWN, QA_DB_PASSWORD=password)
     assert again.returncode == 2
