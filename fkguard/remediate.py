@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from fkguard import ddl, orphans
+from fkguard import ddl, orphans, pgerror
 from fkguard.audit import primary_key
 from fkguard.catalog import ForeignKey, QualifiedName
 
@@ -72,6 +72,12 @@ def _not_null(conn: psycopg.Connection, fk: ForeignKey) -> list[str]:
         (ddl.table_ref(fk.table).as_string(conn), list(fk.columns)))]
 
 
+def _generated(conn: psycopg.Connection, fk: ForeignKey) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attname = ANY(%s) AND attgenerated <> ''",
+        (ddl.table_ref(fk.table).as_string(conn), list(fk.columns)))]
+
+
 def plan(conn: psycopg.Connection, fk: ForeignKey, action: str) -> tuple[int, str | None]:
     """How many rows the action would touch, and why it must not run (None when it may)."""
     count = orphans.count_orphans(conn, fk)
@@ -83,6 +89,10 @@ def plan(conn: psycopg.Connection, fk: ForeignKey, action: str) -> tuple[int, st
             return count, (f"deleting from {fk.table} would also change rows elsewhere through {', '.join(hazards)}, "
                            f"which quarantine would not keep; remediate those first or use --action nullify")
     if action == "nullify":
+        generated = _generated(conn, fk)
+        if generated:
+            return count, (f"{fk.table}.{', '.join(generated)} is a generated column, so the key cannot be set to "
+                           f"NULL; use --action delete or --action accept")
         not_null = _not_null(conn, fk)
         if not_null:
             return count, (f"{fk.table}.{', '.join(not_null)} is NOT NULL, so the key cannot be set to NULL; "
@@ -110,17 +120,24 @@ def apply(conn: psycopg.Connection, fk: ForeignKey, action: str, batch: str) -> 
         moving = sql.SQL("SELECT t.* FROM {table} t WHERE ({pk}) IN ({orphans}) FOR UPDATE")
     statement = sql.SQL("WITH moved AS ({}) {}").format(
         moving.format(table=table, pk=_listed(pk, "t"), orphans=orphan_pks), copy)
-    with conn.transaction():
-        for setup in SETUP:
-            conn.execute(setup)
-        moved = conn.execute(statement, values).rowcount
-        if action == "nullify":
-            conn.execute(sql.SQL(
-                "UPDATE {table} t SET {nulls} FROM (SELECT (jsonb_populate_record(NULL::{table}, row_data)).* "
-                "FROM {rows} WHERE batch = %(batch)s AND constraint_name = %(name)s) q WHERE ({t_pk}) = ({q_pk})"
-            ).format(table=table, rows=ROWS, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
-                     nulls=sql.SQL(", ").join(sql.SQL("{} = NULL").format(sql.Identifier(c)) for c in fk.columns)),
-                values)
+    try:
+        with conn.transaction():
+            for setup in SETUP:
+                conn.execute(setup)
+            moved = conn.execute(statement, values).rowcount
+            if action == "nullify":
+                conn.execute(sql.SQL(
+                    "UPDATE {table} t SET {nulls} FROM (SELECT (jsonb_populate_record(NULL::{table}, row_data)).* "
+                    "FROM {rows} WHERE batch = %(batch)s AND constraint_name = %(name)s) q WHERE ({t_pk}) = ({q_pk})"
+                ).format(table=table, rows=ROWS, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
+                         nulls=sql.SQL(", ").join(sql.SQL("{} = NULL").format(sql.Identifier(c)) for c in fk.columns)),
+                    values)
+    except psycopg.Error as exc:
+        reason = pgerror.one_line(exc)
+        if reason is None:
+            raise
+        raise RemediationError(f"{fk.name}: PostgreSQL refused the {action} ({reason}); "
+                               f"nothing of {fk.table} changed") from None
     return Result(fk, action, moved, batch)
 
 
@@ -153,24 +170,49 @@ def undo(conn: psycopg.Connection, batch: str) -> int:
         raise RemediationError(f"no quarantine batch {batch!r}; fkguard remediate --list shows them")
     if all(b.restored for b in parts):
         raise RemediationError(f"batch {batch} was already put back")
-    restored = 0
-    with conn.transaction():
-        for part in (p for p in parts if not p.restored):
-            table = sql.Identifier(part.schema, part.table)
-            pk = list(primary_key(conn, QualifiedName(part.schema, part.table)))
-            copies = sql.SQL("SELECT (jsonb_populate_record(NULL::{table}, row_data)).* FROM {rows} "
-                             "WHERE batch = %(batch)s AND constraint_name = %(name)s AND restored_at IS NULL"
-                             ).format(table=table, rows=ROWS)
-            if part.action == "delete":
-                statement = sql.SQL("INSERT INTO {table} {copies}").format(table=table, copies=copies)
-            else:
-                # Only the key columns nullify changed are written back; the rest may have moved on since.
-                statement = sql.SQL("UPDATE {table} t SET {sets} FROM ({copies}) q WHERE ({t_pk}) = ({q_pk})").format(
-                    table=table, copies=copies, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
-                    sets=sql.SQL(", ").join(sql.SQL("{c} = q.{c}").format(c=sql.Identifier(c))
-                                            for c in part.key_columns))
-            values = {"batch": batch, "name": part.constraint_name}
-            restored += conn.execute(statement, values).rowcount
-            conn.execute(sql.SQL("UPDATE {} SET restored_at = now() WHERE batch = %(batch)s "
-                                 "AND constraint_name = %(name)s").format(ROWS), values)
+    restored, table = 0, None
+    try:
+        with conn.transaction():
+            for part in (p for p in parts if not p.restored):
+                table = QualifiedName(part.schema, part.table)
+                values = {"batch": batch, "name": part.constraint_name}
+                copies = sql.SQL("SELECT (jsonb_populate_record(NULL::{table}, row_data)).* FROM {rows} "
+                                 "WHERE batch = %(batch)s AND constraint_name = %(name)s AND restored_at IS NULL"
+                                 ).format(table=ddl.table_ref(table), rows=ROWS)
+                if part.action == "delete":
+                    statement = _reinsert(conn, table, copies, values)
+                else:
+                    # Only the key columns nullify changed are written back; the rest may have moved on since.
+                    pk = list(primary_key(conn, table))
+                    statement = sql.SQL("UPDATE {table} t SET {sets} FROM ({copies}) q WHERE ({t_pk}) = ({q_pk})").format(
+                        table=ddl.table_ref(table), copies=copies, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
+                        sets=sql.SQL(", ").join(sql.SQL("{c} = q.{c}").format(c=sql.Identifier(c))
+                                                for c in part.key_columns))
+                restored += conn.execute(statement, values).rowcount
+                conn.execute(sql.SQL("UPDATE {} SET restored_at = now() WHERE batch = %(batch)s "
+                                     "AND constraint_name = %(name)s").format(ROWS), values)
+    except psycopg.Error as exc:
+        reason = pgerror.one_line(exc)
+        if reason is None:
+            raise
+        raise RemediationError(f"batch {batch} was not put back and stays in quarantine: PostgreSQL refused the rows "
+                               f"of {table} ({reason}); fix that, then run --undo {batch} again") from None
     return restored
+
+
+def _reinsert(conn: psycopg.Connection, table: QualifiedName, copies: sql.Composable, values: dict) -> sql.Composed:
+    """The INSERT that puts deleted rows back as they were: the stored columns the copies hold (a generated
+    column recomputes, a column added since gets its default), identity values kept as they were."""
+    copied = {r[0] for r in conn.execute(sql.SQL(
+        "SELECT DISTINCT jsonb_object_keys(row_data) FROM {rows} WHERE batch = %(batch)s "
+        "AND constraint_name = %(name)s AND restored_at IS NULL").format(rows=ROWS), values)}
+    columns = [(name, identity) for name, identity in conn.execute(
+        "SELECT attname, attidentity FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+        "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+        (ddl.table_ref(table).as_string(conn),)) if name in copied]
+    # GENERATED ALWAYS AS IDENTITY refuses a given value unless told; BY DEFAULT takes it as it is.
+    overriding = sql.SQL("OVERRIDING SYSTEM VALUE ") if any(i == "a" for _, i in columns) else sql.SQL("")
+    names = [name for name, _ in columns]
+    return sql.SQL("INSERT INTO {table} ({columns}) {overriding}SELECT {values} FROM ({copies}) q").format(
+        table=ddl.table_ref(table), columns=sql.SQL(", ").join(map(sql.Identifier, names)), overriding=overriding,
+        values=_listed(names, "q"), copies=copies)

@@ -6,6 +6,8 @@ from fkguard import remediate
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
 from fkguard.orphans import count_orphans
+from tests import shapes
+from tests.shapes import snapshot as schema_snapshot
 
 CATALOG = {fk.name: fk for fk in load_catalog()}
 
@@ -71,3 +73,51 @@ def test_a_delete_that_would_cascade_is_refused(planted):
 def test_unknown_batch(planted):
     with pytest.raises(remediate.RemediationError, match="no quarantine batch 'nope'"):
         remediate.undo(planted, "nope")
+
+
+@pytest.fixture()
+def readings(conn):
+    conn.execute(shapes.READINGS_SQL)
+    yield conn
+    shapes.drop(conn, shapes.READINGS_SCHEMA)
+
+
+def test_undo_puts_back_rows_with_identity_and_generated_columns_exactly(readings):
+    fks = {fk.name: fk for fk in shapes.catalog(shapes.READINGS_CATALOG)}
+    before = schema_snapshot(readings, shapes.READINGS_SCHEMA)
+    assert remediate.apply(readings, fks["reading_site"], "delete", "u1").rows == 8  # sites 4 and 5
+    assert remediate.apply(readings, fks["note_site"], "delete", "u1").rows == 2  # identity BY DEFAULT
+    assert schema_snapshot(readings, shapes.READINGS_SCHEMA) != before
+    assert remediate.undo(readings, "u1") == 10
+    assert schema_snapshot(readings, shapes.READINGS_SCHEMA) == before  # the identity values too; generated ones recomputed
+    assert remediate.apply(readings, fks["note_site"], "nullify", "u2").rows == 2
+    assert remediate.undo(readings, "u2") == 2
+    assert schema_snapshot(readings, shapes.READINGS_SCHEMA) == before
+
+
+def test_an_undo_postgresql_refuses_stays_in_quarantine_and_says_why(readings):
+    fk = shapes.catalog(shapes.READINGS_CATALOG)[0]
+    remediate.apply(readings, fk, "delete", "u3")
+    gone = readings.execute("SELECT (row_data->>'reading_id')::int FROM fkguard_quarantine.rows WHERE batch = 'u3' "
+                            "ORDER BY 1 LIMIT 1").fetchone()[0]
+    # Someone wrote a new row under a quarantined row's key in the meantime.
+    readings.execute('INSERT INTO "UndoShapes"."Reading" (reading_id, site_id, celsius) OVERRIDING SYSTEM VALUE '
+                     "VALUES (%s, 1, 0)", (gone,))
+    after_delete = schema_snapshot(readings, shapes.READINGS_SCHEMA)
+    with pytest.raises(remediate.RemediationError) as refused:
+        remediate.undo(readings, "u3")
+    message = str(refused.value)
+    assert message.startswith("batch u3 was not put back and stays in quarantine: PostgreSQL refused the rows of "
+                              "UndoShapes.Reading (duplicate key value violates unique constraint")
+    assert f"Key (reading_id)=({gone}) already exists." in message and "\n" not in message
+    assert schema_snapshot(readings, shapes.READINGS_SCHEMA) == after_delete
+    assert [b.restored for b in remediate.batches(readings) if b.batch == "u3"] == [False]
+    readings.execute('DELETE FROM "UndoShapes"."Reading" WHERE reading_id = %s', (gone,))
+    assert remediate.undo(readings, "u3") == 8
+
+
+def test_nullify_refuses_a_generated_key(readings):
+    readings.execute('ALTER TABLE "UndoShapes".note ADD COLUMN site_copy int GENERATED ALWAYS AS (site_id) STORED')
+    fk = shapes.catalog([shapes.entry("note_copy", "UndoShapes.note", ["site_copy"], "UndoShapes.site", ["site_id"])])[0]
+    with pytest.raises(remediate.RemediationError, match="UndoShapes.note.site_copy is a generated column"):
+        remediate.apply(readings, fk, "nullify", "u4")
