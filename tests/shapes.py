@@ -107,6 +107,27 @@ READINGS_CATALOG = [
     entry("note_site", _R + "note", ["site_id"], _R + "site", ["site_id"], "SET NULL"),
 ]
 
+# Three generations, no constraint in the database yet: parents p4 and p5 point at grandparent 99,
+# which does not exist, and every child row points at p4 or p5.
+FAMILY_SCHEMA = "family_shapes"
+FAMILY_SQL = """
+CREATE SCHEMA family_shapes;
+SET search_path = family_shapes;
+CREATE TABLE grandparent (g_id int PRIMARY KEY);
+CREATE TABLE parent (p_id int PRIMARY KEY, g_id int NOT NULL);
+CREATE TABLE child (c_id int PRIMARY KEY, p_id int NOT NULL);
+INSERT INTO grandparent VALUES (1), (2);
+INSERT INTO parent VALUES (1, 1), (2, 2), (3, 1), (4, 99), (5, 99);
+INSERT INTO child VALUES (1, 4), (2, 4), (3, 5);
+RESET search_path;
+"""
+_F = FAMILY_SCHEMA + "."
+FAMILY_CATALOG = [
+    entry("parent_grandparent", _F + "parent", ["g_id"], _F + "grandparent", ["g_id"]),
+    entry("child_parent", _F + "child", ["p_id"], _F + "parent", ["p_id"]),
+]
+
+
 def snapshot(conn, schema: str) -> dict[str, list[str]]:
     """Every row of every table of the schema, as JSON, sorted: equal snapshots mean equal data."""
     tables = [r[0] for r in conn.execute(

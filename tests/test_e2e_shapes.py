@@ -1,4 +1,4 @@
-"""Defects met on public sample schemas, each through the fkguard command on a schema of
+"""The three defects met on public sample schemas, each through the fkguard command on a schema of
 our own shaped like the one that broke it, with a catalog of its own set in the stack's config."""
 
 import json
@@ -72,3 +72,20 @@ def test_undo_on_identity_and_generated_columns_puts_rows_back_or_says_why_not(p
     conn.execute('DELETE FROM "UndoShapes"."Reading" WHERE reading_id = 4')
     project.fkguard("remediate", "-s", "local", "--undo", batch, "--yes")
     assert snapshot(conn, shapes.READINGS_SCHEMA) == before
+
+
+def test_a_delete_that_would_orphan_a_catalog_relationship_is_refused_before_anything_changes(project, conn, shaped):
+    shaped(shapes.FAMILY_SCHEMA, shapes.FAMILY_SQL, shapes.FAMILY_CATALOG)
+    before = snapshot(conn, shapes.FAMILY_SCHEMA)
+    for which in (["--all"], ["--constraint", "parent_grandparent"]):
+        refused = project.fkguard("remediate", "-s", "local", *which, "--action", "delete", "--yes", check=False)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        [line] = refused.stderr.strip().splitlines()
+        assert line.startswith("fkguard remediate: parent_grandparent: deleting its 2 orphan rows of "
+                               "family_shapes.parent would orphan 3 rows of family_shapes.child through child_parent")
+        assert ("With --all, remediate the referencing rows first" in line) == (which == ["--all"])
+        assert snapshot(conn, shapes.FAMILY_SCHEMA) == before
+    conn.execute("UPDATE family_shapes.child SET p_id = 1")
+    done = project.fkguard("remediate", "-s", "local", "--all", "--action", "delete", "--yes")
+    assert "parent_grandparent: 2 orphan rows of family_shapes.parent" in done.stdout
+    assert "re-audit: no orphans left in the 2 relationships" in done.stdout
