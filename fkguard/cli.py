@@ -166,13 +166,22 @@ def _remediate(args: argparse.Namespace) -> int:
         if not args.constraint and not args.all:
             raise remediate.RemediationError("say which relationships: --constraint <name> (repeatable) or --all")
         chosen = _selected(catalog, args.constraint, args.stack)
-        plans = []
+        # Every relationship is planned, against the whole catalog, before the first one changes anything.
+        plans, refusals = [], []
         for fk in chosen:
-            count, refusal = remediate.plan(conn, fk, args.action)
+            count, refusal = remediate.plan(conn, fk, args.action, catalog)
             if count and refusal:
-                raise remediate.RemediationError(f"{fk.name}: {refusal}")
-            if count:
+                refusals.append(f"{fk.name}: {refusal}")
+            elif count:
                 plans.append((fk, count))
+        if refusals:
+            for line in refusals[:-1]:
+                print(f"fkguard remediate: {line}", file=sys.stderr)
+            if args.all and args.action == "delete":
+                refusals[-1] += (". With --all, remediate the referencing rows first (or those relationships on "
+                                 "their own with --constraint), then run --all again")
+            raise remediate.RemediationError(refusals[-1] + (f" ({len(refusals)} relationships refused; nothing "
+                                                             f"changed)" if len(refusals) > 1 else ""))
         if not plans:
             print(f"fkguard remediate: no orphans in {len(chosen)} relationships: nothing to do")
             return 0
@@ -193,8 +202,15 @@ def _remediate(args: argparse.Namespace) -> int:
             return 0
         batch = remediate.new_batch()
         done = {"delete": "deleted", "nullify": "their key set to NULL"}[args.action]
-        for fk, _ in plans:
-            result = remediate.apply(conn, fk, args.action, batch)
+        for applied, (fk, _) in enumerate(plans):
+            try:
+                result = remediate.apply(conn, fk, args.action, batch, catalog)
+            except remediate.RemediationError as exc:
+                if applied:  # the relationships before this one are done, each in its own transaction
+                    raise remediate.RemediationError(f"{exc}; the {applied} relationships before it are in batch "
+                                                     f"{batch} (undo: fkguard remediate -s {args.stack} --undo "
+                                                     f"{batch})") from None
+                raise
             _progress(f"remediate: {fk.name}: {result.rows} rows copied to quarantine and {done}")
         print(f"fkguard remediate: batch {batch} (undo: fkguard remediate -s {args.stack} --undo {batch})")
         # The plan's Step 1.3: removing a parent can orphan its own children, so look again.

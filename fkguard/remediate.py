@@ -5,19 +5,22 @@
 - accept:  nothing changes in the database; the orphans are recorded as debt (fkguard.debt).
 
 Each relationship is one transaction: what is deleted or changed is exactly what was copied.
-`undo` puts a batch back as it was.
+A delete is refused before anything changes while rows of another relationship (the catalog's or a
+foreign key already in the database) point at the rows it would remove: quarantine would not keep
+what that does to them. `undo` puts a batch back as it was.
 """
 
 from __future__ import annotations
 
 import datetime
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
-from fkguard import ddl, orphans
+from fkguard import ddl, live, orphans, pgerror
 from fkguard.audit import primary_key
 from fkguard.catalog import ForeignKey, QualifiedName
 
@@ -58,12 +61,66 @@ def _listed(columns: list[str] | tuple[str, ...], alias: str) -> sql.Composed:
     return sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(c)) for c in columns)
 
 
-def _cascades_from(conn: psycopg.Connection, table: QualifiedName) -> list[str]:
-    """Foreign keys whose ON DELETE would change other tables' rows when `table` loses rows."""
-    return [r[0] for r in conn.execute(
-        "SELECT c.conname || ' on ' || c.conrelid::regclass::text FROM pg_constraint c "
-        "WHERE c.contype = 'f' AND c.confrelid = %s::regclass AND c.confdeltype IN ('c', 'n', 'd')",
-        (ddl.table_ref(table).as_string(conn),))]
+# What PostgreSQL does to the referencing rows when their parent goes, by the key's ON DELETE.
+_EFFECT = {"CASCADE": "delete {n} rows of {table} along through {name} (ON DELETE CASCADE), which quarantine would not keep",
+           "SET NULL": "set the key of {n} rows of {table} to NULL through {name} (ON DELETE SET NULL)",
+           "SET DEFAULT": "set the key of {n} rows of {table} to its default through {name} (ON DELETE SET DEFAULT)",
+           "NO ACTION": "be blocked by {n} rows of {table} through {name} (ON DELETE NO ACTION)",
+           "RESTRICT": "be blocked by {n} rows of {table} through {name} (ON DELETE RESTRICT)"}
+_ORPHANED = "orphan {n} rows of {table} through {name} (in the catalog, not yet a constraint)"
+
+
+def _referrers(conn: psycopg.Connection, table: QualifiedName,
+               catalog: Sequence[ForeignKey]) -> list[tuple[ForeignKey, bool]]:
+    """Every relationship that references `table`, once, and whether it is a constraint in the database:
+    the catalog's and the foreign keys in pg_constraint (the database's ON DELETE is what will happen)."""
+    found = {(fk.table, fk.columns, fk.referenced_columns): (fk, False) for fk in catalog if fk.references == table}
+    # conparentid = 0: a key on or to a partitioned table once, not once more per partition.
+    for schema, name, conname in conn.execute(
+            "SELECT n.nspname, t.relname, c.conname FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
+            "JOIN pg_namespace n ON n.oid = t.relnamespace "
+            "WHERE c.contype = 'f' AND c.conparentid = 0 AND c.confrelid = %s::regclass ORDER BY 1, 2, 3",
+            (ddl.table_ref(table).as_string(conn),)).fetchall():
+        constraint = live.read_constraint(conn, QualifiedName(schema, name), conname)
+        if constraint is not None:
+            fk = constraint.as_foreign_key("low")
+            found[(fk.table, fk.columns, fk.referenced_columns)] = (fk, True)
+    return list(found.values())
+
+
+def _pointing_at_orphans(conn: psycopg.Connection, fk: ForeignKey, referrer: ForeignKey, pk: tuple[str, ...]) -> int:
+    """Rows of the referrer's table whose key points at a row that deleting fk's orphans would remove."""
+    doomed = orphans.orphan_query(conn, fk, (*referrer.referenced_columns, *pk))
+    query = sql.SQL("SELECT count(*) FROM {table} r WHERE ({keys}) IN (SELECT {referenced} FROM ({doomed}) o)").format(
+        table=ddl.table_ref(referrer.table), keys=_listed(referrer.columns, "r"),
+        referenced=_listed(referrer.referenced_columns, "o"), doomed=doomed)
+    if referrer.table == fk.table:  # a row deleted with the orphans is not left behind by them
+        query = sql.SQL("{} AND ({}) NOT IN (SELECT {} FROM ({}) o)").format(
+            query, _listed(pk, "r"), _listed(pk, "o"), doomed)
+    with conn.transaction():
+        return conn.execute(query).fetchone()[0]
+
+
+def _delete_hazards(conn: psycopg.Connection, fk: ForeignKey, catalog: Sequence[ForeignKey]) -> list[str]:
+    """What deleting fk's orphans would do to rows of other relationships, counted before anything changes."""
+    pk = primary_key(conn, fk.table)
+    hazards = []
+    for referrer, in_database in _referrers(conn, fk.table, catalog):
+        if not live.table_exists(conn, referrer.table):
+            continue
+        try:
+            n = _pointing_at_orphans(conn, fk, referrer, pk)
+        except psycopg.Error as exc:
+            reason = pgerror.one_line(exc)
+            if reason is None:
+                raise
+            hazards.append(f"affect rows of {referrer.table} through {referrer.name}, which could not be counted "
+                           f"({reason})")
+            continue
+        if n:
+            effect = _EFFECT[referrer.on_delete] if in_database else _ORPHANED
+            hazards.append(effect.format(n=n, table=referrer.table, name=referrer.name))
+    return hazards
 
 
 def _not_null(conn: psycopg.Connection, fk: ForeignKey) -> list[str]:
@@ -72,17 +129,32 @@ def _not_null(conn: psycopg.Connection, fk: ForeignKey) -> list[str]:
         (ddl.table_ref(fk.table).as_string(conn), list(fk.columns)))]
 
 
-def plan(conn: psycopg.Connection, fk: ForeignKey, action: str) -> tuple[int, str | None]:
-    """How many rows the action would touch, and why it must not run (None when it may)."""
+def _generated(conn: psycopg.Connection, fk: ForeignKey) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attname = ANY(%s) AND attgenerated <> ''",
+        (ddl.table_ref(fk.table).as_string(conn), list(fk.columns)))]
+
+
+def plan(conn: psycopg.Connection, fk: ForeignKey, action: str,
+         catalog: Sequence[ForeignKey] = ()) -> tuple[int, str | None]:
+    """How many rows the action would touch, and why it must not run (None when it may). A delete
+    is checked against every relationship that references the table: the catalog's and the database's."""
     count = orphans.count_orphans(conn, fk)
+    if action == "accept" or not count:
+        return count, None
     if not primary_key(conn, fk.table):
         return count, f"{fk.table} has no primary key, so its rows could not be put back exactly; add one first"
     if action == "delete":
-        hazards = _cascades_from(conn, fk.table)
+        hazards = _delete_hazards(conn, fk, catalog)
         if hazards:
-            return count, (f"deleting from {fk.table} would also change rows elsewhere through {', '.join(hazards)}, "
-                           f"which quarantine would not keep; remediate those first or use --action nullify")
+            return count, (f"deleting its {count} orphan rows of {fk.table} would {'; and would '.join(hazards)}. "
+                           f"Nothing changed: deal with those rows first (point them at another parent or remove "
+                           f"them), or use --action nullify or --action accept for {fk.name}")
     if action == "nullify":
+        generated = _generated(conn, fk)
+        if generated:
+            return count, (f"{fk.table}.{', '.join(generated)} is a generated column, so the key cannot be set to "
+                           f"NULL; use --action delete or --action accept")
         not_null = _not_null(conn, fk)
         if not_null:
             return count, (f"{fk.table}.{', '.join(not_null)} is NOT NULL, so the key cannot be set to NULL; "
@@ -90,9 +162,10 @@ def plan(conn: psycopg.Connection, fk: ForeignKey, action: str) -> tuple[int, st
     return count, None
 
 
-def apply(conn: psycopg.Connection, fk: ForeignKey, action: str, batch: str) -> Result:
+def apply(conn: psycopg.Connection, fk: ForeignKey, action: str, batch: str,
+          catalog: Sequence[ForeignKey] = ()) -> Result:
     """Copy the orphans into quarantine, then delete or nullify exactly those rows, in one transaction."""
-    _, refusal = plan(conn, fk, action)
+    _, refusal = plan(conn, fk, action, catalog)
     if refusal:
         raise RemediationError(f"{fk.name}: {refusal}")
     pk = list(primary_key(conn, fk.table))
@@ -110,17 +183,24 @@ def apply(conn: psycopg.Connection, fk: ForeignKey, action: str, batch: str) -> 
         moving = sql.SQL("SELECT t.* FROM {table} t WHERE ({pk}) IN ({orphans}) FOR UPDATE")
     statement = sql.SQL("WITH moved AS ({}) {}").format(
         moving.format(table=table, pk=_listed(pk, "t"), orphans=orphan_pks), copy)
-    with conn.transaction():
-        for setup in SETUP:
-            conn.execute(setup)
-        moved = conn.execute(statement, values).rowcount
-        if action == "nullify":
-            conn.execute(sql.SQL(
-                "UPDATE {table} t SET {nulls} FROM (SELECT (jsonb_populate_record(NULL::{table}, row_data)).* "
-                "FROM {rows} WHERE batch = %(batch)s AND constraint_name = %(name)s) q WHERE ({t_pk}) = ({q_pk})"
-            ).format(table=table, rows=ROWS, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
-                     nulls=sql.SQL(", ").join(sql.SQL("{} = NULL").format(sql.Identifier(c)) for c in fk.columns)),
-                values)
+    try:
+        with conn.transaction():
+            for setup in SETUP:
+                conn.execute(setup)
+            moved = conn.execute(statement, values).rowcount
+            if action == "nullify":
+                conn.execute(sql.SQL(
+                    "UPDATE {table} t SET {nulls} FROM (SELECT (jsonb_populate_record(NULL::{table}, row_data)).* "
+                    "FROM {rows} WHERE batch = %(batch)s AND constraint_name = %(name)s) q WHERE ({t_pk}) = ({q_pk})"
+                ).format(table=table, rows=ROWS, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
+                         nulls=sql.SQL(", ").join(sql.SQL("{} = NULL").format(sql.Identifier(c)) for c in fk.columns)),
+                    values)
+    except psycopg.Error as exc:
+        reason = pgerror.one_line(exc)
+        if reason is None:
+            raise
+        raise RemediationError(f"{fk.name}: PostgreSQL refused the {action} ({reason}); "
+                               f"nothing of {fk.table} changed") from None
     return Result(fk, action, moved, batch)
 
 
@@ -153,24 +233,49 @@ def undo(conn: psycopg.Connection, batch: str) -> int:
         raise RemediationError(f"no quarantine batch {batch!r}; fkguard remediate --list shows them")
     if all(b.restored for b in parts):
         raise RemediationError(f"batch {batch} was already put back")
-    restored = 0
-    with conn.transaction():
-        for part in (p for p in parts if not p.restored):
-            table = sql.Identifier(part.schema, part.table)
-            pk = list(primary_key(conn, QualifiedName(part.schema, part.table)))
-            copies = sql.SQL("SELECT (jsonb_populate_record(NULL::{table}, row_data)).* FROM {rows} "
-                             "WHERE batch = %(batch)s AND constraint_name = %(name)s AND restored_at IS NULL"
-                             ).format(table=table, rows=ROWS)
-            if part.action == "delete":
-                statement = sql.SQL("INSERT INTO {table} {copies}").format(table=table, copies=copies)
-            else:
-                # Only the key columns nullify changed are written back; the rest may have moved on since.
-                statement = sql.SQL("UPDATE {table} t SET {sets} FROM ({copies}) q WHERE ({t_pk}) = ({q_pk})").format(
-                    table=table, copies=copies, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
-                    sets=sql.SQL(", ").join(sql.SQL("{c} = q.{c}").format(c=sql.Identifier(c))
-                                            for c in part.key_columns))
-            values = {"batch": batch, "name": part.constraint_name}
-            restored += conn.execute(statement, values).rowcount
-            conn.execute(sql.SQL("UPDATE {} SET restored_at = now() WHERE batch = %(batch)s "
-                                 "AND constraint_name = %(name)s").format(ROWS), values)
+    restored, table = 0, None
+    try:
+        with conn.transaction():
+            for part in (p for p in parts if not p.restored):
+                table = QualifiedName(part.schema, part.table)
+                values = {"batch": batch, "name": part.constraint_name}
+                copies = sql.SQL("SELECT (jsonb_populate_record(NULL::{table}, row_data)).* FROM {rows} "
+                                 "WHERE batch = %(batch)s AND constraint_name = %(name)s AND restored_at IS NULL"
+                                 ).format(table=ddl.table_ref(table), rows=ROWS)
+                if part.action == "delete":
+                    statement = _reinsert(conn, table, copies, values)
+                else:
+                    # Only the key columns nullify changed are written back; the rest may have moved on since.
+                    pk = list(primary_key(conn, table))
+                    statement = sql.SQL("UPDATE {table} t SET {sets} FROM ({copies}) q WHERE ({t_pk}) = ({q_pk})").format(
+                        table=ddl.table_ref(table), copies=copies, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
+                        sets=sql.SQL(", ").join(sql.SQL("{c} = q.{c}").format(c=sql.Identifier(c))
+                                                for c in part.key_columns))
+                restored += conn.execute(statement, values).rowcount
+                conn.execute(sql.SQL("UPDATE {} SET restored_at = now() WHERE batch = %(batch)s "
+                                     "AND constraint_name = %(name)s").format(ROWS), values)
+    except psycopg.Error as exc:
+        reason = pgerror.one_line(exc)
+        if reason is None:
+            raise
+        raise RemediationError(f"batch {batch} was not put back and stays in quarantine: PostgreSQL refused the rows "
+                               f"of {table} ({reason}); fix that, then run --undo {batch} again") from None
     return restored
+
+
+def _reinsert(conn: psycopg.Connection, table: QualifiedName, copies: sql.Composable, values: dict) -> sql.Composed:
+    """The INSERT that puts deleted rows back as they were: the stored columns the copies hold (a generated
+    column recomputes, a column added since gets its default), identity values kept as they were."""
+    copied = {r[0] for r in conn.execute(sql.SQL(
+        "SELECT DISTINCT jsonb_object_keys(row_data) FROM {rows} WHERE batch = %(batch)s "
+        "AND constraint_name = %(name)s AND restored_at IS NULL").format(rows=ROWS), values)}
+    columns = [(name, identity) for name, identity in conn.execute(
+        "SELECT attname, attidentity FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+        "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+        (ddl.table_ref(table).as_string(conn),)) if name in copied]
+    # GENERATED ALWAYS AS IDENTITY refuses a given value unless told; BY DEFAULT takes it as it is.
+    overriding = sql.SQL("OVERRIDING SYSTEM VALUE ") if any(i == "a" for _, i in columns) else sql.SQL("")
+    names = [name for name, _ in columns]
+    return sql.SQL("INSERT INTO {table} ({columns}) {overriding}SELECT {values} FROM ({copies}) q").format(
+        table=ddl.table_ref(table), columns=sql.SQL(", ").join(map(sql.Identifier, names)), overriding=overriding,
+        values=_listed(names, "q"), copies=copies)

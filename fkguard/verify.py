@@ -8,14 +8,16 @@ deleted; a CASCADE delete takes the children along. All of it in one transaction
 
 from __future__ import annotations
 
+import secrets
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import errors, sql
 
-from fkguard import column_types, ddl, debt, live, orphans
-from fkguard.audit import primary_key
-from fkguard.catalog import ForeignKey
+from fkguard import column_types, ddl, debt, live, orphans, pgerror
+from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.desired import NOT_VALID, VALIDATED, desired
 from fkguard.options import Options
 
@@ -32,8 +34,9 @@ class Check:
         return "accepted" if self.accepted else ("ok" if self.ok else "FAIL")
 
 
-MISSING_PARENT = {"text": "fkguard-verify-missing-parent", "character varying": "fkguard-verify-missing-parent",
-                  "uuid": "00000000-0000-4000-8000-00000000f1c6", "integer": -2147483647, "bigint": -2147483647}
+# A missing parent is made per probe (see _missing_value) for these types; others are not exercised.
+_INTEGER_RANGES = {"int2": (-2**15, 2**15 - 1), "int4": (-2**31, 2**31 - 1), "int8": (-2**63, 2**63 - 1)}
+MISSING_TEXT_PREFIX = "fkguard-verify-"
 
 
 def _type_of(conn, table, column) -> str:
@@ -44,13 +47,15 @@ def _type_of(conn, table, column) -> str:
 def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options,
            debts: list[debt.Debt] = (), stack: str = "") -> tuple[dict, list[Check]]:
     schemas = sorted({fk.table.schema for fk in catalog} | {fk.references.schema for fk in catalog})
+    # Schemas compared by name: regnamespace::text would quote a mixed-case one and match nothing.
     n = conn.execute(
-        "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace "
-        "        WHERE s.nspname = ANY(%(s)s) AND c.relkind IN ('r', 'p')),"
-        " (SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace::regnamespace::text = ANY(%(s)s)),"
+        "WITH s AS (SELECT oid FROM pg_namespace WHERE nspname = ANY(%(s)s)) "
+        "SELECT (SELECT count(*) FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM s) "
+        "        AND c.relkind IN ('r', 'p')),"
+        " (SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND connamespace IN (SELECT oid FROM s)),"
         " (SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND convalidated "
-        "        AND connamespace::regnamespace::text = ANY(%(s)s)),"
-        " (SELECT count(*) FROM pg_constraint WHERE contype = 'c' AND connamespace::regnamespace::text = ANY(%(s)s))",
+        "        AND connamespace IN (SELECT oid FROM s)),"
+        " (SELECT count(*) FROM pg_constraint WHERE contype = 'c' AND connamespace IN (SELECT oid FROM s))",
         {"s": schemas}).fetchone()
     checks: list[Check] = []
     total_orphans, accepted_orphans, misaligned = 0, 0, 0
@@ -93,66 +98,161 @@ def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options
     return summary, checks
 
 
-def _violation(conn: psycopg.Connection, statement: sql.Composable, params: tuple = ()) -> str | None:
-    """The constraint that refused the statement (in a savepoint), or None if it went through."""
+@dataclass(frozen=True)
+class _Outcome:
+    refused_by: str | None = None  # the foreign key that refused the probe
+    error: str | None = None  # any other error PostgreSQL raised: the probe says nothing about the key
+    value: object = None  # what the probe's last statement read, before its savepoint was rolled back
+
+
+def _probe(conn: psycopg.Connection, *steps: tuple[sql.Composable, tuple]) -> _Outcome:
+    """Run the statements in a savepoint that is always rolled back, so no probe sees another's change."""
     try:
-        with conn.transaction():
-            conn.execute(statement, params)
+        with conn.transaction(force_rollback=True):
+            row = None
+            for statement, params in steps:
+                cur = conn.execute(statement, params)
+                row = cur.fetchone() if cur.description else None
     except errors.ForeignKeyViolation as exc:
-        return exc.diag.constraint_name or "?"
-    return None
+        return _Outcome(refused_by=exc.diag.constraint_name or "?")
+    except psycopg.Error as exc:
+        reason = pgerror.one_line(exc)
+        if reason is None:  # not PostgreSQL's refusal but a lost connection: verify cannot go on
+            raise
+        return _Outcome(error=reason)
+    return _Outcome(value=row[0] if row else None)
+
+
+def _base_type(conn: psycopg.Connection, table: QualifiedName, column: str) -> tuple[str, str, int]:
+    """The column's type past a domain: its name, its category and its declared length (-1 if none)."""
+    return conn.execute(
+        "SELECT b.typname, b.typcategory, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END "
+        "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
+        "WHERE a.attrelid = %s::regclass AND a.attname = %s",
+        (ddl.table_ref(table).as_string(conn), column)).fetchone()
+
+
+def _missing_value(conn: psycopg.Connection, fk: ForeignKey, column: str, referenced: str) -> tuple[object, str | None]:
+    """A value for `column` that no row of the parent has in `referenced`, or None and why there is none."""
+    name, category, typmod = _base_type(conn, fk.table, column)
+    if category == "S":
+        # varchar(n) and char(n) store typmod - 4 characters; short ones are checked against the parent below.
+        value = MISSING_TEXT_PREFIX + secrets.token_hex(8)
+        return (value if typmod < 4 or typmod - 4 >= len(value) else secrets.token_hex(typmod)[:typmod - 4]), None
+    if name == "uuid":
+        return uuid.uuid4(), None
+    if name in _INTEGER_RANGES or name == "numeric":
+        low, high = conn.execute(sql.SQL("SELECT min({r}), max({r}) FROM {p}").format(
+            r=sql.Identifier(referenced), p=ddl.table_ref(fk.references))).fetchone()
+        lowest, highest = _INTEGER_RANGES.get(name, (None, None))
+        if high is None:
+            return 1, None
+        if highest is None or high + 1 <= highest:
+            return high + 1, None
+        if low - 1 >= lowest:
+            return low - 1, None
+        return None, f"{fk.references}.{referenced} already spans every value of {name}"
+    return None, f"no value of type {name} is known to have no parent"
+
+
+def _missing_parent(conn: psycopg.Connection, fk: ForeignKey, name: str) -> Check:
+    """Point one row of the table at a parent that provably does not exist: all key columns at once."""
+    table, parent = ddl.table_ref(fk.table), ddl.table_ref(fk.references)
+    values = []
+    for col, ref in zip(fk.columns, fk.referenced_columns, strict=True):
+        value, why_not = _missing_value(conn, fk, col, ref)
+        if why_not:
+            return Check(name, True, f"not exercised: {why_not}")
+        values.append(value)
+    found = _probe(conn, (sql.SQL("SELECT EXISTS (SELECT 1 FROM {p} WHERE {match})").format(
+        p=parent, match=sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(r))
+                                              for r in fk.referenced_columns)), tuple(values)))
+    if found.error or found.value:
+        return Check(name, True, f"not exercised: {found.error or 'the probe value has a parent after all'}")
+    # ctid and tableoid name exactly one row, with or without a primary key, in a partition too.
+    row = conn.execute(sql.SQL("SELECT tableoid, ctid::text FROM {} LIMIT 1").format(table)).fetchone()
+    if row is None:
+        return Check(name, True, f"not exercised: {fk.table} has no row to point elsewhere")
+    outcome = _probe(conn, (sql.SQL("UPDATE {t} SET {sets} WHERE tableoid = %s::oid AND ctid = %s::tid").format(
+        t=table, sets=sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in fk.columns)),
+        (*values, *row)))
+    if outcome.refused_by == fk.name:
+        return Check(name, True, "a write pointing at a missing parent is refused")
+    if outcome.refused_by or outcome.error:
+        return Check(name, True, f"not exercised: {outcome.error or outcome.refused_by + ' refused first'}")
+    return Check(name, False, "a write pointing at a missing parent went through")
+
+
+def _parent_in_use(conn: psycopg.Connection, fk: ForeignKey) -> tuple | None:
+    """One parent row some row of the table points at, by its whole key: (tableoid, ctid, *key values)."""
+    match = sql.SQL(" AND ").join(sql.SQL("c.{} = p.{}").format(sql.Identifier(c), sql.Identifier(r))
+                                  for c, r in zip(fk.columns, fk.referenced_columns, strict=True))
+    return conn.execute(sql.SQL("SELECT p.tableoid, p.ctid::text, {keys} FROM {p} p WHERE EXISTS "
+                                "(SELECT 1 FROM {t} c WHERE {match}) LIMIT 1").format(
+        keys=sql.SQL(", ").join(sql.SQL("p.{}").format(sql.Identifier(r)) for r in fk.referenced_columns),
+        p=ddl.table_ref(fk.references), t=ddl.table_ref(fk.table), match=match)).fetchone()
+
+
+def _on_delete(conn: psycopg.Connection, fk: ForeignKey, name: str) -> Check:
+    """Delete one parent in use: RESTRICT and NO ACTION must refuse, CASCADE must take the children along."""
+    found = _parent_in_use(conn, fk)
+    if found is None:
+        return Check(name, True, f"not exercised: no row of {fk.table} points at a row of {fk.references}")
+    delete = (sql.SQL("DELETE FROM {} WHERE tableoid = %s::oid AND ctid = %s::tid").format(
+        ddl.table_ref(fk.references)), found[:2])
+    if fk.on_delete != "CASCADE":
+        outcome = _probe(conn, delete)
+        if outcome.error:
+            return Check(name, True, f"not exercised: {outcome.error}")
+        by = outcome.refused_by
+        return Check(name, by is not None, "deleting a parent in use is refused" if by == fk.name
+                     else f"not exercised: {by} refused first" if by else "a parent in use was deleted")
+    children = (sql.SQL("SELECT count(*) FROM {t} WHERE {match}").format(
+        t=ddl.table_ref(fk.table), match=sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(c))
+                                                              for c in fk.columns)), found[2:])
+    outcome = _probe(conn, delete, children)
+    if outcome.refused_by:
+        return Check(name, True, f"not exercised: the parent is also held by another key ({outcome.refused_by})")
+    if outcome.error:
+        return Check(name, True, f"not exercised: {outcome.error}")
+    return Check(name, outcome.value == 0, "the children went with their parent" if outcome.value == 0
+                 else f"{outcome.value} children stayed behind")
 
 
 def behaviours(conn: psycopg.Connection, catalog: list[ForeignKey]) -> list[Check]:
-    """Phase 3.3 for every catalog constraint present; the caller rolls the whole transaction back."""
+    """Phase 3.3 for every catalog constraint present, each probe in a savepoint rolled back.
+
+    A probe PostgreSQL refuses for another reason (a unique key, a CHECK, a generated column, a lock
+    timeout...) is reported as not exercised: it says nothing about the foreign key."""
     checks = []
-    for fk in catalog:
-        if not live.table_exists(conn, fk.table) or live.read_constraint(conn, fk.table, fk.name) is None:
-            continue
-        table, parent = ddl.table_ref(fk.table), ddl.table_ref(fk.references)
-        col, ref = sql.Identifier(fk.columns[0]), sql.Identifier(fk.referenced_columns[0])
-        pk = primary_key(conn, fk.table)
-        missing = MISSING_PARENT.get(_type_of(conn, fk.table, fk.columns[0]))
-        if pk and missing is not None:
-            row = conn.execute(sql.SQL("SELECT {pk} FROM {t} WHERE {c} IS NOT NULL LIMIT 1").format(
-                pk=sql.Identifier(pk[0]), t=table, c=col)).fetchone()
-            if row:
-                by = _violation(conn, sql.SQL("UPDATE {t} SET {c} = %s WHERE {pk} = %s").format(
-                    t=table, c=col, pk=sql.Identifier(pk[0])), (missing, row[0]))
-                checks.append(Check(f"{fk.name}: missing parent refused", by == fk.name,
-                                    "a write pointing at a missing parent is refused" if by == fk.name
-                                    else "a write pointing at a missing parent went through"))
-        child = conn.execute(sql.SQL("SELECT {c} FROM {t} c WHERE {c} IS NOT NULL AND EXISTS "
-                                     "(SELECT 1 FROM {p} p WHERE p.{r} = c.{c}) LIMIT 1").format(
-            c=col, t=table, p=parent, r=ref)).fetchone()
-        if child is None:
-            continue
-        if fk.on_delete in ("RESTRICT", "NO ACTION"):
-            by = _violation(conn, sql.SQL("DELETE FROM {p} WHERE {r} = %s").format(p=parent, r=ref), (child[0],))
-            detail = ("deleting a parent in use is refused" if by == fk.name
-                      else f"not exercised: {by} refused first" if by else "a parent in use was deleted")
-            checks.append(Check(f"{fk.name}: {fk.on_delete} delete refused", by is not None, detail))
-        elif fk.on_delete == "CASCADE":
-            try:
-                with conn.transaction():
-                    conn.execute(sql.SQL("DELETE FROM {p} WHERE {r} = %s").format(p=parent, r=ref), (child[0],))
-                    left = conn.execute(sql.SQL("SELECT count(*) FROM {t} WHERE {c} = %s").format(t=table, c=col),
-                                        (child[0],)).fetchone()[0]
-                    raise _Rollback(left)
-            except _Rollback as done:
-                checks.append(Check(f"{fk.name}: CASCADE delete", done.left == 0,
-                                    "the children went with their parent" if done.left == 0
-                                    else f"{done.left} children stayed behind"))
-            except errors.ForeignKeyViolation as exc:
-                checks.append(Check(f"{fk.name}: CASCADE delete", True,
-                                    f"not exercised: the parent is also held by another key "
-                                    f"({exc.diag.constraint_name})"))
+    with conn.transaction(force_rollback=True):
+        # A DEFERRABLE INITIALLY DEFERRED key checks only at commit, which a rolled-back probe never reaches.
+        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for fk in catalog:
+            if not live.table_exists(conn, fk.table) or live.read_constraint(conn, fk.table, fk.name) is None:
+                continue
+            checks.append(_guarded(conn, fk, f"{fk.name}: missing parent refused", _missing_parent))
+            if fk.on_delete in _DELETE_PROBES:
+                checks.append(_guarded(conn, fk, f"{fk.name}: {_DELETE_PROBES[fk.on_delete]}", _on_delete))
     return checks
 
 
-class _Rollback(Exception):
-    def __init__(self, left: int) -> None:
-        self.left = left
+_DELETE_PROBES = {"RESTRICT": "RESTRICT delete refused", "NO ACTION": "NO ACTION delete refused",
+                  "CASCADE": "CASCADE delete"}
+
+
+def _guarded(conn: psycopg.Connection, fk: ForeignKey, name: str,
+             probe: Callable[[psycopg.Connection, ForeignKey, str], Check]) -> Check:
+    """A probe whose reads PostgreSQL refuses (no SELECT right, a statement timeout) is not exercised either."""
+    try:
+        with conn.transaction():
+            return probe(conn, fk, name)
+    except psycopg.Error as exc:
+        reason = pgerror.one_line(exc)
+        if reason is None:
+            raise
+        return Check(name, True, f"not exercised: {reason}")
 
 
 def verify(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options,

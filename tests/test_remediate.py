@@ -6,6 +6,8 @@ from fkguard import remediate
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
 from fkguard.orphans import count_orphans
+from tests import shapes
+from tests.shapes import snapshot as schema_snapshot
 
 CATALOG = {fk.name: fk for fk in load_catalog()}
 
@@ -56,18 +58,123 @@ def test_refusals_change_nothing(planted, name, action, message):
     assert snapshot(planted, fk.table.name) == before
 
 
-def test_a_delete_that_would_cascade_is_refused(planted):
+def test_a_delete_is_refused_only_where_a_cascading_key_would_take_rows_along(planted):
     planted.execute("ALTER TABLE punchlist_items ADD CONSTRAINT fk_punchlist_items_punchlist FOREIGN KEY "
                     "(punchlist_id) REFERENCES punchlists(id) ON DELETE CASCADE NOT VALID")
     fk = CATALOG["fk_punchlists_workflow_instance"]
-    generate_orphans = "INSERT INTO punchlists (id, workflow_instance_id, created_by) VALUES ('p-orphan', 'gone', 'x')"
-    planted.execute(generate_orphans)
-    with pytest.raises(remediate.RemediationError, match="would also change rows elsewhere through "
-                                                          "fk_punchlist_items_punchlist on punchlist_items"):
+    planted.execute("INSERT INTO punchlists (id, workflow_instance_id, created_by) VALUES ('p-orphan', 'gone', 'x')")
+    planted.execute("INSERT INTO punchlist_items (id, punchlist_id, description, severity) "
+                    "VALUES ('i-1', 'p-orphan', 'd', 'MINOR')")
+    with pytest.raises(remediate.RemediationError, match="would delete 1 rows of public.punchlist_items along through "
+                                                         "fk_punchlist_items_punchlist \\(ON DELETE CASCADE\\)"):
         remediate.apply(planted, fk, "delete", "b4")
     assert planted.execute("SELECT count(*) FROM punchlists WHERE id = 'p-orphan'").fetchone()[0] == 1
+    # The key itself is no hazard: once no row points at the doomed parent, the delete goes through.
+    planted.execute("DELETE FROM punchlist_items WHERE id = 'i-1'")
+    assert remediate.apply(planted, fk, "delete", "b4").rows == 1
 
 
 def test_unknown_batch(planted):
     with pytest.raises(remediate.RemediationError, match="no quarantine batch 'nope'"):
         remediate.undo(planted, "nope")
+
+
+@pytest.fixture()
+def readings(conn):
+    conn.execute(shapes.READINGS_SQL)
+    yield conn
+    shapes.drop(conn, shapes.READINGS_SCHEMA)
+
+
+def test_undo_puts_back_rows_with_identity_and_generated_columns_exactly(readings):
+    fks = {fk.name: fk for fk in shapes.catalog(shapes.READINGS_CATALOG)}
+    before = schema_snapshot(readings, shapes.READINGS_SCHEMA)
+    assert remediate.apply(readings, fks["reading_site"], "delete", "u1").rows == 8  # sites 4 and 5
+    assert remediate.apply(readings, fks["note_site"], "delete", "u1").rows == 2  # identity BY DEFAULT
+    assert schema_snapshot(readings, shapes.READINGS_SCHEMA) != before
+    assert remediate.undo(readings, "u1") == 10
+    assert schema_snapshot(readings, shapes.READINGS_SCHEMA) == before  # the identity values too; generated ones recomputed
+    assert remediate.apply(readings, fks["note_site"], "nullify", "u2").rows == 2
+    assert remediate.undo(readings, "u2") == 2
+    assert schema_snapshot(readings, shapes.READINGS_SCHEMA) == before
+
+
+def test_an_undo_postgresql_refuses_stays_in_quarantine_and_says_why(readings):
+    fk = shapes.catalog(shapes.READINGS_CATALOG)[0]
+    remediate.apply(readings, fk, "delete", "u3")
+    gone = readings.execute("SELECT (row_data->>'reading_id')::int FROM fkguard_quarantine.rows WHERE batch = 'u3' "
+                            "ORDER BY 1 LIMIT 1").fetchone()[0]
+    # Someone wrote a new row under a quarantined row's key in the meantime.
+    readings.execute('INSERT INTO "UndoShapes"."Reading" (reading_id, site_id, celsius) OVERRIDING SYSTEM VALUE '
+                     "VALUES (%s, 1, 0)", (gone,))
+    after_delete = schema_snapshot(readings, shapes.READINGS_SCHEMA)
+    with pytest.raises(remediate.RemediationError) as refused:
+        remediate.undo(readings, "u3")
+    message = str(refused.value)
+    assert message.startswith("batch u3 was not put back and stays in quarantine: PostgreSQL refused the rows of "
+                              "UndoShapes.Reading (duplicate key value violates unique constraint")
+    assert f"Key (reading_id)=({gone}) already exists." in message and "\n" not in message
+    assert schema_snapshot(readings, shapes.READINGS_SCHEMA) == after_delete
+    assert [b.restored for b in remediate.batches(readings) if b.batch == "u3"] == [False]
+    readings.execute('DELETE FROM "UndoShapes"."Reading" WHERE reading_id = %s', (gone,))
+    assert remediate.undo(readings, "u3") == 8
+
+
+def test_nullify_refuses_a_generated_key(readings):
+    readings.execute('ALTER TABLE "UndoShapes".note ADD COLUMN site_copy int GENERATED ALWAYS AS (site_id) STORED')
+    fk = shapes.catalog([shapes.entry("note_copy", "UndoShapes.note", ["site_copy"], "UndoShapes.site", ["site_id"])])[0]
+    with pytest.raises(remediate.RemediationError, match="UndoShapes.note.site_copy is a generated column"):
+        remediate.apply(readings, fk, "nullify", "u4")
+
+
+@pytest.fixture()
+def family(conn):
+    conn.execute(shapes.FAMILY_SQL)
+    yield conn
+    shapes.drop(conn, shapes.FAMILY_SCHEMA)
+
+
+def test_a_delete_that_would_orphan_rows_of_a_catalog_relationship_is_refused_first(family):
+    fks = {fk.name: fk for fk in shapes.catalog(shapes.FAMILY_CATALOG)}
+    doomed = fks["parent_grandparent"]
+    before = schema_snapshot(family, shapes.FAMILY_SCHEMA)
+    count, refusal = remediate.plan(family, doomed, "delete", list(fks.values()))
+    assert count == 2
+    assert refusal.startswith("deleting its 2 orphan rows of family_shapes.parent would orphan 3 rows of "
+                              "family_shapes.child through child_parent (in the catalog, not yet a constraint)")
+    assert "use --action nullify or --action accept for parent_grandparent" in refusal
+    with pytest.raises(remediate.RemediationError, match="would orphan 3 rows of family_shapes.child"):
+        remediate.apply(family, doomed, "delete", "f1", list(fks.values()))
+    assert schema_snapshot(family, shapes.FAMILY_SCHEMA) == before
+    # Without the catalog the database alone knows of no reference: that was the defect.
+    assert remediate.plan(family, doomed, "delete") == (2, None)
+    # Once the children point elsewhere, the parents' orphans go.
+    family.execute("UPDATE family_shapes.child SET p_id = 1")
+    assert remediate.apply(family, doomed, "delete", "f1", list(fks.values())).rows == 2
+    assert count_orphans(family, fks["child_parent"]) == 0
+
+
+def test_the_database_and_the_catalog_relationship_count_once_and_the_key_decides_the_words(family):
+    fks = shapes.catalog(shapes.FAMILY_CATALOG)
+    family.execute("ALTER TABLE family_shapes.child ADD CONSTRAINT child_parent FOREIGN KEY (p_id) "
+                   "REFERENCES family_shapes.parent ON DELETE CASCADE NOT VALID")
+    _, refusal = remediate.plan(family, fks[0], "delete", fks)
+    assert "would delete 3 rows of family_shapes.child along through child_parent (ON DELETE CASCADE)" in refusal
+    assert refusal.count("child_parent") == 1
+    family.execute("ALTER TABLE family_shapes.child DROP CONSTRAINT child_parent, ADD CONSTRAINT other_name "
+                   "FOREIGN KEY (p_id) REFERENCES family_shapes.parent NOT VALID")
+    _, refusal = remediate.plan(family, fks[0], "delete", fks)
+    assert "would be blocked by 3 rows of family_shapes.child through other_name (ON DELETE NO ACTION)" in refusal
+    assert "child_parent" not in refusal  # same columns, same referenced key: one relationship
+
+
+def test_rows_deleted_along_with_the_orphans_are_not_counted_as_orphaned(family):
+    family.execute("ALTER TABLE family_shapes.parent ADD COLUMN up_id int")
+    family.execute("UPDATE family_shapes.parent SET up_id = 4 WHERE p_id IN (5, 2)")  # 5 goes too; 2 stays
+    up = shapes.entry("parent_up", "family_shapes.parent", ["up_id"], "family_shapes.parent", ["p_id"])
+    fks = shapes.catalog([*shapes.FAMILY_CATALOG, up])
+    family.execute("UPDATE family_shapes.child SET p_id = 1")
+    _, refusal = remediate.plan(family, fks[0], "delete", fks)
+    assert "would orphan 1 rows of family_shapes.parent through parent_up" in refusal
+    family.execute("UPDATE family_shapes.parent SET up_id = NULL WHERE p_id = 2")
+    assert remediate.plan(family, fks[0], "delete", fks) == (2, None)
