@@ -247,3 +247,14 @@ def test_alter_constraint_takes_the_lock_the_plan_says(schema):
             "SELECT mode FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation' "
             "AND relation = 'attrs.member'::regclass")}
     assert "AccessExclusiveLock" in modes
+
+
+def test_a_server_before_15_is_read_without_confdelsetcols_and_a_column_list_refused(schema, monkeypatch):
+    fk = key(on_delete="SET NULL", on_delete_columns=("team_id",))
+    rollout.add(schema, fk, LockPolicy())
+    monkeypatch.setattr(type(schema.info), "server_version", property(lambda _: 140011))
+    found = live.read_constraint(schema, MEMBER, fk.name)
+    assert found.differences(fk) == ["ON DELETE SET NULL in the database, ON DELETE SET NULL (team_id) in the catalog"]
+    assert found.same_as(replace(fk, on_delete_columns=()))
+    assert ("on_delete_columns", "ON DELETE SET NULL (columns) needs PostgreSQL 15; this server is 14: remove "
+                                 "on_delete_columns") in rollout.preflight(schema, fk)
