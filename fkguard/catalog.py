@@ -1,7 +1,29 @@
-"""The constraint catalog: which foreign keys a stack manages, read from one YAML file."""
+"""The constraint catalog: which foreign keys a stack manages, read from one YAML file.
+
+An entry says everything a PostgreSQL foreign key can say:
+
+    - name: fk_members_team                  # required, at most 63 bytes
+      tier: high                             # critical | high | medium | low (default low)
+      table: public.members                  # schema.table (schema defaults to public)
+      columns: [org_id, team_id]
+      references: public.teams               # its primary key, or any unique constraint or unique index
+      referenced_columns: [org_id, id]
+      on_delete: SET NULL                    # NO ACTION (default) | RESTRICT | CASCADE | SET NULL | SET DEFAULT
+      on_delete_columns: [team_id]           # PostgreSQL 15+: SET NULL / SET DEFAULT only these of `columns`
+      on_update: CASCADE                     # same actions; PostgreSQL takes no column list here
+      match: FULL                            # SIMPLE (default) | FULL
+      deferrable: true                       # default false
+      initially_deferred: true               # default false; needs deferrable: true
+
+The column list of ON DELETE SET NULL / SET DEFAULT is its own field, a list like `columns`, so a
+column name may hold any character; `on_delete: SET NULL (team_id)` is refused with a pointer to it.
+A key not listed here is refused too (with a suggestion): a misspelt `deferable:` must not pass
+silently as a constraint that is not deferrable.
+"""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +33,12 @@ import yaml
 TIERS: tuple[str, ...] = ("critical", "high", "medium", "low")
 ACTIONS: tuple[str, ...] = ("NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT")
 MATCHES: tuple[str, ...] = ("SIMPLE", "FULL")
+# The actions that take a column list (ON DELETE only: PostgreSQL's grammar has none for ON UPDATE).
+COLUMN_LIST_ACTIONS: tuple[str, ...] = ("SET NULL", "SET DEFAULT")
+# Every key an entry may have. on_delete_explicit is the provider's own (see props.to_entry).
+KEYS: tuple[str, ...] = ("name", "tier", "table", "columns", "references", "referenced_columns", "on_delete",
+                         "on_delete_columns", "on_update", "match", "deferrable", "initially_deferred",
+                         "on_delete_explicit")
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL cuts longer names with only a NOTICE
 
 DEFAULT_CATALOG = Path(__file__).parent / "apms" / "catalog.yaml"
@@ -48,6 +76,10 @@ class ForeignKey:
     on_delete: str = "NO ACTION"
     on_update: str = "NO ACTION"
     match: str = "SIMPLE"
+    deferrable: bool = False
+    initially_deferred: bool = False
+    # ON DELETE SET NULL / SET DEFAULT of only these columns; () means all of `columns`.
+    on_delete_columns: tuple[str, ...] = ()
     # Whether the catalog said ON DELETE itself, rather than leaving PostgreSQL's default.
     on_delete_explicit: bool = field(default=True, compare=False)
 
@@ -72,9 +104,68 @@ def _choice(value: Any, default: str) -> str:
     return str(value if value not in (None, "") else default).upper().replace("_", " ").strip()
 
 
+def _flag(value: Any) -> bool | None:
+    """true/false (missing means false); None for anything else, which is refused."""
+    if value is None:
+        return False
+    return value if isinstance(value, bool) else None
+
+
+def _column_list(value: Any) -> tuple[str, ...] | None:
+    """An optional list of column names: missing or empty is (); None when it is not a list of names."""
+    if value in (None, [], ()):
+        return ()
+    return _columns(value)
+
+
+def _unknown_keys(entry: dict[str, Any]) -> list[tuple[str, str]]:
+    problems = []
+    for key in entry:
+        if key == "on_update_columns":
+            problems.append((key, "on_update_columns: PostgreSQL takes a column list for ON DELETE SET NULL / "
+                                  "SET DEFAULT only, never for ON UPDATE; remove it"))
+        elif key not in KEYS:
+            close = difflib.get_close_matches(str(key), KEYS, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"the keys are {', '.join(KEYS[:-1])}"
+            problems.append((str(key), f"unknown key '{key}': {hint}"))
+    return problems
+
+
+def _action_problems(entry: dict[str, Any], columns: tuple[str, ...] | None) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    for key in ("on_delete", "on_update"):
+        value = _choice(entry.get(key), "NO ACTION")
+        if value in ACTIONS:
+            continue
+        action, paren, _ = value.partition("(")
+        if paren and action.strip() in COLUMN_LIST_ACTIONS:
+            fix = ("write the columns as on_delete_columns: [..]" if key == "on_delete"
+                   else "PostgreSQL takes a column list for ON DELETE only")
+            problems.append((key, f"{key} '{entry.get(key)}': {fix}"))
+        else:
+            problems.append((key, f"{key} '{entry.get(key)}' is not one of {', '.join(ACTIONS)}"))
+    set_columns = _column_list(entry.get("on_delete_columns"))
+    if set_columns is None:
+        problems.append(("on_delete_columns", "'on_delete_columns' must be a list of column names"))
+    elif set_columns:
+        on_delete = _choice(entry.get("on_delete"), "NO ACTION")
+        if on_delete not in COLUMN_LIST_ACTIONS:
+            problems.append(("on_delete_columns", f"on_delete_columns is for ON DELETE SET NULL or SET DEFAULT only, "
+                                                  f"not {on_delete}; remove it or change on_delete"))
+        # PostgreSQL drops a repeated column silently, so the catalog would never match what it stored.
+        if len(set(set_columns)) != len(set_columns):
+            problems.append(("on_delete_columns", "on_delete_columns names a column twice; name each once"))
+        outside = [c for c in set_columns if columns and c not in columns]
+        if outside:
+            problems.append(("on_delete_columns", f"on_delete_columns {', '.join(outside)} is not among the "
+                                                  f"constraint's columns ({', '.join(columns or ())}); "
+                                                  f"name only those"))
+    return problems
+
+
 def entry_problems(entry: dict[str, Any]) -> list[tuple[str, str]]:
     """Every problem of one catalog entry (or resource's inputs), as (field, one-line message with the fix)."""
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = _unknown_keys(entry)
     name = entry.get("name")
     if not isinstance(name, str) or not name:
         problems.append(("name", "the constraint name is missing; give every constraint a name"))
@@ -100,13 +191,19 @@ def entry_problems(entry: dict[str, Any]) -> list[tuple[str, str]]:
     if cols and refcols and len(cols) != len(refcols):
         problems.append(("referenced_columns", f"{len(cols)} columns reference {len(refcols)} columns; "
                                                f"give one referenced column per column"))
-    for key in ("on_delete", "on_update"):
-        if _choice(entry.get(key), "NO ACTION") not in ACTIONS:
-            problems.append((key, f"{key} '{entry.get(key)}' is not one of {', '.join(ACTIONS)}"))
+    problems += _action_problems(entry, cols)
     if _choice(entry.get("match"), "SIMPLE") not in MATCHES:
         problems.append(("match", f"match '{entry.get('match')}' is not one of {', '.join(MATCHES)}"))
     if str(entry.get("tier") or "low").lower() not in TIERS:
         problems.append(("tier", f"tier '{entry.get('tier')}' is not one of {', '.join(TIERS)}"))
+    deferrable, deferred = _flag(entry.get("deferrable")), _flag(entry.get("initially_deferred"))
+    for key, flag in (("deferrable", deferrable), ("initially_deferred", deferred)):
+        if flag is None:
+            problems.append((key, f"'{key}' must be true or false, got {entry.get(key)!r}"))
+    if deferred and deferrable is False:
+        problems.append(("initially_deferred", "initially_deferred: true needs deferrable: true (PostgreSQL refuses "
+                                               "INITIALLY DEFERRED on a constraint that is NOT DEFERRABLE); "
+                                               "add deferrable: true or remove initially_deferred"))
     return problems
 
 
@@ -128,6 +225,9 @@ def parse_entry(entry: dict[str, Any], where: str) -> ForeignKey:
         on_delete=_choice(entry.get("on_delete"), "NO ACTION"),
         on_update=_choice(entry.get("on_update"), "NO ACTION"),
         match=_choice(entry.get("match"), "SIMPLE"),
+        deferrable=bool(_flag(entry.get("deferrable"))),
+        initially_deferred=bool(_flag(entry.get("initially_deferred"))),
+        on_delete_columns=_column_list(entry.get("on_delete_columns")) or (),
         on_delete_explicit=entry.get("on_delete") not in (None, "") and entry.get("on_delete_explicit") is not False,
     )
 

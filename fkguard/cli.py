@@ -62,17 +62,25 @@ def _status(args: argparse.Namespace) -> int:
             in_stack = recorded[fk.name].state if fk.name in recorded else "absent"
             wanted = ("validated" if fk.tier in options.validate_tiers
                       else "not valid" if fk.tier in options.add_tiers else "absent")
+            # Validation state aside, is it the constraint the catalog describes? (a hand-made DEFERRABLE, say)
+            differs = found.differences(fk) if found is not None else []
             rows.append({"constraint": fk.name, "tier": fk.tier, "database": in_db, "stack": in_stack,
-                         "config": wanted, "drift": in_db != in_stack})
+                         "config": wanted, "drift": in_db != in_stack or bool(differs), "differs": differs})
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
+        def note(row: dict) -> str:
+            if row["differs"]:  # refresh records the database's definition, then up puts back the catalog's
+                return f"drift: definition differs: {'; '.join(row['differs'])}: pulumi up --refresh restores it"
+            return "drift: run pulumi refresh" if row["drift"] else ""
+
         _print_table(["constraint", "tier", "database", "stack", "config", ""],
-                     [[r["constraint"], r["tier"], r["database"], r["stack"], r["config"],
-                       "drift: run pulumi refresh" if r["drift"] else ""] for r in rows])
+                     [[r["constraint"], r["tier"], r["database"], r["stack"], r["config"], note(r)] for r in rows])
         counts = {s: sum(r["database"] == s for r in rows) for s in ("validated", "not valid", "absent")}
+        drifted = sum(bool(r["differs"]) for r in rows)
         print(f"\n{args.stack}: {counts['validated']} validated, {counts['not valid']} not valid, "
-              f"{counts['absent']} absent in the database")
+              f"{counts['absent']} absent in the database" + (f"; {drifted} defined otherwise than the catalog"
+                                                               if drifted else ""))
     return 0
 
 

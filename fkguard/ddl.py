@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from fkguard.catalog import ACTIONS, MATCHES, ForeignKey, QualifiedName
+from fkguard.catalog import ACTIONS, COLUMN_LIST_ACTIONS, MATCHES, ForeignKey, QualifiedName
 
 
 def table_ref(name: QualifiedName) -> sql.Identifier:
@@ -22,8 +22,21 @@ def _keyword(value: str, allowed: tuple[str, ...]) -> sql.SQL:
     return sql.SQL(value)
 
 
+def _deferrable(fk: ForeignKey) -> sql.SQL:
+    if fk.initially_deferred and not fk.deferrable:  # the catalog refuses it first, as PostgreSQL would
+        raise ValueError(f"{fk.name}: INITIALLY DEFERRED needs DEFERRABLE")
+    if not fk.deferrable:
+        return sql.SQL("NOT DEFERRABLE")
+    return sql.SQL("DEFERRABLE INITIALLY DEFERRED" if fk.initially_deferred else "DEFERRABLE INITIALLY IMMEDIATE")
+
+
 def add_not_valid(fk: ForeignKey) -> sql.Composed:
-    """ADD … NOT VALID: a brief SHARE ROW EXCLUSIVE lock on both tables and no scan."""
+    """ADD … NOT VALID: a brief SHARE ROW EXCLUSIVE lock on both tables and no scan.
+
+    Clauses in PostgreSQL's own order, each only when it differs from the default, so the statement
+    reads like pg_get_constraintdef:
+    REFERENCES t (cols) [MATCH FULL] ON DELETE x [(cols)] [ON UPDATE y] [DEFERRABLE [INITIALLY DEFERRED]] NOT VALID
+    """
     parts = [
         sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({cols}) REFERENCES {ref} ({refcols})").format(
             table=table_ref(fk.table), name=sql.Identifier(fk.name), cols=_columns(fk.columns),
@@ -33,10 +46,23 @@ def add_not_valid(fk: ForeignKey) -> sql.Composed:
     if _keyword(fk.match, MATCHES) and fk.match == "FULL":  # SIMPLE is PostgreSQL's default
         parts.append(sql.SQL("MATCH FULL"))
     parts.append(sql.SQL("ON DELETE {}").format(_keyword(fk.on_delete, ACTIONS)))
+    if fk.on_delete_columns:
+        _keyword(fk.on_delete, COLUMN_LIST_ACTIONS)
+        parts.append(sql.SQL("({})").format(_columns(fk.on_delete_columns)))
     if fk.on_update != "NO ACTION":
         parts.append(sql.SQL("ON UPDATE {}").format(_keyword(fk.on_update, ACTIONS)))
+    if fk.deferrable or fk.initially_deferred:
+        parts.append(_deferrable(fk))
     parts.append(sql.SQL("NOT VALID"))
     return sql.SQL(" ").join(parts)
+
+
+def alter_deferrable(fk: ForeignKey) -> sql.Composed:
+    """ALTER CONSTRAINT … [NOT] DEFERRABLE: only the deferral changes, so the constraint stays validated
+    and no window opens without it (a drop and add would). PostgreSQL 15 takes ACCESS EXCLUSIVE on the
+    table for it (measured in pg_locks), for a catalog update only: run it under locks.run_locked."""
+    return sql.SQL("ALTER TABLE {table} ALTER CONSTRAINT {name} {when}").format(
+        table=table_ref(fk.table), name=sql.Identifier(fk.name), when=_deferrable(fk))
 
 
 def validate(fk: ForeignKey) -> sql.Composed:

@@ -3,6 +3,7 @@ tables that decide whether one can be added."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -13,8 +14,13 @@ from fkguard.catalog import ForeignKey, QualifiedName
 ACTION_CODES = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 MATCH_CODES = {"s": "SIMPLE", "f": "FULL", "p": "PARTIAL"}
 
+# ON DELETE SET NULL / SET DEFAULT (cols) is PostgreSQL 15's: older servers have no confdelsetcols.
+_SET_COLUMNS = {True: """ARRAY(SELECT a.attname::text FROM unnest(c.confdelsetcols) WITH ORDINALITY k(n, i)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i)""",
+                False: "ARRAY[]::text[]"}
+
 _CONSTRAINT = """
-SELECT c.contype, c.convalidated, pg_get_constraintdef(c.oid),
+SELECT c.contype, c.convalidated, pg_get_constraintdef(c.oid), c.condeferrable, c.condeferred, {set_columns},
        rn.nspname, rt.relname,
        ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i),
@@ -28,6 +34,7 @@ LEFT JOIN pg_class rt ON rt.oid = c.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rt.relnamespace
 WHERE n.nspname = %s AND t.relname = %s AND c.conname = %s
 """
+_QUERIES = {has: _CONSTRAINT.format(set_columns=columns) for has, columns in _SET_COLUMNS.items()}
 
 
 @dataclass(frozen=True)
@@ -45,38 +52,70 @@ class LiveConstraint:
     on_delete: str | None
     on_update: str | None
     match: str | None
+    deferrable: bool = False
+    initially_deferred: bool = False
+    on_delete_columns: tuple[str, ...] = ()
+
+    def differences(self, fk: ForeignKey) -> list[str]:
+        """What differs from the catalog's foreign key (validation state aside), one phrase per attribute."""
+        if self.contype != "f" or self.references is None:
+            return [f"not a foreign key in the database: {self.definition}"]
+        actual = self.as_foreign_key(fk.tier)
+        found = []
+        for label, render in _ATTRIBUTES:
+            ours, theirs = render(actual), render(fk)
+            if ours != theirs:
+                found.append(f"{label}{ours} in the database, {label}{theirs} in the catalog")
+        return found
 
     def same_as(self, fk: ForeignKey) -> bool:
-        """Is this the foreign key the catalog describes (validation state aside)?"""
-        return (
-            self.contype == "f"
-            and self.references == fk.references
-            and self.columns == fk.columns
-            and self.referenced_columns == fk.referenced_columns
-            and self.on_delete == fk.on_delete
-            and self.on_update == fk.on_update
-            and self.match == fk.match
-        )
+        """Is this the foreign key the catalog describes, in every attribute (validation state aside)?"""
+        return not self.differences(fk)
 
     def as_foreign_key(self, tier: str) -> ForeignKey:
         assert self.references is not None, "only a foreign key converts"
         return ForeignKey(
             name=self.name, tier=tier, table=self.table, columns=self.columns, references=self.references,
             referenced_columns=self.referenced_columns, on_delete=self.on_delete or "NO ACTION",
-            on_update=self.on_update or "NO ACTION", match=self.match or "SIMPLE",
+            on_update=self.on_update or "NO ACTION", match=self.match or "SIMPLE", deferrable=self.deferrable,
+            initially_deferred=self.initially_deferred, on_delete_columns=self.on_delete_columns,
         )
 
 
+def _cols(columns: tuple[str, ...]) -> str:
+    return "(" + ", ".join(columns) + ")"
+
+
+def deferral(fk: ForeignKey) -> str:
+    if not fk.deferrable:
+        return "NOT DEFERRABLE"
+    return "DEFERRABLE INITIALLY DEFERRED" if fk.initially_deferred else "DEFERRABLE"
+
+
+# Every attribute of a foreign key, as (label, how it reads in SQL): what same_as compares and what
+# `fkguard status` names when one differs.
+_ATTRIBUTES: tuple[tuple[str, Callable[[ForeignKey], str]], ...] = (
+    ("FOREIGN KEY ", lambda fk: _cols(fk.columns)),
+    ("REFERENCES ", lambda fk: f"{fk.references} {_cols(fk.referenced_columns)}"),
+    ("MATCH ", lambda fk: fk.match),
+    ("ON DELETE ", lambda fk: fk.on_delete + (" " + _cols(fk.on_delete_columns) if fk.on_delete_columns else "")),
+    ("ON UPDATE ", lambda fk: fk.on_update),
+    ("", deferral),
+)
+
+
 def read_constraint(conn: psycopg.Connection, table: QualifiedName, name: str) -> LiveConstraint | None:
-    row = conn.execute(_CONSTRAINT, (table.schema, table.name, name)).fetchone()
+    row = conn.execute(_QUERIES[conn.info.server_version >= 150000], (table.schema, table.name, name)).fetchone()
     if row is None:
         return None
-    contype, validated, definition, ref_schema, ref_name, cols, ref_cols, deltype, updtype, matchtype = row
+    (contype, validated, definition, deferrable, deferred, set_cols, ref_schema, ref_name, cols, ref_cols,
+     deltype, updtype, matchtype) = row
     return LiveConstraint(
         name=name, table=table, contype=contype, validated=bool(validated), definition=definition,
         references=QualifiedName(ref_schema, ref_name) if ref_name else None,
         columns=tuple(cols), referenced_columns=tuple(ref_cols),
         on_delete=ACTION_CODES.get(deltype), on_update=ACTION_CODES.get(updtype), match=MATCH_CODES.get(matchtype),
+        deferrable=bool(deferrable), initially_deferred=bool(deferred), on_delete_columns=tuple(set_cols or ()),
     )
 
 

@@ -15,13 +15,31 @@ FIELDS = {
     "references": "references",
     "referencedColumns": "referenced_columns",
     "onDelete": "on_delete",
+    "onDeleteColumns": "on_delete_columns",
     "onUpdate": "on_update",
     "match": "match",
+    "deferrable": "deferrable",
+    "initiallyDeferred": "initially_deferred",
     "tier": "tier",
 }
 PROPERTY_OF = {field: prop for prop, field in FIELDS.items()}
 # A change to any of these is a different constraint: drop it, then add the new one.
-REPLACE_ON = ("constraintName", "table", "columns", "references", "referencedColumns", "onDelete", "onUpdate", "match")
+REPLACE_ON = ("constraintName", "table", "columns", "references", "referencedColumns", "onDelete", "onDeleteColumns",
+              "onUpdate", "match")
+# These change in place (ALTER CONSTRAINT), keeping the constraint and its validation: see ddl.alter_deferrable.
+ALTER_ON = ("deferrable", "initiallyDeferred")
+# What a property missing from a stack's state means: state written before it existed holds the default.
+DEFAULTS: dict[str, Any] = {"onDeleteColumns": [], "deferrable": False, "initiallyDeferred": False}
+
+
+def value(props: dict[str, Any], key: str) -> Any:
+    """A property as recorded, the default standing in for one an older fkguard never wrote."""
+    found = props.get(key)
+    return DEFAULTS.get(key) if found is None else found
+
+
+def changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+    return [key for key in keys if value(olds, key) != value(news, key)]
 
 
 def to_entry(props: dict[str, Any]) -> dict[str, Any]:
@@ -42,9 +60,12 @@ def inputs_of(fk: ForeignKey, validated: bool) -> dict[str, Any]:
         "references": str(fk.references),
         "referencedColumns": list(fk.referenced_columns),
         "onDelete": fk.on_delete,
+        "onDeleteColumns": list(fk.on_delete_columns),
         "onDeleteExplicit": fk.on_delete_explicit,
         "onUpdate": fk.on_update,
         "match": fk.match,
+        "deferrable": fk.deferrable,
+        "initiallyDeferred": fk.initially_deferred,
         "tier": fk.tier,
         "validated": bool(validated),
     }

@@ -1,5 +1,5 @@
-"""The four things fkguard does to one foreign key: add it NOT VALID, validate it, drop it, read it.
-Each is a short transaction of its own under lock protection (fkguard.locks)."""
+"""What fkguard does to one foreign key: add it NOT VALID, validate it, change when it is checked
+(DEFERRABLE), drop it, read it. Each is a short transaction of its own under lock protection (fkguard.locks)."""
 
 from __future__ import annotations
 
@@ -64,9 +64,15 @@ def preflight(conn: psycopg.Connection, fk: ForeignKey) -> list[tuple[str, str]]
                 problems.append((key, f"{table} is partitioned: PostgreSQL {conn.info.server_version // 10000} "
                                       f"refuses NOT VALID foreign keys on partitioned tables (18 allows them); "
                                       f"add the constraint to each partition instead"))
-            for action, label in ((fk.on_delete, "ON DELETE"), (fk.on_update, "ON UPDATE")):
+            if fk.on_delete_columns and conn.info.server_version < 150000:
+                problems.append(("on_delete_columns", f"ON DELETE {fk.on_delete} (columns) needs PostgreSQL 15; this "
+                                                      f"server is {conn.info.server_version // 10000}: remove "
+                                                      f"on_delete_columns"))
+            # ON DELETE SET NULL (cols) nulls only those; ON UPDATE SET NULL always nulls them all.
+            for action, label, nulled in ((fk.on_delete, "ON DELETE", fk.on_delete_columns or cols),
+                                          (fk.on_update, "ON UPDATE", cols)):
                 if action == "SET NULL":
-                    for col in cols:
+                    for col in nulled:
                         if present.get(col):
                             problems.append(("on_delete" if label == "ON DELETE" else "on_update",
                                              f"{label} SET NULL on {table}.{col}, which is NOT NULL: every such "
@@ -91,8 +97,12 @@ def preflight(conn: psycopg.Connection, fk: ForeignKey) -> list[tuple[str, str]]
     return problems
 
 
-def planned_sql(conn: psycopg.Connection, fk: ForeignKey, validated: bool) -> list[str]:
-    """The statements a create runs, each with the locks it takes, for review at preview."""
+def planned_sql(conn: psycopg.Connection, fk: ForeignKey, validated: bool, *, deferral_only: bool = False) -> list[str]:
+    """The statements a create runs (or, deferral_only, an update of the deferral), each with the locks
+    it takes, for review at preview."""
+    if deferral_only:
+        return [f"{ddl.alter_deferrable(fk).as_string(conn)};  -- ACCESS EXCLUSIVE on {fk.table}, held for "
+                f"milliseconds: no scan, and the constraint keeps its validation"]
     plan = [f"{ddl.add_not_valid(fk).as_string(conn)};  -- SHARE ROW EXCLUSIVE on {fk.table} and "
             f"{fk.references}, held for milliseconds: no scan"]
     if validated:
@@ -135,6 +145,13 @@ def validate(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy, ran: 
             f"VALID. Raise the timeout or validate in a quieter hour"
         ) from None
     return _observe(conn, fk, [*(ran or []), statement.as_string(conn)])
+
+
+def alter_deferral(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy) -> Outcome:
+    """Make the existing constraint [NOT] DEFERRABLE [INITIALLY DEFERRED] as the catalog says, in place."""
+    statement = ddl.alter_deferrable(fk)
+    run_locked(conn, [statement], [fk.table, fk.references], policy, what=f"altering {fk.name}")
+    return _observe(conn, fk, [statement.as_string(conn)])
 
 
 def drop(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy) -> Outcome:

@@ -1,7 +1,11 @@
 """ForeignKeyConstraint: one PostgreSQL foreign key as a Pulumi resource.
 
-create = ADD … NOT VALID (then VALIDATE in a second transaction if asked), update = VALIDATE,
-delete = DROP, read = what pg_constraint says (so `pulumi refresh` sees drift).
+create = ADD … NOT VALID (then VALIDATE in a second transaction if asked), update = VALIDATE and/or
+ALTER CONSTRAINT [NOT] DEFERRABLE, delete = DROP, read = what pg_constraint says in every attribute
+(so `pulumi refresh` sees drift). Any other change of definition replaces the constraint.
+
+Deferral changes in place rather than by replacement: ALTER CONSTRAINT keeps the constraint and its
+validation, where drop-and-add would leave writes unchecked for a moment and need a new VALIDATE scan.
 
 The provider is pickled by reference to this module: its path (resources.foreign_key) and class
 name must never change, or existing stacks could no longer load it.
@@ -23,7 +27,7 @@ from fkguard import rollout
 from fkguard.catalog import ForeignKey, entry_problems
 from fkguard.locks import LockPolicy
 from fkguard.options import Options, OptionsError
-from fkguard.props import PROPERTY_OF, REPLACE_ON, inputs_of, to_entry, to_foreign_key
+from fkguard.props import ALTER_ON, PROPERTY_OF, REPLACE_ON, changed, inputs_of, to_entry, to_foreign_key
 from fkguard.settings import ConnectionSettings, SettingsError
 
 TYPE_NAME = "ForeignKeyConstraint"
@@ -108,7 +112,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         except (SettingsError, OptionsError) as exc:
             _config_error = str(exc)
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         failures = [dynamic.CheckFailure(PROPERTY_OF.get(field, field), message)
                     for field, message in entry_problems(to_entry(news))]
         if not isinstance(news.get("validated"), bool):
@@ -121,7 +125,8 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
             with _connect(f"checking {fk.name}") as conn:
                 problems = rollout.preflight(conn, fk)
                 # Shown by `pulumi preview --diff`: the statements and the locks they take, before they run.
-                inputs["plannedSql"] = rollout.planned_sql(conn, fk, news["validated"])
+                deferral_only = bool(olds) and not changed(olds, news, REPLACE_ON) and bool(changed(olds, news, ALTER_ON))
+                inputs["plannedSql"] = rollout.planned_sql(conn, fk, news["validated"], deferral_only=deferral_only)
         except (SettingsError, rollout.RolloutError) as exc:
             return dynamic.CheckResult(inputs, [dynamic.CheckFailure("table", str(exc))])
         return dynamic.CheckResult(
@@ -129,12 +134,14 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         )
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        replaces = [key for key in REPLACE_ON if olds.get(key) != news.get(key)]
+        # A property an older fkguard never recorded counts as its default: an upgrade alone changes nothing.
+        replaces = changed(olds, news, REPLACE_ON)
+        altering = changed(olds, news, ALTER_ON)
         # PostgreSQL cannot un-validate: validated going back to false changes nothing.
         validating = bool(news.get("validated")) and not olds.get("convalidated", olds.get("validated"))
         retiered = olds.get("tier") != news.get("tier")
         return dynamic.DiffResult(
-            changes=bool(replaces or validating or retiered),
+            changes=bool(replaces or altering or validating or retiered),
             replaces=replaces,
             delete_before_replace=True,  # the name is fixed: the old one must go first
         )
@@ -149,7 +156,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         fk = to_foreign_key(news)
-        with _one_at_a_time, _connect(f"validating {fk.name}") as conn:
+        with _one_at_a_time, _connect(f"updating {fk.name}") as conn:
             found = rollout.read(conn, fk)
             if found is None:
                 raise rollout.RolloutError(
@@ -157,8 +164,10 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
                     f"Run pulumi refresh, then pulumi up to add it again"
                 )
             outcome = rollout.Outcome(exists=True, validated=found.validated, definition=found.definition)
+            if (found.deferrable, found.initially_deferred) != (fk.deferrable, fk.initially_deferred):
+                outcome = rollout.alter_deferral(conn, fk, _policy())
             if news.get("validated") and not found.validated:
-                outcome = rollout.validate(conn, fk, _policy())
+                outcome = rollout.validate(conn, fk, _policy(), ran=outcome.sql)
         return dynamic.UpdateResult(_outputs(fk, news.get("validated", False), outcome))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,23 @@ def conn(pg: ConnectionSettings) -> Iterator[psycopg.Connection]:
 def project(tmp_path: Path, pg: ConnectionSettings) -> ScratchProject:
     """The local stack of a fresh project copy, pointed at the test cluster."""
     return ScratchProject.create(tmp_path, pg.port)
+
+
+@pytest.fixture()
+def provider(pg: ConnectionSettings) -> Iterator[object]:
+    """The ForeignKeyConstraint provider, configured for the test cluster and called directly."""
+    from pulumi.dynamic import ConfigureRequest  # here, so the policy pack's tests need no provider
+    from pulumi.dynamic.config import Config
+
+    from resources.foreign_key import ForeignKeyConstraintProvider
+
+    raw = {"postgresql:host": pg.host, "postgresql:port": str(pg.port), "postgresql:database": pg.database,
+           "postgresql:username": pg.username, "postgresql:password": pg.password, "postgresql:sslmode": "disable",
+           "fkguard:lockTimeout": "500ms", "fkguard:lockRetryBudget": "3s"}
+    p = ForeignKeyConstraintProvider()
+    p.configure(ConfigureRequest(Config(raw, "fkguard")))
+    yield p
+    del sys.tracebacklimit  # configure() shortens tracebacks for the provider process only
 
 
 def as_superuser(statement: str) -> str:

@@ -58,6 +58,25 @@ ENTRY = """constraints:
     (ENTRY + "    on_delete: EXPLODE\n", "on_delete 'EXPLODE' is not one of NO ACTION, RESTRICT, CASCADE, SET NULL, SET DEFAULT"),
     (ENTRY + "    tier: urgent\n", "tier 'urgent' is not one of critical, high, medium, low"),
     (ENTRY + ENTRY.replace("constraints:\n", ""), "constraint name 'fk_a' appears twice; names must be unique"),
+    (ENTRY + "    deferrable: maybe\n", "'deferrable' must be true or false, got 'maybe'"),
+    (ENTRY + "    initially_deferred: true\n",
+     "initially_deferred: true needs deferrable: true (PostgreSQL refuses INITIALLY DEFERRED on a constraint that is "
+     "NOT DEFERRABLE); add deferrable: true or remove initially_deferred"),
+    (ENTRY + "    deferrable: false\n    initially_deferred: true\n", "initially_deferred: true needs deferrable: true"),
+    (ENTRY + "    deferable: true\n", "unknown key 'deferable': did you mean 'deferrable'?"),
+    (ENTRY + "    on_delete: SET NULL (b_id)\n", "on_delete 'SET NULL (b_id)': write the columns as on_delete_columns: [..]"),
+    (ENTRY + "    on_delete: SET NULL\n    on_delete_columns: [c_id]\n",
+     "on_delete_columns c_id is not among the constraint's columns (b_id); name only those"),
+    (ENTRY + "    on_delete: SET DEFAULT\n    on_delete_columns: [b_id, b_id]\n",
+     "on_delete_columns names a column twice; name each once"),
+    (ENTRY + "    on_delete: CASCADE\n    on_delete_columns: [b_id]\n",
+     "on_delete_columns is for ON DELETE SET NULL or SET DEFAULT only, not CASCADE; remove it or change on_delete"),
+    (ENTRY + "    on_delete: SET NULL\n    on_delete_columns: {b_id: 1}\n",
+     "'on_delete_columns' must be a list of column names"),
+    (ENTRY + "    on_update: SET NULL (b_id)\n",
+     "on_update 'SET NULL (b_id)': PostgreSQL takes a column list for ON DELETE only"),
+    (ENTRY + "    on_update: SET NULL\n    on_update_columns: [b_id]\n",
+     "on_update_columns: PostgreSQL takes a column list for ON DELETE SET NULL / SET DEFAULT only, never for ON UPDATE"),
 ])
 def test_bad_catalog_is_one_line_naming_the_fix(tmp_path, text, message):
     with pytest.raises(CatalogError) as err:
@@ -74,3 +93,15 @@ def test_missing_catalog_file(tmp_path):
 def test_set_null_spelled_with_underscore_and_schema_defaulted(tmp_path):
     fk = load_catalog(write(tmp_path, ENTRY.replace("public.a", "a") + "    on_delete: set_null\n"))[0]
     assert (fk.on_delete, str(fk.table)) == ("SET NULL", "public.a")
+
+
+def test_every_attribute_parses_and_missing_ones_are_postgresqls_defaults(tmp_path):
+    text = ENTRY.replace("[b_id]", "[org_id, b_id]").replace("[id]", "[org_id, id]") + (
+        "    on_delete: set null\n    on_delete_columns: [b_id]\n    on_update: CASCADE\n    match: full\n"
+        "    deferrable: true\n    initially_deferred: true\n")
+    fk = load_catalog(write(tmp_path, text))[0]
+    assert (fk.on_delete, fk.on_delete_columns, fk.on_update, fk.match, fk.deferrable, fk.initially_deferred) == (
+        "SET NULL", ("b_id",), "CASCADE", "FULL", True, True)
+    plain = load_catalog(write(tmp_path, ENTRY))[0]
+    assert (plain.on_delete, plain.on_delete_columns, plain.on_update, plain.match, plain.deferrable,
+            plain.initially_deferred) == ("NO ACTION", (), "NO ACTION", "SIMPLE", False, False)

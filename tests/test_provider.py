@@ -1,7 +1,6 @@
 """The provider called directly (fast), against the real test database: check, diff, create,
 update, delete and read, each asserting what pg_constraint then says."""
 
-import sys
 
 import pytest
 from pulumi.dynamic import ConfigureRequest
@@ -16,17 +15,6 @@ from resources.foreign_key import ForeignKeyConstraintProvider
 
 CATALOG = load_catalog()
 CONFIG_FK = CATALOG[0]  # fk_workflow_instances_config_version, RESTRICT
-
-
-@pytest.fixture()
-def provider(pg):
-    raw = {"postgresql:host": pg.host, "postgresql:port": str(pg.port), "postgresql:database": pg.database,
-           "postgresql:username": pg.username, "postgresql:password": pg.password, "postgresql:sslmode": "disable",
-           "fkguard:lockTimeout": "500ms", "fkguard:lockRetryBudget": "3s"}
-    p = ForeignKeyConstraintProvider()
-    p.configure(ConfigureRequest(Config(raw, "fkguard")))
-    yield p
-    del sys.tracebacklimit  # configure() shortens tracebacks for the provider process only
 
 
 @pytest.fixture()
