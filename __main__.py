@@ -55,6 +55,8 @@ for tier in TIERS:
         constraint = ForeignKeyConstraint(fk, wanted, pulumi.ResourceOptions(depends_on=previous_tier))
         if goal.why:
             pulumi.log.info(f"stays NOT VALID while tier {tier} validates: {goal.why}", resource=constraint)
+        for waiver in fk.waivers:
+            pulumi.log.info(f"policy {waiver}", resource=constraint)
         if not wanted:
             # PostgreSQL cannot un-validate a constraint: say so instead of pretending.
             kept = goal.why or "its tier is not in fkguard:validateTiers"

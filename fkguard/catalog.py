@@ -14,11 +14,17 @@ An entry says everything a PostgreSQL foreign key can say:
       match: FULL                            # SIMPLE (default) | FULL
       deferrable: true                       # default false
       initially_deferred: true               # default false; needs deferrable: true
+      validated: false                       # default true: false keeps it NOT VALID while its tier validates
+      waivers:                               # a policy set aside for this constraint only, and why
+        - policy: column-types-match
+          reason: users.id is bigint, org ids stay below 2^31 (APMS-77)
+          by: ana
 
 The column list of ON DELETE SET NULL / SET DEFAULT is its own field, a list like `columns`, so a
 column name may hold any character; `on_delete: SET NULL (team_id)` is refused with a pointer to it.
 A key not listed here is refused too (with a suggestion): a misspelt `deferable:` must not pass
-silently as a constraint that is not deferrable.
+silently as a constraint that is not deferrable. The orphan gate cannot be waived: orphans a team
+decides to live with are accepted debt (`fkguard remediate --action accept`), counted and dated.
 """
 
 from __future__ import annotations
@@ -38,7 +44,10 @@ COLUMN_LIST_ACTIONS: tuple[str, ...] = ("SET NULL", "SET DEFAULT")
 # Every key an entry may have. on_delete_explicit is the provider's own (see props.to_entry).
 KEYS: tuple[str, ...] = ("name", "tier", "table", "columns", "references", "referenced_columns", "on_delete",
                          "on_delete_columns", "on_update", "match", "deferrable", "initially_deferred",
-                         "on_delete_explicit")
+                         "validated", "waivers", "on_delete_explicit")
+# The policies a catalog entry may set aside (policies/, less orphan-gate); pack_test keeps this list true.
+WAIVABLE: tuple[str, ...] = ("safe-pattern", "explicit-on-delete", "constraint-name", "column-types-match",
+                             "column-types-align", "referenced-key-unique", "referencing-index", "tier-order")
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL cuts longer names with only a NOTICE
 
 DEFAULT_CATALOG = Path(__file__).parent / "apms" / "catalog.yaml"
@@ -66,6 +75,18 @@ class QualifiedName:
 
 
 @dataclass(frozen=True)
+class Waiver:
+    """One policy set aside for one constraint: which, why, and who decided."""
+
+    policy: str
+    reason: str
+    by: str
+
+    def __str__(self) -> str:
+        return f"{self.policy} waived by {self.by}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class ForeignKey:
     name: str
     tier: str
@@ -82,10 +103,16 @@ class ForeignKey:
     on_delete_columns: tuple[str, ...] = ()
     # Whether the catalog said ON DELETE itself, rather than leaving PostgreSQL's default.
     on_delete_explicit: bool = field(default=True, compare=False)
+    # False keeps this one NOT VALID on purpose while its tier validates (not part of the definition).
+    validate: bool = field(default=True, compare=False)
+    waivers: tuple[Waiver, ...] = field(default=(), compare=False)
 
     @property
     def tier_rank(self) -> int:
         return TIERS.index(self.tier)
+
+    def waiver(self, policy: str) -> Waiver | None:
+        return next((w for w in self.waivers if w.policy == policy), None)
 
 
 def _byte_len(text: str) -> int:
@@ -116,6 +143,32 @@ def _column_list(value: Any) -> tuple[str, ...] | None:
     if value in (None, [], ()):
         return ()
     return _columns(value)
+
+
+def _waivers(value: Any) -> tuple[Waiver, ...] | str:
+    """The waivers of an entry, or the one-line problem with them."""
+    if value in (None, []):
+        return ()
+    if not isinstance(value, (list, tuple)):
+        return "'waivers' must be a list of {policy, reason, by}"
+    found: list[Waiver] = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) - {"policy", "reason", "by"}:
+            return "each waiver is a mapping of policy, reason and by, nothing else"
+        policy, reason, by = (str(item.get(k) or "").strip() for k in ("policy", "reason", "by"))
+        if policy == "orphan-gate":
+            return ("orphan-gate cannot be waived: accept the orphans as debt instead "
+                    "(fkguard remediate --action accept --reason …), which counts them")
+        if policy not in WAIVABLE:
+            close = difflib.get_close_matches(policy, WAIVABLE, n=1)
+            return f"waiver of unknown policy '{policy}'" + (f": did you mean '{close[0]}'?" if close else
+                                                             f"; the policies are {', '.join(WAIVABLE)}")
+        if not reason or not by:
+            return f"the waiver of {policy} needs a reason and who decided it (by)"
+        if any(w.policy == policy for w in found):
+            return f"{policy} is waived twice; keep one waiver per policy"
+        found.append(Waiver(policy, reason, by))
+    return tuple(found)
 
 
 def _unknown_keys(entry: dict[str, Any]) -> list[tuple[str, str]]:
@@ -196,6 +249,11 @@ def entry_problems(entry: dict[str, Any]) -> list[tuple[str, str]]:
         problems.append(("match", f"match '{entry.get('match')}' is not one of {', '.join(MATCHES)}"))
     if str(entry.get("tier") or "low").lower() not in TIERS:
         problems.append(("tier", f"tier '{entry.get('tier')}' is not one of {', '.join(TIERS)}"))
+    waivers = _waivers(entry.get("waivers"))
+    if isinstance(waivers, str):
+        problems.append(("waivers", waivers))
+    if entry.get("validated") is not None and not isinstance(entry.get("validated"), bool):
+        problems.append(("validated", f"'validated' must be true or false, got {entry.get('validated')!r}"))
     deferrable, deferred = _flag(entry.get("deferrable")), _flag(entry.get("initially_deferred"))
     for key, flag in (("deferrable", deferrable), ("initially_deferred", deferred)):
         if flag is None:
@@ -229,6 +287,8 @@ def parse_entry(entry: dict[str, Any], where: str) -> ForeignKey:
         initially_deferred=bool(_flag(entry.get("initially_deferred"))),
         on_delete_columns=_column_list(entry.get("on_delete_columns")) or (),
         on_delete_explicit=entry.get("on_delete") not in (None, "") and entry.get("on_delete_explicit") is not False,
+        validate=entry.get("validated") is not False,
+        waivers=_waivers(entry.get("waivers")),  # type: ignore[arg-type]  (checked above)
     )
 
 

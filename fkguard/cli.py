@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fkguard import audit, debt, live, orphans, remediate, settings, stackstate, verify
 from fkguard.catalog import TIERS, CatalogError, ForeignKey, load_catalog
+from fkguard.desired import desired
 from fkguard.options import Options, OptionsError
 
 
@@ -54,25 +55,29 @@ def _seed(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     conn_settings, options, catalog = _stack_context(args.stack)
     recorded = stackstate.recorded_constraints(args.stack)
+    debts = debt.load(Path.cwd())
     rows = []
     with conn_settings.connect() as conn:
         for fk in catalog:
             found = live.read_constraint(conn, fk.table, fk.name) if live.table_exists(conn, fk.table) else None
             in_db = "absent" if found is None else ("validated" if found.validated else "not valid")
             in_stack = recorded[fk.name].state if fk.name in recorded else "absent"
-            wanted = ("validated" if fk.tier in options.validate_tiers
-                      else "not valid" if fk.tier in options.add_tiers else "absent")
+            goal = desired(fk, options, debt.accepted(debts, fk.name, args.stack))
             # Validation state aside, is it the constraint the catalog describes? (a hand-made DEFERRABLE, say)
             differs = found.differences(fk) if found is not None else []
             rows.append({"constraint": fk.name, "tier": fk.tier, "database": in_db, "stack": in_stack,
-                         "config": wanted, "drift": in_db != in_stack or bool(differs), "differs": differs})
+                         "config": goal.state, "kept_not_valid": goal.why or None,
+                         "drift": in_db != in_stack or bool(differs), "differs": differs,
+                         "waivers": [{"policy": w.policy, "reason": w.reason, "by": w.by} for w in fk.waivers]})
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         def note(row: dict) -> str:
             if row["differs"]:  # refresh records the database's definition, then up puts back the catalog's
                 return f"drift: definition differs: {'; '.join(row['differs'])}: pulumi up --refresh restores it"
-            return "drift: run pulumi refresh" if row["drift"] else ""
+            if row["drift"]:
+                return "drift: run pulumi refresh"
+            return f"stays not valid: {row['kept_not_valid']}" if row["kept_not_valid"] else ""
 
         _print_table(["constraint", "tier", "database", "stack", "config", ""],
                      [[r["constraint"], r["tier"], r["database"], r["stack"], r["config"], note(r)] for r in rows])
@@ -81,6 +86,8 @@ def _status(args: argparse.Namespace) -> int:
         print(f"\n{args.stack}: {counts['validated']} validated, {counts['not valid']} not valid, "
               f"{counts['absent']} absent in the database" + (f"; {drifted} defined otherwise than the catalog"
                                                                if drifted else ""))
+        for fk in (fk for fk in catalog if fk.waivers):
+            print(f"{fk.name}: " + "; ".join(f"policy {w}" for w in fk.waivers))
     return 0
 
 

@@ -3,7 +3,8 @@
 One place for it: the program declares it, `fkguard status` and `fkguard verify` compare the
 database with it. Tiers decide first (fkguard:addTiers, fkguard:validateTiers); within a tier
 that validates, a constraint stays NOT VALID on its own when its orphans are accepted as debt,
-so one accepted relationship never holds back the rest of its tier.
+so one accepted relationship never holds back the rest of its tier, and so does one the catalog
+marks `validated: false`.
 """
 
 from __future__ import annotations
@@ -30,4 +31,6 @@ def desired(fk: ForeignKey, options: Options, accepted: debt.Debt | None) -> Des
         return Desired(NOT_VALID)
     if accepted is not None:
         return Desired(NOT_VALID, debt.label(accepted))
+    if not fk.validate:
+        return Desired(NOT_VALID, "validated: false in the catalog")
     return Desired(VALIDATED)

@@ -21,6 +21,7 @@ FIELDS = {
     "deferrable": "deferrable",
     "initiallyDeferred": "initially_deferred",
     "tier": "tier",
+    "waivers": "waivers",
 }
 PROPERTY_OF = {field: prop for prop, field in FIELDS.items()}
 # A change to any of these is a different constraint: drop it, then add the new one.
@@ -29,7 +30,7 @@ REPLACE_ON = ("constraintName", "table", "columns", "references", "referencedCol
 # These change in place (ALTER CONSTRAINT), keeping the constraint and its validation: see ddl.alter_deferrable.
 ALTER_ON = ("deferrable", "initiallyDeferred")
 # What a property missing from a stack's state means: state written before it existed holds the default.
-DEFAULTS: dict[str, Any] = {"onDeleteColumns": [], "deferrable": False, "initiallyDeferred": False}
+DEFAULTS: dict[str, Any] = {"onDeleteColumns": [], "deferrable": False, "initiallyDeferred": False, "waivers": []}
 
 
 def value(props: dict[str, Any], key: str) -> Any:
@@ -67,5 +68,7 @@ def inputs_of(fk: ForeignKey, validated: bool) -> dict[str, Any]:
         "deferrable": fk.deferrable,
         "initiallyDeferred": fk.initially_deferred,
         "tier": fk.tier,
+        # Shown by preview --diff and read by the policy pack, which sets these policies aside.
+        "waivers": [{"policy": w.policy, "reason": w.reason, "by": w.by} for w in fk.waivers],
         "validated": bool(validated),
     }

@@ -124,6 +124,10 @@ def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: 
             # A gate that cannot read its input must not pass it (the provider's check names the field too).
             report(f"{name} could not read {args.name}: {exc}. Instead, fix the constraint's catalog entry", None)
             return
+        waived = fk.waiver(name)
+        if waived:  # the catalog sets this policy aside for this constraint; the program shows it at preview
+            args.not_applicable(str(waived))
+            return
         try:
             context = for_stack(stack_of(args.urn))
             refused = provider_refusal(context, fk)

@@ -48,3 +48,25 @@ def test_an_entry_the_provider_refuses_is_not_judged_again_by_each_policy(stack)
         with pytest.raises(_NotApplicableError) as refused:
             run(policy, props)
         assert refused.value.reason == "column 'nope' does not exist in public.workflow_instances; fix the column name"
+
+
+def test_the_catalog_may_waive_every_policy_but_the_orphan_gate():
+    from fkguard.catalog import WAIVABLE
+
+    assert set(WAIVABLE) == {m.replace("_", "-") for m in MODULES} - {"orphan-gate"}
+
+
+def test_a_waived_policy_is_not_applicable_to_that_constraint_only(stack, conn):
+    import pytest
+    from pulumi_policy.policy import _NotApplicableError
+    from referencing_index import POLICY
+
+    unindexed = next(fk for fk in CATALOG if fk.name == "fk_cluster_master_workspace")
+    props = inputs_of(unindexed, False)
+    assert len(run(POLICY, props)) == 1
+    waived = {**props, "waivers": [{"policy": "referencing-index", "reason": "40 rows, never deleted", "by": "ana"}]}
+    with pytest.raises(_NotApplicableError) as skipped:
+        run(POLICY, waived)
+    assert skipped.value.reason == "referencing-index waived by ana: 40 rows, never deleted"
+    other = {**props, "waivers": [{"policy": "tier-order", "reason": "x", "by": "ana"}]}
+    assert len(run(POLICY, other)) == 1

@@ -158,7 +158,7 @@ def test_create_refuses_a_hand_made_deferrable_constraint_of_its_name(provider, 
 def test_state_from_before_these_properties_diffs_as_no_change(provider):
     fk = key(on_delete="RESTRICT")
     old = {k: v for k, v in props(fk).items() if k not in DEFAULTS}
-    assert set(DEFAULTS) == {"onDeleteColumns", "deferrable", "initiallyDeferred"} and old.keys().isdisjoint(DEFAULTS)
+    assert set(DEFAULTS) == {"onDeleteColumns", "deferrable", "initiallyDeferred", "waivers"} and old.keys().isdisjoint(DEFAULTS)
     assert provider.diff("id", {**old, "convalidated": False}, props(fk)).changes is False
     assert provider.diff("id", {**old, "deferrable": None}, props(fk)).changes is False
 

@@ -77,6 +77,16 @@ ENTRY = """constraints:
      "on_update 'SET NULL (b_id)': PostgreSQL takes a column list for ON DELETE only"),
     (ENTRY + "    on_update: SET NULL\n    on_update_columns: [b_id]\n",
      "on_update_columns: PostgreSQL takes a column list for ON DELETE SET NULL / SET DEFAULT only, never for ON UPDATE"),
+    (ENTRY + "    validated: maybe\n", "'validated' must be true or false, got 'maybe'"),
+    (ENTRY + "    waivers: column-types-match\n", "'waivers' must be a list of {policy, reason, by}"),
+    (ENTRY + "    waivers: [{policy: orphan-gate, reason: legacy, by: ana}]\n",
+     "orphan-gate cannot be waived: accept the orphans as debt instead (fkguard remediate --action accept --reason"),
+    (ENTRY + "    waivers: [{policy: column-type-match, reason: legacy, by: ana}]\n",
+     "waiver of unknown policy 'column-type-match': did you mean 'column-types-match'?"),
+    (ENTRY + "    waivers: [{policy: referencing-index, reason: small table}]\n",
+     "the waiver of referencing-index needs a reason and who decided it (by)"),
+    (ENTRY + "    waivers: [{policy: referencing-index, reason: small, by: ana, until: 2027}]\n",
+     "each waiver is a mapping of policy, reason and by, nothing else"),
 ])
 def test_bad_catalog_is_one_line_naming_the_fix(tmp_path, text, message):
     with pytest.raises(CatalogError) as err:
@@ -105,3 +115,15 @@ def test_every_attribute_parses_and_missing_ones_are_postgresqls_defaults(tmp_pa
     plain = load_catalog(write(tmp_path, ENTRY))[0]
     assert (plain.on_delete, plain.on_delete_columns, plain.on_update, plain.match, plain.deferrable,
             plain.initially_deferred) == ("NO ACTION", (), "NO ACTION", "SIMPLE", False, False)
+
+
+def test_validated_false_and_waivers_are_kept_apart_from_the_definition(tmp_path):
+    text = (ENTRY + "    validated: false\n    waivers:\n      - policy: column-types-match\n"
+            "        reason: users.id is bigint, org ids stay below 2^31 (APMS-77)\n        by: ana\n")
+    [fk] = load_catalog(write(tmp_path, text))
+    [plain] = load_catalog(write(tmp_path, ENTRY))
+    assert not fk.validate and plain.validate
+    assert str(fk.waiver("column-types-match")) == ("column-types-match waived by ana: users.id is bigint, org ids "
+                                                    "stay below 2^31 (APMS-77)")
+    assert fk.waiver("referencing-index") is None
+    assert fk == plain  # neither changes what PostgreSQL holds, so neither replaces the constraint
