@@ -14,3 +14,12 @@ def one_line(exc: psycopg.Error) -> str | None:
     if exc.diag.message_detail:
         text += f" ({exc.diag.message_detail})"
     return " ".join(text.split())
+
+
+def refusal(exc: psycopg.Error) -> str:
+    """The server's reason for refusing a statement; an error that is no refusal (a lost connection)
+    is raised again, since nothing can go on without the server."""
+    reason = one_line(exc)
+    if reason is None:
+        raise exc
+    return reason

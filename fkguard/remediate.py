@@ -111,9 +111,7 @@ def _delete_hazards(conn: psycopg.Connection, fk: ForeignKey, catalog: Sequence[
         try:
             n = _pointing_at_orphans(conn, fk, referrer, pk)
         except psycopg.Error as exc:
-            reason = pgerror.one_line(exc)
-            if reason is None:
-                raise
+            reason = pgerror.refusal(exc)
             hazards.append(f"affect rows of {referrer.table} through {referrer.name}, which could not be counted "
                            f"({reason})")
             continue
@@ -196,9 +194,7 @@ def apply(conn: psycopg.Connection, fk: ForeignKey, action: str, batch: str,
                          nulls=sql.SQL(", ").join(sql.SQL("{} = NULL").format(sql.Identifier(c)) for c in fk.columns)),
                     values)
     except psycopg.Error as exc:
-        reason = pgerror.one_line(exc)
-        if reason is None:
-            raise
+        reason = pgerror.refusal(exc)
         raise RemediationError(f"{fk.name}: PostgreSQL refused the {action} ({reason}); "
                                f"nothing of {fk.table} changed") from None
     return Result(fk, action, moved, batch)
@@ -255,9 +251,7 @@ def undo(conn: psycopg.Connection, batch: str) -> int:
                 conn.execute(sql.SQL("UPDATE {} SET restored_at = now() WHERE batch = %(batch)s "
                                      "AND constraint_name = %(name)s").format(ROWS), values)
     except psycopg.Error as exc:
-        reason = pgerror.one_line(exc)
-        if reason is None:
-            raise
+        reason = pgerror.refusal(exc)
         raise RemediationError(f"batch {batch} was not put back and stays in quarantine: PostgreSQL refused the rows "
                                f"of {table} ({reason}); fix that, then run --undo {batch} again") from None
     return restored

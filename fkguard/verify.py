@@ -120,9 +120,7 @@ def _probe(conn: psycopg.Connection, *steps: tuple[sql.Composable, tuple]) -> _O
     except errors.ForeignKeyViolation as exc:
         return _Outcome(refused_by=exc.diag.constraint_name or "?")
     except psycopg.Error as exc:
-        reason = pgerror.one_line(exc)
-        if reason is None:  # not PostgreSQL's refusal but a lost connection: verify cannot go on
-            raise
+        reason = pgerror.refusal(exc)
         return _Outcome(error=reason)
     return _Outcome(value=row[0] if row else None)
 
@@ -253,9 +251,7 @@ def _guarded(conn: psycopg.Connection, fk: ForeignKey, name: str,
         with conn.transaction():
             return probe(conn, fk, name)
     except psycopg.Error as exc:
-        reason = pgerror.one_line(exc)
-        if reason is None:
-            raise
+        reason = pgerror.refusal(exc)
         return Check(name, True, f"not exercised: {reason}")
 
 

@@ -14,25 +14,22 @@ from typing import Any
 from context import StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
-from fkguard import column_types, ddl, live
+from fkguard import column_types, ddl
 from fkguard.catalog import ForeignKey
 
 NAME = "column-types-align"
 
 
+def _advice(conn, fk: ForeignKey, pair: column_types.Pairing) -> str:
+    fix = ddl.alter_column_type(fk.table, pair.column, pair.theirs).as_string(conn)
+    return (f"{fk.name}: {fk.table}.{pair.column} is {pair.mine} and {fk.references}.{pair.referenced} is "
+            f"{pair.theirs}; allowed: {pair.reason}. Instead, when a table rewrite is affordable, align them: {fix};")
+
+
 def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[str]:
-    messages = []
     with ctx.connect() as conn:
-        if not (live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)):
-            return []
-        for pair in column_types.pairings(conn, fk):
-            if pair.verdict in (column_types.ALIGNED, column_types.COMPATIBLE):
-                fix = ddl.alter_column_type(fk.table, pair.column, pair.theirs).as_string(conn)
-                messages.append(
-                    f"{fk.name}: {fk.table}.{pair.column} is {pair.mine} and {fk.references}.{pair.referenced} is "
-                    f"{pair.theirs}; allowed: {pair.reason}. Instead, when a table rewrite is affordable, align "
-                    f"them: {fix};")
-    return messages
+        return [_advice(conn, fk, pair) for pair in column_types.pairings(conn, fk)
+                if pair.verdict in (column_types.ALIGNED, column_types.COMPATIBLE)]
 
 
 POLICY = fkguard_policy(

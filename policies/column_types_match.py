@@ -15,25 +15,21 @@ from typing import Any
 from context import StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
-from fkguard import column_types, ddl, live
+from fkguard import column_types, ddl
 from fkguard.catalog import ForeignKey
 
 NAME = "column-types-match"
 
 
+def _refusal(conn, fk: ForeignKey, pair: column_types.Pairing) -> str:
+    fix = ddl.alter_column_type(fk.table, pair.column, pair.theirs).as_string(conn)
+    return (f"{fk.name}: {fk.table}.{pair.column} is {pair.mine} but {fk.references}.{pair.referenced} is "
+            f"{pair.theirs}: {pair.reason}. Instead, align them: {fix}; (this rewrites the table: plan a window for it)")
+
+
 def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[str]:
-    messages = []
     with ctx.connect() as conn:
-        if not (live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)):
-            return []
-        for pair in column_types.pairings(conn, fk):
-            if pair.blocking:
-                fix = ddl.alter_column_type(fk.table, pair.column, pair.theirs).as_string(conn)
-                messages.append(
-                    f"{fk.name}: {fk.table}.{pair.column} is {pair.mine} but {fk.references}.{pair.referenced} is "
-                    f"{pair.theirs}: {pair.reason}. Instead, align them: {fix}; (this rewrites the table: plan a "
-                    f"window for it)")
-    return messages
+        return [_refusal(conn, fk, pair) for pair in column_types.pairings(conn, fk) if pair.blocking]
 
 
 POLICY = fkguard_policy(

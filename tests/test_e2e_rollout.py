@@ -117,6 +117,12 @@ def test_fkguard_rollback_of_a_middle_tier_takes_the_later_ones_and_says_so(proj
 
 def test_fkguard_rollback_of_one_last_tier_constraint_takes_it_alone(project, seeded):
     up(project)
+    unattended = project.fkguard("rollback", "-s", "local", "--constraint", "fk_workflow_stage_actions_stage",
+                                 check=False, stdin="")  # a script: no terminal, no --yes
+    assert unattended.returncode == 2
+    assert unattended.stderr.strip() == ("fkguard rollback: nothing dropped: pulumi asks for a confirmation and there "
+                                         "is no terminal to answer it; add --yes (or --print to see the command only)")
+    assert set(constraints(seeded)) == set(NAMES)
     result = project.fkguard("rollback", "-s", "local", "--constraint", "fk_workflow_stage_actions_stage", "--yes")
     assert "--target-dependents" not in result.stdout and "go too" not in result.stdout
     assert set(constraints(seeded)) == set(NAMES) - {"fk_workflow_stage_actions_stage"}
