@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from fkguard import audit, debt, live, orphans, remediate, settings, stackstate, verify
+from fkguard import audit, debt, live, orphans, remediate, settings, stack_secrets, stackstate, verify
 from fkguard.catalog import TIERS, CatalogError, ForeignKey, load_catalog
 from fkguard.desired import desired
 from fkguard.options import Options, OptionsError
@@ -318,7 +318,9 @@ def _rollback(args: argparse.Namespace) -> int:
         raise CommandError("nothing dropped: pulumi asks for a confirmation and there is no terminal to answer it; "
                            "add --yes (or --print to see the command only)")
     command[0] = settings.pulumi_cli(Path.cwd())
-    return subprocess.run(command, check=False).returncode
+    # destroy opens the stack's secrets: the same passphrase rule as every other pulumi fkguard runs
+    env = stack_secrets.env_for(args.stack, os.environ, Path.cwd())
+    return subprocess.run(command, check=False, env=env).returncode
 
 
 def _init(args: argparse.Namespace) -> int:

@@ -80,10 +80,14 @@ class ScratchProject:
             raise ScratchError(f"pulumi {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
 
-    def fkguard(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        """The fkguard command, run from this project copy as a user would."""
+    def fkguard(self, *args: str, check: bool = True, stdin: str | None = None,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """The fkguard command, run from this project copy as a user of scripts/env.sh would: with no
+        passphrase in the environment, which fkguard finds for the local stack itself."""
+        environment = {k: v for k, v in self.env.items() if k != "PULUMI_CONFIG_PASSPHRASE"}
         result = subprocess.run([str(PROJECT / ".venv" / "bin" / "fkguard"), *args], cwd=self.root, input=stdin,
-                                capture_output=True, text=True, env=self.env, timeout=3600, check=False)
+                                capture_output=True, text=True, env={**environment, **(env or {})}, timeout=3600,
+                                check=False)
         if check and result.returncode != 0:
             raise ScratchError(f"fkguard {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result

@@ -79,7 +79,7 @@ def test_the_cli_refuses_a_real_stack_with_the_public_passphrase(project):
     # the local stack still works without any passphrase in the environment
     assert _pulumi(project, "config", "get", "postgresql:password", "-s", "local").stdout.strip() == "fkguard-local-only"
 
-    status = project.fkguard("status", "-s", "staging", check=False)  # project.env carries the public one
+    status = project.fkguard("status", "-s", "staging", check=False, env={"PULUMI_CONFIG_PASSPHRASE": PUBLIC})
     assert status.returncode == 2
     assert status.stderr.strip() == "fkguard status: " + REFUSED.removeprefix("error: ")
 
