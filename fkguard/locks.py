@@ -87,7 +87,7 @@ def _trace(what: str, tables: Sequence[QualifiedName], attempt: int, sent: float
         return
     ended = time.monotonic()
     line = {"what": what, "tables": [str(t) for t in tables], "attempt": attempt, "outcome": outcome,
-            "ended_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+            "ended_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"),
             "monotonic_start": sent, "monotonic_end": ended, "ms": round((ended - sent) * 1000, 3)}
     with open(path, "a", encoding="utf-8") as out:
         out.write(json.dumps(line) + "\n")

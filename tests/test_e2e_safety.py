@@ -2,6 +2,7 @@
 concurrent session), a pulumi process killed mid-rollout and mid-validation, a failed validation,
 a backup restored into a fresh database, and two `pulumi up` at once."""
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import statistics
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -151,6 +153,46 @@ def start_killable(project, *args) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below pid (pulumi starts its language host and providers in groups of their own)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_everything(process: subprocess.Popen) -> None:
+    """SIGKILL pulumi as a crash would, and everything it started, so no process outlives the test."""
+    tree = descendants(process.pid)
+    os.killpg(process.pid, signal.SIGKILL)
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait(30)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() and "(Z)" not in _state(pid) for pid in tree):
+        assert time.monotonic() < deadline, "a process pulumi started outlived the kill"
+        time.sleep(0.1)
+
+
+def _state(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "(Z)"
+    return f"({stat[stat.rindex(')') + 2]})"
+
+
 def wait_for_fkguard_waiting(conn, seconds=60):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -176,8 +218,7 @@ def test_killed_mid_rollout_recovers_as_documented_and_converges(tight, conn, pg
     with Blocker(pg, lock):
         process = start_killable(tight, "up", "--stack", "local", "--yes", "--skip-plugin-pre-install")
         wait_for_fkguard_waiting(conn)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(30)
+        kill_everything(process)
     locked = up(tight, check=False)
     assert locked.returncode != 0 and "locked" in (locked.stdout + locked.stderr)
 
