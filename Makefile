@@ -65,3 +65,9 @@ bench: bootstrap db-up
 
 lint: venvs
 	.venv/bin/ruff check .
+
+# The fast lane: unit and policy tests, no pulumi CLI (tests that take a project copy are marked
+# e2e by conftest.py); about a minute here. `make test` still runs everything.
+.PHONY: test-fast
+test-fast: postgres venvs
+	$(ENV) pytest -m "not e2e" $(PYTEST_ARGS)

@@ -7,8 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from fkguard.scratch import PROJECT
 from tests.fixtures import TEST_PG_PORT, TEST_PGDATA
+
+pytestmark = pytest.mark.e2e  # the bench drives the real pulumi CLI through a project copy of its own
 
 SECTIONS = ["## 1. The writer's stall", "## 2. The audit against PostgreSQL's own validation",
             "## 3. Pulumi's overhead", "## 4. The plan's Phase 4 table", "## 5. Query plans"]
