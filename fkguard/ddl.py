@@ -31,7 +31,18 @@ def _deferrable(fk: ForeignKey) -> sql.SQL:
 
 
 def add_not_valid(fk: ForeignKey) -> sql.Composed:
-    """ADD … NOT VALID: a brief SHARE ROW EXCLUSIVE lock on both tables and no scan.
+    """ADD … NOT VALID: a brief SHARE ROW EXCLUSIVE lock on both tables and no scan."""
+    return _add(fk, not_valid=True)
+
+
+def add_attaching(fk: ForeignKey) -> sql.Composed:
+    """ADD without NOT VALID, for a partitioned table before PostgreSQL 18 once every partition holds an
+    identical validated constraint: PostgreSQL attaches those instead of scanning (fkguard.partitions)."""
+    return _add(fk, not_valid=False)
+
+
+def _add(fk: ForeignKey, *, not_valid: bool) -> sql.Composed:
+    """ADD CONSTRAINT … FOREIGN KEY.
 
     Clauses in PostgreSQL's own order, each only when it differs from the default, so the statement
     reads like pg_get_constraintdef:
@@ -53,7 +64,8 @@ def add_not_valid(fk: ForeignKey) -> sql.Composed:
         parts.append(sql.SQL("ON UPDATE {}").format(_keyword(fk.on_update, ACTIONS)))
     if fk.deferrable or fk.initially_deferred:
         parts.append(_deferrable(fk))
-    parts.append(sql.SQL("NOT VALID"))
+    if not_valid:
+        parts.append(sql.SQL("NOT VALID"))
     return sql.SQL(" ").join(parts)
 
 
