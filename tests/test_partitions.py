@@ -6,7 +6,7 @@ year, 2025 sub-partitioned by channel."""
 import psycopg
 import pytest
 
-from fkguard import partitions, rollout
+from fkguard import audit, orphans, partitions, remediate, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.locks import LockPolicy
 from fkguard.props import inputs_of
@@ -17,8 +17,8 @@ DROP SCHEMA IF EXISTS parts CASCADE;
 CREATE SCHEMA parts;
 CREATE TABLE parts.account (id int PRIMARY KEY);
 INSERT INTO parts.account SELECT generate_series(1, 500);
-CREATE TABLE parts.event (id bigint, account_id int, happened date NOT NULL, channel text NOT NULL)
-    PARTITION BY RANGE (happened);
+CREATE TABLE parts.event (id bigint, account_id int, happened date NOT NULL, channel text NOT NULL,
+    PRIMARY KEY (id, happened, channel)) PARTITION BY RANGE (happened);
 CREATE TABLE parts.event_2024 PARTITION OF parts.event FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE TABLE parts.event_2025 PARTITION OF parts.event FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')
     PARTITION BY LIST (channel);
@@ -41,6 +41,8 @@ def parted(conn):
     conn.execute(FILL, (1, 3000))
     yield conn
     conn.execute("DROP SCHEMA parts CASCADE")
+    if conn.execute("SELECT to_regclass('fkguard_quarantine.rows')").fetchone()[0]:
+        conn.execute("DELETE FROM fkguard_quarantine.rows WHERE source_schema = 'parts'")
 
 
 def named(conn) -> dict[str, tuple[bool, bool]]:
@@ -199,3 +201,31 @@ def test_the_parent_step_scans_no_partition(pg, parted):
     parted.execute("SELECT pg_stat_force_next_flush()")
     after = scans(pg)
     assert after["event_2024"][0] > before["event_2024"][0]
+
+
+def test_audit_gate_and_remediation_count_across_every_partition(provider, pg, parted):
+    parted.execute("INSERT INTO parts.event VALUES (-1, 9001, '2024-05-01', 'web'), (-2, 9002, '2024-06-01', 'app'), "
+                   "(-3, 9003, '2025-02-01', 'web'), (-4, 9003, '2025-02-02', 'web'), (-5, 9004, '2025-03-01', 'web')")
+    # what VALIDATE of each leaf says, one by one
+    provider.create(props())
+    said = {}
+    for leaf in LEAVES:
+        try:
+            rollout.validate(parted, partitions.on(FK, leaf), LockPolicy())
+            said[leaf.name] = 0
+        except RolloutError as err:
+            said[leaf.name] = int(str(err).split(" rows of ")[0].rsplit(" ", 1)[1])
+    assert said == {"event_2024": 2, "event_2025_app": 0, "event_2025_web": 3}
+    finding, = audit.audit(pg.connect, [FK])
+    assert finding.orphans == sum(said.values()) == orphans.count_orphans(parted, FK)
+    assert sorted(k[0] for k in orphans.sample_orphan_keys(parted, FK, 10)) == [9001, 9002, 9003, 9004]
+    # remediation takes them out of both partitions, keeps a copy, and undo puts each back where it was
+    before = sorted(parted.execute("SELECT tableoid::regclass::text, id FROM parts.event WHERE id < 0").fetchall())
+    result = remediate.apply(parted, FK, "delete", "parts-b1")
+    assert result.rows == 5 and orphans.count_orphans(parted, FK) == 0
+    assert parted.execute("SELECT count(*) FROM parts.event WHERE id < 0").fetchone()[0] == 0
+    done = rollout.validate(parted, FK, LockPolicy())
+    assert done.state == "validated"
+    rollout.drop(parted, FK, LockPolicy())
+    assert remediate.undo(parted, "parts-b1") == 5
+    assert sorted(parted.execute("SELECT tableoid::regclass::text, id FROM parts.event WHERE id < 0").fetchall()) == before
