@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from fkguard import audit, debt, live, orphans, remediate, settings, stack_secrets, stackstate, verify
+from fkguard import audit, debt, live, orphans, remediate, rollout, settings, stack_secrets, stackstate, verify
 from fkguard.catalog import TIERS, CatalogError, ForeignKey, load_catalog
 from fkguard.desired import desired
 from fkguard.options import Options, OptionsError
@@ -59,7 +59,7 @@ def _status(args: argparse.Namespace) -> int:
     rows = []
     with conn_settings.connect() as conn:
         for fk in catalog:
-            found = live.read_constraint(conn, fk.table, fk.name) if live.table_exists(conn, fk.table) else None
+            found = rollout.read(conn, fk)  # a partitioned table's leaves too (fkguard.partitions)
             in_db = "absent" if found is None else ("validated" if found.validated else "not valid")
             in_stack = recorded[fk.name].state if fk.name in recorded else "absent"
             goal = desired(fk, options, debt.accepted(debts, fk.name, args.stack))

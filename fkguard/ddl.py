@@ -3,6 +3,8 @@ action a keyword from a fixed list."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from psycopg import sql
 
 from fkguard.catalog import ACTIONS, COLUMN_LIST_ACTIONS, MATCHES, ForeignKey, QualifiedName
@@ -31,7 +33,18 @@ def _deferrable(fk: ForeignKey) -> sql.SQL:
 
 
 def add_not_valid(fk: ForeignKey) -> sql.Composed:
-    """ADD … NOT VALID: a brief SHARE ROW EXCLUSIVE lock on both tables and no scan.
+    """ADD … NOT VALID: a brief SHARE ROW EXCLUSIVE lock on both tables and no scan."""
+    return _add(fk, not_valid=True)
+
+
+def add_attaching(fk: ForeignKey) -> sql.Composed:
+    """ADD without NOT VALID, for a partitioned table before PostgreSQL 18 once every partition holds an
+    identical validated constraint: PostgreSQL attaches those instead of scanning (fkguard.partitions)."""
+    return _add(fk, not_valid=False)
+
+
+def _add(fk: ForeignKey, *, not_valid: bool) -> sql.Composed:
+    """ADD CONSTRAINT … FOREIGN KEY.
 
     Clauses in PostgreSQL's own order, each only when it differs from the default, so the statement
     reads like pg_get_constraintdef:
@@ -53,7 +66,8 @@ def add_not_valid(fk: ForeignKey) -> sql.Composed:
         parts.append(sql.SQL("ON UPDATE {}").format(_keyword(fk.on_update, ACTIONS)))
     if fk.deferrable or fk.initially_deferred:
         parts.append(_deferrable(fk))
-    parts.append(sql.SQL("NOT VALID"))
+    if not_valid:
+        parts.append(sql.SQL("NOT VALID"))
     return sql.SQL(" ").join(parts)
 
 
@@ -95,12 +109,34 @@ def _name_within_limit(*parts: str) -> str:
     return name
 
 
-def create_index_concurrently(fk: ForeignKey) -> sql.Composed:
-    """The index that keeps ON DELETE checks and joins on the referencing columns from scanning."""
-    return sql.SQL("CREATE INDEX CONCURRENTLY {name} ON {table} ({cols})").format(
-        name=sql.Identifier(_name_within_limit(fk.table.name, *fk.columns, "idx")),
-        table=table_ref(fk.table), cols=_columns(fk.columns),
-    )
+def _index_name(table: QualifiedName, fk: ForeignKey) -> str:
+    return _name_within_limit(table.name, *fk.columns, "idx")
+
+
+def create_index_concurrently(fk: ForeignKey, tree: Sequence[tuple[QualifiedName, QualifiedName, bool]] = ()
+                              ) -> sql.Composed:
+    """The index that keeps ON DELETE checks and joins on the referencing columns from scanning.
+
+    A partitioned table refuses CREATE INDEX CONCURRENTLY ("cannot create index on partitioned table
+    concurrently"), so given its partition tree ((partition, its parent, is it a leaf) for each,
+    fkguard.partitions.tree) the plan is: each leaf's index CONCURRENTLY; then, deepest level first,
+    an index ON ONLY each partitioned table (a catalog entry, made invalid, no build) and ALTER INDEX …
+    ATTACH PARTITION of each child's; the last attach makes each one valid."""
+    columns = _columns(fk.columns)
+    if not tree:
+        return sql.SQL("CREATE INDEX CONCURRENTLY {name} ON {table} ({cols})").format(
+            name=sql.Identifier(_index_name(fk.table, fk)), table=table_ref(fk.table), cols=columns)
+    steps = [sql.SQL("CREATE INDEX CONCURRENTLY {name} ON {table} ({cols})").format(
+        name=sql.Identifier(_index_name(table, fk)), table=table_ref(table), cols=columns)
+        for table, _, leaf in tree if leaf]
+    inner = [table for table, _, leaf in tree if not leaf]
+    for node in [*reversed(inner), fk.table]:  # pg_partition_tree lists shallowest first
+        steps.append(sql.SQL("CREATE INDEX {name} ON ONLY {table} ({cols})").format(
+            name=sql.Identifier(_index_name(node, fk)), table=table_ref(node), cols=columns))
+        steps += [sql.SQL("ALTER INDEX {index} ATTACH PARTITION {child}").format(
+            index=sql.Identifier(node.schema, _index_name(node, fk)),
+            child=sql.Identifier(table.schema, _index_name(table, fk))) for table, parent, _ in tree if parent == node]
+    return sql.SQL("; ").join(steps)
 
 
 def add_unique(table: QualifiedName, columns: tuple[str, ...]) -> sql.Composed:

@@ -1,5 +1,6 @@
 """What fkguard does to one foreign key: add it NOT VALID, validate it, change when it is checked
-(DEFERRABLE), drop it, read it. Each is a short transaction of its own under lock protection (fkguard.locks)."""
+(DEFERRABLE), drop it, read it. Each is a short transaction of its own under lock protection (fkguard.locks).
+A partitioned referencing table before PostgreSQL 18 goes per leaf partition (fkguard.partitions)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import errors
 
-from fkguard import ddl, live, orphans
+from fkguard import ddl, live, orphans, partitions
 from fkguard.catalog import ForeignKey
 from fkguard.locks import LockPolicy, run_locked
 
@@ -32,7 +33,7 @@ class Outcome:
 
 
 def _observe(conn: psycopg.Connection, fk: ForeignKey, ran: list[str]) -> Outcome:
-    found = live.read_constraint(conn, fk.table, fk.name)
+    found = read(conn, fk)
     if found is None:
         return Outcome(exists=False, sql=ran)
     return Outcome(exists=True, validated=found.validated, definition=found.definition, sql=ran)
@@ -60,10 +61,11 @@ def preflight(conn: psycopg.Connection, fk: ForeignKey) -> list[tuple[str, str]]
             if col not in present:
                 problems.append((key, f"column {col!r} does not exist in {table}; fix the column name"))
         if key == "table":
-            if kind[0] == "p" and conn.info.server_version < 180000:
-                problems.append((key, f"{table} is partitioned: PostgreSQL {conn.info.server_version // 10000} "
-                                      f"refuses NOT VALID foreign keys on partitioned tables (18 allows them); "
-                                      f"add the constraint to each partition instead"))
+            if kind[0] == "p":
+                for part in partitions.tree(conn, table):
+                    if part.relkind == "f":
+                        problems.append((key, f"{part.table}, a partition of {table}, is a foreign table, which "
+                                              f"cannot hold a foreign key; detach it first"))
             if fk.on_delete_columns and conn.info.server_version < 150000:
                 problems.append(("on_delete_columns", f"ON DELETE {fk.on_delete} (columns) needs PostgreSQL 15; this "
                                                       f"server is {conn.info.server_version // 10000}: remove "
@@ -103,6 +105,8 @@ def planned_sql(conn: psycopg.Connection, fk: ForeignKey, validated: bool, *, de
     if deferral_only:
         return [f"{ddl.alter_deferrable(fk).as_string(conn)};  -- ACCESS EXCLUSIVE on {fk.table}, held for "
                 f"milliseconds: no scan, and the constraint keeps its validation"]
+    if partitions.uses_leaves(conn, fk.table):
+        return _planned_per_leaf(conn, fk, validated)
     plan = [f"{ddl.add_not_valid(fk).as_string(conn)};  -- SHARE ROW EXCLUSIVE on {fk.table} and "
             f"{fk.references}, held for milliseconds: no scan"]
     if validated:
@@ -111,22 +115,61 @@ def planned_sql(conn: psycopg.Connection, fk: ForeignKey, validated: bool, *, de
     return plan
 
 
+def _planned_per_leaf(conn: psycopg.Connection, fk: ForeignKey, validated: bool) -> list[str]:
+    leaves = partitions.leaves(conn, fk.table)
+    plan = [f"{ddl.add_not_valid(partitions.on(fk, leaf)).as_string(conn)};  -- partition of {fk.table}: SHARE ROW "
+            f"EXCLUSIVE on {leaf} and {fk.references}, held for milliseconds: no scan" for leaf in leaves]
+    if validated:
+        plan += [f"{ddl.validate(partitions.on(fk, leaf)).as_string(conn)};  -- in its own transaction: SHARE UPDATE "
+                 f"EXCLUSIVE on {leaf}, ROW SHARE on {fk.references}: reads and writes continue during the scan"
+                 for leaf in leaves]
+        plan.append(f"{ddl.add_attaching(fk).as_string(conn)};  -- SHARE ROW EXCLUSIVE on {fk.table}, its partitions "
+                    f"and {fk.references}, held for milliseconds: attaches the validated partition constraints, no scan "
+                    f"(PostgreSQL {conn.info.server_version // 10000} refuses NOT VALID on a partitioned table)")
+    return plan
+
+
+def _adopt_or_refuse(found: live.LiveConstraint, fk: ForeignKey) -> str:
+    if not found.same_as(fk):
+        raise RolloutError(
+            f"{fk.table} already has a constraint named {fk.name} with another definition "
+            f"({found.definition}); drop or rename it, or change this constraint's name"
+        )
+    return f"-- adopted the existing constraint {fk.name}, which matches"
+
+
 def add(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy) -> Outcome:
     """Add the constraint NOT VALID, or adopt an identical one that already exists."""
     found = live.read_constraint(conn, fk.table, fk.name)
     if found is not None:
-        if not found.same_as(fk):
-            raise RolloutError(
-                f"{fk.table} already has a constraint named {fk.name} with another definition "
-                f"({found.definition}); drop or rename it, or change this constraint's name"
-            )
-        return _observe(conn, fk, [f"-- adopted the existing constraint {fk.name}, which matches"])
+        return _observe(conn, fk, [_adopt_or_refuse(found, fk)])
+    if partitions.uses_leaves(conn, fk.table):
+        return _observe(conn, fk, _add_per_leaf(conn, fk, policy))
     statement = ddl.add_not_valid(fk)
     run_locked(conn, [statement], [fk.table, fk.references], policy, what=f"adding {fk.name}")
     return _observe(conn, fk, [statement.as_string(conn)])
 
 
-def validate(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy, ran: list[str] | None = None) -> Outcome:
+def _add_per_leaf(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy) -> list[str]:
+    """Step 1 of fkguard.partitions: NOT VALID on each leaf still without it, one brief lock each."""
+    states = partitions.leaf_states(conn, fk)
+    if not states:  # no partition yet: nothing to scan, so the parent's constraint is added at once, validated
+        statement = ddl.add_attaching(fk)
+        run_locked(conn, [statement], [fk.table, fk.references], policy, what=f"adding {fk.name}")
+        return [statement.as_string(conn)]
+    ran = []
+    for leaf, found in states.items():
+        on_leaf = partitions.on(fk, leaf)
+        if found is not None:
+            ran.append(f"{_adopt_or_refuse(found, on_leaf)} on {leaf}")
+            continue
+        statement = ddl.add_not_valid(on_leaf)
+        run_locked(conn, [statement], [leaf, fk.references], policy, what=f"adding {fk.name} on {leaf}")
+        ran.append(statement.as_string(conn))
+    return ran
+
+
+def _validate_one(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy) -> str:
     """VALIDATE in a transaction of its own; on orphans, say how many and show some."""
     statement = ddl.validate(fk)
     try:
@@ -144,14 +187,49 @@ def validate(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy, ran: 
             f"VALIDATE CONSTRAINT {fk.name} was cancelled by fkguard:statementTimeout; the constraint stays NOT "
             f"VALID. Raise the timeout or validate in a quieter hour"
         ) from None
-    return _observe(conn, fk, [*(ran or []), statement.as_string(conn)])
+    return statement.as_string(conn)
+
+
+def validate(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy, ran: list[str] | None = None) -> Outcome:
+    """VALIDATE in a transaction of its own (per leaf, then the attaching ADD on the parent, for a
+    partitioned table before PostgreSQL 18)."""
+    done = list(ran or [])
+    if partitions.uses_leaves(conn, fk.table) and live.read_constraint(conn, fk.table, fk.name) is None:
+        done += _validate_per_leaf(conn, fk, policy)
+    else:
+        done.append(_validate_one(conn, fk, policy))
+    return _observe(conn, fk, done)
+
+
+def _validate_per_leaf(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy) -> list[str]:
+    """Steps 2 and 3 of fkguard.partitions: VALIDATE each leaf not yet validated, then ADD on the parent,
+    which attaches them without a scan."""
+    ran = []
+    for leaf, found in partitions.leaf_states(conn, fk).items():
+        if found is None:
+            raise RolloutError(f"{fk.name} is missing from {leaf}, a partition of {fk.table} (added after the "
+                               f"rollout, or dropped by hand): run pulumi refresh, then pulumi up to add it there too")
+        if not found.validated:
+            ran.append(_validate_one(conn, partitions.on(fk, leaf), policy))
+    statement = ddl.add_attaching(fk)
+    run_locked(conn, [statement], [fk.table, *partitions.leaves(conn, fk.table), fk.references], policy,
+               what=f"attaching {fk.name} on {fk.table}")
+    ran.append(statement.as_string(conn))
+    return ran
 
 
 def alter_deferral(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy) -> Outcome:
     """Make the existing constraint [NOT] DEFERRABLE [INITIALLY DEFERRED] as the catalog says, in place."""
-    statement = ddl.alter_deferrable(fk)
-    run_locked(conn, [statement], [fk.table, fk.references], policy, what=f"altering {fk.name}")
-    return _observe(conn, fk, [statement.as_string(conn)])
+    # The parent's ALTER CONSTRAINT reaches its partitions' attached ones; without it, each leaf's own.
+    on_tables = [fk.table]
+    if partitions.uses_leaves(conn, fk.table) and live.read_constraint(conn, fk.table, fk.name) is None:
+        on_tables = partitions.leaves(conn, fk.table)
+    ran = []
+    for table in on_tables:
+        statement = ddl.alter_deferrable(partitions.on(fk, table))
+        run_locked(conn, [statement], [table, fk.references], policy, what=f"altering {fk.name} on {table}")
+        ran.append(statement.as_string(conn))
+    return _observe(conn, fk, ran)
 
 
 def drop(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy) -> Outcome:
@@ -160,10 +238,21 @@ def drop(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy) -> Outcom
         return Outcome(exists=False, sql=[f"-- {fk.table} does not exist: nothing to drop"])
     statement = ddl.drop(fk)
     run_locked(conn, [statement], [fk.table, fk.references], policy, what=f"dropping {fk.name}")
-    return Outcome(exists=False, sql=[statement.as_string(conn)])
+    ran = [statement.as_string(conn)]
+    if partitions.uses_leaves(conn, fk.table):
+        # The parent's drop took the attached ones; what is left are leaves still NOT VALID (or never attached).
+        for leaf, found in partitions.leaf_states(conn, fk).items():
+            if found is not None:
+                statement = ddl.drop(partitions.on(fk, leaf))
+                run_locked(conn, [statement], [leaf, fk.references], policy, what=f"dropping {fk.name} on {leaf}")
+                ran.append(statement.as_string(conn))
+    return Outcome(exists=False, sql=ran)
 
 
 def read(conn: psycopg.Connection, fk: ForeignKey) -> live.LiveConstraint | None:
+    """The constraint as PostgreSQL has it; for a partitioned table before 18, as fkguard.partitions maps it."""
     if not live.table_exists(conn, fk.table):
         return None
+    if partitions.uses_leaves(conn, fk.table):
+        return partitions.read(conn, fk)
     return live.read_constraint(conn, fk.table, fk.name)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import errors, sql
 
-from fkguard import column_types, ddl, debt, live, orphans, pgerror
+from fkguard import column_types, ddl, debt, live, orphans, pgerror, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.desired import NOT_VALID, VALIDATED, desired
 from fkguard.options import Options
@@ -64,7 +64,7 @@ def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options
             checks.append(Check(f"{fk.name}: tables", False, f"{fk.table} or {fk.references} does not exist"))
             continue
         accepted = debt.accepted(list(debts), fk.name, stack)
-        found = live.read_constraint(conn, fk.table, fk.name)
+        found = rollout.read(conn, fk)
         state = "absent" if found is None else ("validated" if found.validated else "not valid")
         goal = desired(fk, options, accepted)
         good = state == goal.state or (goal.state == NOT_VALID and state == VALIDATED)
@@ -232,7 +232,7 @@ def behaviours(conn: psycopg.Connection, catalog: list[ForeignKey]) -> list[Chec
         # A DEFERRABLE INITIALLY DEFERRED key checks only at commit, which a rolled-back probe never reaches.
         conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for fk in catalog:
-            if not live.table_exists(conn, fk.table) or live.read_constraint(conn, fk.table, fk.name) is None:
+            if rollout.read(conn, fk) is None:
                 continue
             checks.append(_guarded(conn, fk, f"{fk.name}: missing parent refused", _missing_parent))
             if fk.on_delete in _DELETE_PROBES:

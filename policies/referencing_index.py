@@ -12,7 +12,7 @@ from typing import Any
 from context import StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
-from fkguard import ddl, live
+from fkguard import ddl, live, partitions
 from fkguard.catalog import ForeignKey
 
 NAME = "referencing-index"
@@ -24,7 +24,9 @@ def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config:
             return []
         if live.has_leading_index(conn, fk):
             return []
-        fix = ddl.create_index_concurrently(fk).as_string(conn)
+        # a partitioned table gets one per partition, attached (CONCURRENTLY is refused on the parent)
+        tree = [(p.table, p.parent, p.leaf) for p in partitions.tree(conn, fk.table)]
+        fix = ddl.create_index_concurrently(fk, tree).as_string(conn)
     return [f"{fk.name}: no index on {fk.table} ({', '.join(fk.columns)}), so each delete from {fk.references} "  # noqa: S608 (a message)
             f"scans {fk.table} for children. Instead, before the rollout: {fix};"]
 

@@ -19,3 +19,34 @@ def test_unindexed_columns_get_the_concurrent_index_to_create(stack):
 def test_the_suggested_index_satisfies_the_policy(stack, conn):
     conn.execute("CREATE INDEX CONCURRENTLY punchlists_workflow_instance_id_idx ON punchlists (workflow_instance_id)")
     assert run(POLICY, inputs_of(CATALOG[5], False)) == []
+
+
+def test_a_partitioned_table_gets_the_per_partition_plan_that_postgresql_accepts(stack, conn):
+    conn.execute("DROP TABLE IF EXISTS ri_parted; CREATE TABLE ri_parted (id int, workflow_instance_id text, "
+                 "part int NOT NULL, sub int NOT NULL) PARTITION BY LIST (part); "
+                 "CREATE TABLE ri_parted_1 PARTITION OF ri_parted FOR VALUES IN (1); "
+                 "CREATE TABLE ri_parted_2 PARTITION OF ri_parted FOR VALUES IN (2) PARTITION BY LIST (sub); "
+                 "CREATE TABLE ri_parted_2a PARTITION OF ri_parted_2 FOR VALUES IN (1)")
+    try:
+        parted = inputs_of(CATALOG[5], False) | {"table": "public.ri_parted", "constraintName": "fk_ri_parted"}
+        message, = run(POLICY, parted)
+        plan = message.split("Instead, before the rollout: ")[1].rstrip(";").split("; ")
+        assert plan == [
+            'CREATE INDEX CONCURRENTLY "ri_parted_1_workflow_instance_id_idx" ON "public"."ri_parted_1" ("workflow_instance_id")',
+            'CREATE INDEX CONCURRENTLY "ri_parted_2a_workflow_instance_id_idx" ON "public"."ri_parted_2a" '
+            '("workflow_instance_id")',
+            'CREATE INDEX "ri_parted_2_workflow_instance_id_idx" ON ONLY "public"."ri_parted_2" ("workflow_instance_id")',
+            'ALTER INDEX "public"."ri_parted_2_workflow_instance_id_idx" ATTACH PARTITION '
+            '"public"."ri_parted_2a_workflow_instance_id_idx"',
+            'CREATE INDEX "ri_parted_workflow_instance_id_idx" ON ONLY "public"."ri_parted" ("workflow_instance_id")',
+            'ALTER INDEX "public"."ri_parted_workflow_instance_id_idx" ATTACH PARTITION '
+            '"public"."ri_parted_1_workflow_instance_id_idx"',
+            'ALTER INDEX "public"."ri_parted_workflow_instance_id_idx" ATTACH PARTITION '
+            '"public"."ri_parted_2_workflow_instance_id_idx"']
+        for statement in plan:  # one at a time, as psql would send them: CONCURRENTLY runs outside a transaction
+            conn.execute(statement)
+        assert conn.execute("SELECT bool_and(indisvalid) FROM pg_index WHERE indrelid::regclass::text LIKE 'ri_parted%'"
+                            ).fetchone()[0] is True
+        assert run(POLICY, parted) == []
+    finally:
+        conn.execute("DROP TABLE ri_parted")

@@ -13,7 +13,7 @@ from typing import Any
 from context import StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
-from fkguard import live
+from fkguard import live, rollout
 from fkguard.catalog import ForeignKey
 
 NAME = "safe-pattern"
@@ -23,7 +23,8 @@ def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, _config: 
     if not props.get("validated"):
         return []
     with ctx.connect() as conn:
-        if not live.table_exists(conn, fk.table) or live.read_constraint(conn, fk.table, fk.name) is not None:
+        # rollout.read: a partitioned table's NOT VALID leaves count as added (fkguard.partitions)
+        if not live.table_exists(conn, fk.table) or rollout.read(conn, fk) is not None:
             return []
     return [f"{fk.name} would be added and validated in the same deployment. Instead, add it NOT VALID first "
             f"(leave tier {fk.tier} out of fkguard:validateTiers), run pulumi up, then add the tier to "
