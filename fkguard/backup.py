@@ -44,6 +44,8 @@ PG_DUMP_ENV = "FKGUARD_PG_DUMP"
 def _pg_dump_candidates() -> list[str]:
     explicit = os.environ.get(PG_DUMP_ENV)
     if explicit:
+        if not os.access(explicit, os.X_OK):
+            raise BackupError(f"{PG_DUMP_ENV}={explicit} is not an executable pg_dump: fix the path, or unset it")
         return [explicit]  # the operator's choice, and only it
     tools = [os.environ.get(TOOLS_ENV, ""), str(Path(__file__).resolve().parent.parent / ".tools" / "postgres")]
     found = [p for t in tools if t for p in sorted(glob.glob(os.path.join(t, "*-client", "bin", "pg_dump")))]

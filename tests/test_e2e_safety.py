@@ -272,6 +272,13 @@ def test_the_bootstraps_pg_dump_serves_every_version_and_debians_15_up_to_15():
         assert backup.client_bin(server) == PROJECT / ".tools" / "postgres" / "18-client" / "bin"
 
 
+def test_a_pg_dump_path_that_is_not_one_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("FKGUARD_PG_DUMP", str(tmp_path / "pg_dump"))
+    with pytest.raises(backup.BackupError) as refused:
+        backup.client_bin(15)
+    assert str(refused.value) == f"FKGUARD_PG_DUMP={tmp_path / 'pg_dump'} is not an executable pg_dump: fix the path, or unset it"
+
+
 def test_two_ups_at_once_the_second_is_refused_by_the_stack_lock(tight, conn, pg):
     with Blocker(pg, "LOCK TABLE workflow_instances IN SHARE MODE") as blocker:
         first = start_killable(tight, "up", "--stack", "local", "--yes", "--skip-plugin-pre-install")
