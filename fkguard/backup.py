@@ -35,6 +35,14 @@ class Backup:
     taken_at: str
 
 
+def pg_tool(name: str) -> str:
+    """Debian's client tool `name` (psql, pgbench: they talk to any server of 14 to 18)."""
+    for candidate in (f"/usr/lib/postgresql/15/bin/{name}", shutil.which(name)):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise BackupError(f"{name} is not installed: apt-get install postgresql-client-15")
+
+
 # Where scripts/bootstrap-postgres.sh links the client tools it installs (<major>-client/bin);
 # scripts/env.sh exports it, for the program run from a scratch copy of the project too.
 TOOLS_ENV = "FKGUARD_PG_TOOLS"
