@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 versions=${MATRIX_VERSIONS:-14 15 16 17 18}
-tests=${MATRIX_TESTS:-tests/test_pg_script.py tests/test_attrs.py tests/test_orphans.py tests/test_locks.py}
+tests=${MATRIX_TESTS:-tests/test_pg_script.py tests/test_attrs.py tests/test_orphans.py tests/test_locks.py tests/test_verify.py}
 out=results/matrix
 rm -rf "$out" && mkdir -p "$out"
 # shellcheck source=env.sh
