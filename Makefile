@@ -8,8 +8,13 @@ STACK ?= local
 # Every pulumi command that can change something goes through the policy pack, with the stack's own settings.
 GATE = --policy-pack policies --policy-pack-config policy-config.$(STACK).json
 PYTEST_ARGS ?=
+# PG=14|16|17|18: the server version of make db-up and make test (unset: Debian's 15).
+PG ?=
+ifneq ($(PG),)
+export FKGUARD_PG_VERSION := $(PG)
+endif
 
-.PHONY: demo test bootstrap toolchain venvs postgres db-up db-down db-destroy seed stack-local preview up \
+.PHONY: demo test test-matrix bootstrap toolchain venvs postgres db-up db-down db-destroy seed stack-local preview up \
 	policy-check bench lint
 
 demo: bootstrap db-up stack-local
@@ -17,6 +22,10 @@ demo: bootstrap db-up stack-local
 
 test: bootstrap
 	$(ENV) pytest $(PYTEST_ARGS)
+
+# A named subset of the suite on PostgreSQL 14 to 18, and a version x test-file table (not in CI).
+test-matrix: bootstrap
+	@scripts/test-matrix.sh
 
 bootstrap: postgres toolchain venvs
 

@@ -117,7 +117,8 @@ def _probe(conn: psycopg.Connection, *steps: tuple[sql.Composable, tuple]) -> _O
             for statement, params in steps:
                 cur = conn.execute(statement, params)
                 row = cur.fetchone() if cur.description else None
-    except errors.ForeignKeyViolation as exc:
+    # PostgreSQL 18 reports a RESTRICT key's refusal as restrict_violation (23001), older ones as 23503.
+    except (errors.ForeignKeyViolation, errors.RestrictViolation) as exc:
         return _Outcome(refused_by=exc.diag.constraint_name or "?")
     except psycopg.Error as exc:
         reason = pgerror.refusal(exc)

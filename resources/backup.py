@@ -10,17 +10,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pulumi
 from pulumi import dynamic
 
 from fkguard import backup
 from fkguard.catalog import QualifiedName
+from fkguard.settings import SettingsError
 from resources import foreign_key
 
 
 class TableBackupProvider(dynamic.ResourceProvider):
     def configure(self, req: dynamic.ConfigureRequest) -> None:
         foreign_key.ForeignKeyConstraintProvider().configure(req)  # the same connection settings
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        # At preview, before any change: a pg_dump too old for this server is said here, not mid-rollout.
+        if olds.get("path") and not self.diff("", olds, news).changes:
+            return dynamic.CheckResult(news, [])  # the dump is taken already and no new one will be
+        try:
+            backup.client_bin(backup.server_major(foreign_key.connection_settings()))
+        except (backup.BackupError, SettingsError) as exc:
+            return dynamic.CheckResult(news, [dynamic.CheckFailure("tables", str(exc))])
+        except psycopg.Error as exc:
+            reason = f"cannot reach PostgreSQL to choose a pg_dump: {exc}"
+            return dynamic.CheckResult(news, [dynamic.CheckFailure("tables", reason)])
+        return dynamic.CheckResult(news, [])
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         settings = foreign_key.connection_settings()

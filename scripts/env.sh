@@ -7,6 +7,8 @@
 # staging` would silently encrypt staging's password with it.
 _fkguard_project=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/.." && pwd)
 export PATH="$_fkguard_project/scripts/bin:$_fkguard_project/.tools/bin:$_fkguard_project/.venv/bin:$PATH"
+# The PostgreSQL client tools make bootstrap linked (pg_dump 18 for backups of newer servers).
+export FKGUARD_PG_TOOLS="$_fkguard_project/.tools/postgres"
 export PULUMI_HOME="$_fkguard_project/.pulumi-home"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The embedded PostgreSQL 15: a throwaway cluster on 127.0.0.1 in a git-ignored folder.
+# The embedded PostgreSQL (15 unless FKGUARD_PG_VERSION says 14, 16, 17 or 18): a throwaway cluster
+# on 127.0.0.1 in a git-ignored folder.
 # Usage: scripts/pg.sh start|stop|status|psql [args]
-# Settings (environment): FKGUARD_PGDATA (default <project>/.pgdata), FKGUARD_PG_PORT,
+# Settings (environment): FKGUARD_PG_VERSION, FKGUARD_PGDATA (default <project>/.pgdata, or
+# <project>/.pgdata-<version> for a version other than 15), FKGUARD_PG_PORT,
 # FKGUARD_PG_DB, FKGUARD_PG_USER, FKGUARD_LOCAL_DB_PASSWORD (defaults in scripts/local.env).
 set -euo pipefail
 
@@ -9,17 +11,43 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 project=$(dirname "$here")
 # shellcheck source=local.env
 . "$here/local.env"
-datadir=${FKGUARD_PGDATA:-$project/.pgdata}
+PG_MAJOR=${FKGUARD_PG_VERSION:-15}
+# Each version has a data folder of its own: a cluster's files are readable by its major only.
+if [ "$PG_MAJOR" = 15 ]; then datadir=${FKGUARD_PGDATA:-$project/.pgdata}; else datadir=${FKGUARD_PGDATA:-$project/.pgdata-$PG_MAJOR}; fi
 port=$FKGUARD_PG_PORT
-PG_MAJOR=15
 
 die() { echo "pg: $*" >&2; exit 1; }
 say() { echo "pg: $*" >&2; }
 
+# 15 is Debian's; the others are what scripts/bootstrap-postgres.sh unpacked and linked, resolved
+# to the real folder because the postgres user may not be able to enter the project.
 pg_bin() {
-  local d=/usr/lib/postgresql/$PG_MAJOR/bin
-  [ -x "$d/pg_ctl" ] || die "PostgreSQL $PG_MAJOR is not installed. Run: make bootstrap (or apt-get install postgresql-$PG_MAJOR)"
+  local d
+  case "$PG_MAJOR" in
+    15)
+      d=/usr/lib/postgresql/15/bin
+      [ -x "$d/pg_ctl" ] || die "PostgreSQL 15 is not installed. Run: make bootstrap (or apt-get install postgresql-15)" ;;
+    14|16|17|18)
+      d=$(readlink -f "$project/.tools/postgres/$PG_MAJOR-server/bin" 2>/dev/null || true)
+      [ -n "$d" ] && [ -x "$d/pg_ctl" ] || die "PostgreSQL $PG_MAJOR is not installed. Run: FKGUARD_PG_VERSION=$PG_MAJOR make postgres" ;;
+    *) die "FKGUARD_PG_VERSION=$PG_MAJOR is not one fkguard runs: use 14, 15, 16, 17 or 18 (or leave it unset for 15)" ;;
+  esac
   echo "$d"
+}
+
+# Debian's psql 15 talks to servers 14 to 18 alike (the zonky builds have no psql).
+psql_bin() {
+  local p=/usr/lib/postgresql/15/bin/psql
+  [ -x "$p" ] || die "psql 15 is not installed. Run: make bootstrap (or apt-get install postgresql-client-15)"
+  echo "$p"
+}
+
+# A data folder made by another major cannot be started by this one: say which, before pg_ctl does.
+check_major() {
+  local real=$1 has
+  [ -f "$real/PG_VERSION" ] || return 0
+  has=$(cat "$real/PG_VERSION")
+  [ "$has" = "$PG_MAJOR" ] || die "$datadir holds a PostgreSQL $has cluster, not $PG_MAJOR: use FKGUARD_PG_VERSION=$has, or another FKGUARD_PGDATA"
 }
 
 # initdb refuses to run as root: as root every server command runs as the postgres user.
@@ -68,12 +96,13 @@ running() {
 
 psql_super() {
   local real=$1; shift
-  as_owner "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 -h "$real" -p "$port" -d postgres "$@"
+  as_owner "$(psql_bin)" -X -q -v ON_ERROR_STOP=1 -h "$real" -p "$port" -d postgres "$@"
 }
 
 init_cluster() {
   local real=$1 bin
   bin=$(pg_bin)
+  check_major "$real"
   if [ -e "$real" ] && [ ! -f "$real/.fkguard-ready" ]; then
     if running "$real"; then as_owner "$bin/pg_ctl" -D "$real" -m immediate stop >/dev/null || true; fi
     say "data folder $real was left incomplete by an interrupted setup: recreating it"
@@ -120,6 +149,7 @@ cmd=${1:-status}
 case "$cmd" in
   start)
     real=$(resolve_datadir)
+    check_major "$real"
     if [ -f "$real/.fkguard-ready" ] && running "$real"; then
       say "already running on 127.0.0.1:$port ($datadir)"
       exit 0

@@ -18,9 +18,13 @@ from fkguard.scratch import PROJECT, ScratchProject, local_env, pulumi_bin  # no
 from fkguard.settings import ConnectionSettings
 
 PG_SCRIPT = PROJECT / "scripts" / "pg.sh"
-# One port per checkout, so two clones can run their suites side by side on one machine.
-TEST_PG_PORT = int(os.environ.get("FKGUARD_TEST_PG_PORT") or 56000 + zlib.crc32(str(PROJECT).encode()) % 1000)
-TEST_PGDATA = PROJECT / ".pgdata-test"
+# The server version under test (make test PG=17); unset is Debian's 15, as scripts/pg.sh.
+PG_VERSION = os.environ.get("FKGUARD_PG_VERSION") or "15"
+# One port and folder per checkout and version, so two clones (or two versions of one) can run
+# their suites side by side on one machine; 15 keeps the names it always had.
+_key = str(PROJECT) if PG_VERSION == "15" else f"{PROJECT}:{PG_VERSION}"
+TEST_PG_PORT = int(os.environ.get("FKGUARD_TEST_PG_PORT") or 56000 + zlib.crc32(_key.encode()) % 1000)
+TEST_PGDATA = PROJECT / (".pgdata-test" if PG_VERSION == "15" else f".pgdata-test-{PG_VERSION}")
 
 
 def pg_script(*args: str, port: int = TEST_PG_PORT, datadir: Path = TEST_PGDATA,

@@ -75,7 +75,9 @@ def test_plan_phase_3_3_behaviours_hold(project, seeded):
                           'HARDWARE', 'IN_PROGRESS', 1, 'test-user')""")
     # Test 2: RESTRICT: a config version in use cannot be deleted. (The plan's query selects
     # workflow ids, which match no config version, so it deletes nothing: this one aims at a used one.)
-    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="fk_workflow_instances_config_version"):
+    # PostgreSQL 18 reports a RESTRICT refusal as restrict_violation (23001), older ones as 23503.
+    with pytest.raises((psycopg.errors.ForeignKeyViolation, psycopg.errors.RestrictViolation),
+                       match="fk_workflow_instances_config_version"):
         seeded.execute("DELETE FROM config_versions WHERE id = (SELECT config_version_id FROM workflow_instances "
                        "LIMIT 1)")
     # Test 3: CASCADE: deleting a workflow removes its stages (in a transaction rolled back).

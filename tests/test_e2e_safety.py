@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from fkguard import backup
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
 from tests.fixtures import PROJECT, as_superuser, pulumi_bin
@@ -272,7 +273,9 @@ def test_backup_before_the_first_change_restores_into_a_fresh_database(tight, co
     as_superuser("DROP DATABASE IF EXISTS fkguard_restore")
     as_superuser(f"CREATE DATABASE fkguard_restore OWNER {pg.username}")
     env = {**os.environ, "PGPASSWORD": pg.password or ""}
-    subprocess.run(["/usr/lib/postgresql/15/bin/pg_restore", "--no-owner", "-h", pg.host, "-p", str(pg.port),
+    # The pg_restore beside the pg_dump the backup chose: an older one cannot read a newer dump.
+    pg_restore = backup.client_bin(backup.server_major(pg)) / "pg_restore"
+    subprocess.run([str(pg_restore), "--no-owner", "-h", pg.host, "-p", str(pg.port),
                     "-U", pg.username, "-d", "fkguard_restore", path], env=env, check=True, capture_output=True)
     with psycopg.connect(host=pg.host, port=pg.port, dbname="fkguard_restore", user=pg.username,
                          password=pg.password) as restored:
@@ -281,6 +284,39 @@ def test_backup_before_the_first_change_restores_into_a_fresh_database(tight, co
     as_superuser("DROP DATABASE fkguard_restore")
     up(tight)  # the next deployment takes no second dump
     assert len(os.listdir(tmp_path / "dumps")) == 1
+
+
+def test_a_pg_dump_older_than_the_server_is_refused_at_preview_before_any_change(tight, conn, pg, tmp_path):
+    server = backup.server_major(pg)
+    # Stands in for a pg_dump one major behind the server (there is no real one older than 15 here);
+    # it can only name its version: were it ever asked to dump, the up would fail another way.
+    old = tmp_path / "pg_dump"
+    old.write_text(f"#!/bin/sh\n[ \"$1\" = --version ] && echo 'pg_dump (PostgreSQL) {server - 1}.9' && exit 0\nexit 9\n")
+    old.chmod(0o755)
+    tight.run("config", "set", "fkguard:backup", "true", "--stack", "local")
+    tight.run("config", "set", "fkguard:backupDir", str(tmp_path / "dumps"), "--stack", "local")
+    before = fks(conn)
+    wanted = (f"pg_dump {server - 1} ({old}) cannot dump the server's PostgreSQL {server} (pg_dump refuses newer "
+              f"servers): run make bootstrap (it installs pg_dump 18), or set FKGUARD_PG_DUMP to a pg_dump {server} "
+              f"or newer, or set fkguard:backup false for this stack")
+    for command in (["preview"], ["up", "--yes"]):
+        result = tight.run(*command, "--stack", "local", "--skip-plugin-pre-install", check=False,
+                           env={"FKGUARD_PG_DUMP": str(old)})
+        assert result.returncode != 0 and wanted in result.stdout + result.stderr, command
+    assert fks(conn) == before and not (tmp_path / "dumps").exists()
+
+
+def test_the_bootstraps_pg_dump_serves_every_version_and_debians_15_up_to_15():
+    assert backup.client_bin(14) == backup.client_bin(15) == Path("/usr/lib/postgresql/15/bin")
+    for server in (16, 17, 18):
+        assert backup.client_bin(server) == PROJECT / ".tools" / "postgres" / "18-client" / "bin"
+
+
+def test_a_pg_dump_path_that_is_not_one_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("FKGUARD_PG_DUMP", str(tmp_path / "pg_dump"))
+    with pytest.raises(backup.BackupError) as refused:
+        backup.client_bin(15)
+    assert str(refused.value) == f"FKGUARD_PG_DUMP={tmp_path / 'pg_dump'} is not an executable pg_dump: fix the path, or unset it"
 
 
 def test_two_ups_at_once_the_second_is_refused_by_the_stack_lock(tight, conn, pg):

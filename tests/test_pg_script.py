@@ -6,7 +6,7 @@ import subprocess
 
 import psycopg
 
-from tests.fixtures import PROJECT, TEST_PG_PORT, local_env, pg_script
+from tests.fixtures import PG_VERSION, PROJECT, TEST_PG_PORT, local_env, pg_script
 
 PORT = TEST_PG_PORT + 2  # per checkout too, next to the suite's own cluster
 
@@ -21,9 +21,9 @@ def test_start_is_idempotent_and_stop_stops(tmp_path):
     data = tmp_path / "pgdata"
     try:
         first = pg_script("start", port=PORT, datadir=data)
-        assert "creating a PostgreSQL 15 cluster" in first.stderr
+        assert f"creating a PostgreSQL {PG_VERSION} cluster" in first.stderr
         with connect(PORT) as c:
-            assert c.execute("SHOW server_version").fetchone()[0].startswith("15.")
+            assert c.execute("SHOW server_version").fetchone()[0].startswith(f"{PG_VERSION}.")
         again = pg_script("start", port=PORT, datadir=data)
         assert "already running" in again.stderr and "creating" not in again.stderr
     finally:
@@ -72,3 +72,14 @@ def test_recovers_from_a_crash_and_from_an_interrupted_setup(tmp_path):
 def test_data_folder_is_git_ignored():
     for name in (".pgdata", ".pgdata-test"):
         assert subprocess.run(["git", "check-ignore", "-q", name], cwd=PROJECT).returncode == 0, name
+
+
+def test_a_data_folder_of_another_major_is_refused_in_one_line(tmp_path):
+    data = tmp_path / "pgdata"
+    data.mkdir()
+    (data / "PG_VERSION").write_text("13\n")  # as initdb of another major leaves it
+    result = pg_script("start", port=PORT, datadir=data, check=False)
+    assert result.returncode == 1
+    assert result.stderr == (f"pg: {data} holds a PostgreSQL 13 cluster, not {PG_VERSION}: "
+                             f"use FKGUARD_PG_VERSION=13, or another FKGUARD_PGDATA\n")
+    assert sorted(p.name for p in data.iterdir()) == ["PG_VERSION"]  # nothing created beside it
