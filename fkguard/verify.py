@@ -39,11 +39,6 @@ _INTEGER_RANGES = {"int2": (-2**15, 2**15 - 1), "int4": (-2**31, 2**31 - 1), "in
 MISSING_TEXT_PREFIX = "fkguard-verify-"
 
 
-def _type_of(conn, table, column) -> str:
-    return conn.execute("SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = %s::regclass "
-                        "AND attname = %s", (ddl.table_ref(table).as_string(conn), column)).fetchone()[0]
-
-
 def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options,
            debts: list[debt.Debt] = (), stack: str = "") -> tuple[dict, list[Check]]:
     schemas = sorted({fk.table.schema for fk in catalog} | {fk.references.schema for fk in catalog})
