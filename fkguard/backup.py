@@ -20,10 +20,11 @@ from psycopg import sql
 
 from fkguard.catalog import QualifiedName
 from fkguard.ddl import table_ref
+from fkguard.errors import FkguardError
 from fkguard.settings import ConnectionSettings
 
 
-class BackupError(RuntimeError):
+class BackupError(FkguardError):
     """The dump could not be taken; nothing was changed."""
 
 

@@ -36,6 +36,8 @@ from typing import Any
 
 import yaml
 
+from fkguard.errors import FkguardError
+
 TIERS: tuple[str, ...] = ("critical", "high", "medium", "low")
 ACTIONS: tuple[str, ...] = ("NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT")
 MATCHES: tuple[str, ...] = ("SIMPLE", "FULL")
@@ -53,7 +55,7 @@ MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL cuts longer names with 
 DEFAULT_CATALOG = Path(__file__).parent / "apms" / "catalog.yaml"
 
 
-class CatalogError(ValueError):
+class CatalogError(FkguardError):
     """A catalog that cannot be used; the message names the entry and the fix."""
 
 

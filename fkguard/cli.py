@@ -17,10 +17,11 @@ from pathlib import Path
 from fkguard import audit, debt, live, orphans, remediate, rollout, settings, stack_secrets, stackstate, verify
 from fkguard.catalog import TIERS, CatalogError, ForeignKey, load_catalog
 from fkguard.desired import desired
+from fkguard.errors import FkguardError
 from fkguard.options import Options, OptionsError
 
 
-class CommandError(ValueError):
+class CommandError(FkguardError):
     """A command refused before it changed anything; the message says what to do instead."""
 
 

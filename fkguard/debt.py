@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from fkguard.errors import FkguardError
+
 FILE_NAME = "fkguard-debt.yaml"
 HEADER = (
     "# Orphans accepted as technical debt (FK_EXECUTION_PLAN.md, Phase 1, Option 3), one entry per\n"
@@ -21,7 +23,7 @@ HEADER = (
 )
 
 
-class DebtError(ValueError):
+class DebtError(FkguardError):
     """An unreadable debt file; the message names the file and the fix."""
 
 

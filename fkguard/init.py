@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fkguard import settings, stack_secrets
+from fkguard.errors import FkguardError
 from fkguard.stackstate import run_pulumi
 
 
-class InitError(ValueError):
+class InitError(FkguardError):
     """A stack that cannot be created as asked; nothing was created."""
 
 

@@ -20,6 +20,7 @@ from psycopg import errors, sql
 
 from fkguard.catalog import QualifiedName
 from fkguard.ddl import set_local_timeouts, table_ref
+from fkguard.errors import FkguardError
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class LockPolicy:
     max_backoff_ms: int = 5000
 
 
-class LockBudgetExceeded(RuntimeError):
+class LockBudgetExceeded(FkguardError):
     """The lock never came within the budget; the message names the sessions holding it."""
 
 

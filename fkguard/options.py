@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fkguard.catalog import TIERS
+from fkguard.errors import FkguardError
 from fkguard.settings import namespace_values
 
 NAMESPACE = "fkguard"
@@ -25,7 +26,7 @@ KEYS: dict[str, str] = {
 }
 
 
-class OptionsError(ValueError):
+class OptionsError(FkguardError):
     """A bad `fkguard:*` setting; the message names the key and the fix."""
 
 

@@ -23,6 +23,7 @@ from psycopg import sql
 from fkguard import ddl, live, orphans, pgerror
 from fkguard.audit import primary_key
 from fkguard.catalog import ForeignKey, QualifiedName
+from fkguard.errors import FkguardError
 
 SCHEMA = "fkguard_quarantine"
 ROWS = sql.Identifier(SCHEMA, "rows")
@@ -41,7 +42,7 @@ SETUP = [
 ]
 
 
-class RemediationError(RuntimeError):
+class RemediationError(FkguardError):
     """A remediation refused before anything changed; the message says why and what to do instead."""
 
 

@@ -11,10 +11,11 @@ from psycopg import errors
 
 from fkguard import ddl, live, orphans, partitions
 from fkguard.catalog import ForeignKey
+from fkguard.errors import FkguardError
 from fkguard.locks import LockPolicy, run_locked
 
 
-class RolloutError(RuntimeError):
+class RolloutError(FkguardError):
     """A step that could not be done; the message says what is in the way and what to do."""
 
 

@@ -9,13 +9,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from fkguard.errors import FkguardError
+
 PROJECT = Path(__file__).resolve().parent.parent
 COPIED = ("Pulumi.yaml", "Pulumi.local.yaml", "Pulumi.staging.yaml", "Pulumi.production.yaml", "__main__.py",
           "policy-config.local.json", "policy-config.staging.json", "policy-config.production.json")
 COPIED_DIRS = ("resources", "policies")
 
 
-class ScratchError(RuntimeError):
+class ScratchError(FkguardError):
     """A pulumi or fkguard command of the scratch project failed; the message holds its output."""
 
 

@@ -18,12 +18,14 @@ from typing import Any
 
 import psycopg
 
+from fkguard.errors import FkguardError
+
 NAMESPACE = "postgresql"
 KEYS = ("host", "port", "database", "username", "password", "sslmode")
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
-class SettingsError(ValueError):
+class SettingsError(FkguardError):
     """Stack config that cannot give a connection; the message names the key and the fix."""
 
 
