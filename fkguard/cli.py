@@ -14,11 +14,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from fkguard import audit, debt, live, orphans, remediate, rollout, settings, stack_secrets, stackstate, verify
+from fkguard import audit, debt, errors, live, orphans, remediate, rollout, settings, stack_secrets, stackstate, verify
 from fkguard.catalog import TIERS, CatalogError, ForeignKey, load_catalog
 from fkguard.desired import desired
 from fkguard.errors import FkguardError
-from fkguard.options import Options, OptionsError
+from fkguard.options import Options
 
 
 class CommandError(FkguardError):
@@ -432,8 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (CatalogError, settings.SettingsError, OptionsError, remediate.RemediationError, ValueError) as exc:
-        print(f"fkguard {args.command}: {exc}", file=sys.stderr)
+    except errors.EXPECTED as exc:  # anything else is a bug and keeps its traceback
+        print(f"fkguard {args.command}: {errors.one_line(exc)}", file=sys.stderr)
         return 2
 
 

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from fkguard.catalog import ForeignKey
+from fkguard.errors import FkguardError
 
 ID_FUNCTION = sql.SQL(
     "CREATE OR REPLACE FUNCTION pg_temp.fkg_id(kind text, n bigint) RETURNS text "
@@ -167,7 +168,7 @@ TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 def row_counts(scale: int) -> dict[str, int]:
     """Rows per table when the largest table (workflow_stage_actions) has `scale` rows."""
     if scale < 100:
-        raise ValueError(f"scale {scale} is too small: use at least 100 rows in the largest table")
+        raise FkguardError(f"scale {scale} is too small: use at least 100 rows in the largest table")
     workspaces = 20
     instances = max(scale // 20, 1)
     policies = workspaces * 8
