@@ -18,6 +18,7 @@ from fkguard.desired import VALIDATED, desired
 from fkguard.options import Options, OptionsError
 from fkguard.settings import SettingsError
 from resources.backup import TableBackup
+from resources.baseline import MonitorBaseline
 from resources.foreign_key import ForeignKeyConstraint
 from resources.tier_gate import TierGate
 
@@ -33,12 +34,16 @@ except (OptionsError, CatalogError, SettingsError, debt.DebtError) as exc:
 states: dict[str, pulumi.Output[str] | str] = {}
 previous_tier: list[pulumi.Resource] = []
 added = [fk for fk in catalog if fk.tier in options.add_tiers]
+touched = sorted({fk.table for fk in added} | {fk.references for fk in added}, key=str)
 if options.backup and added:
     # The plan's Step 5.1: a dump of every table the rollout touches, before its first change.
-    tables = sorted({fk.table for fk in added} | {fk.references for fk in added}, key=str)
-    backup = TableBackup("pre-change-backup", tables, Path(options.backup_dir).resolve(), pulumi.get_stack())
+    backup = TableBackup("pre-change-backup", touched, Path(options.backup_dir).resolve(), pulumi.get_stack())
     previous_tier = [backup]
     pulumi.export("backup", {"path": backup.path, "rows": backup.rows})
+if added:
+    # The plan's Step 5.6: `fkguard monitor` compares against statistics taken before the first change,
+    # and after the dump, whose reads they would otherwise count.
+    previous_tier = [MonitorBaseline("monitor-baseline", touched, pulumi.ResourceOptions(depends_on=previous_tier))]
 finished: tuple[str, list[pulumi.Resource]] | None = None  # the last tier with constraints, not yet gated
 for tier in TIERS:
     this_tier: list[pulumi.Resource] = []

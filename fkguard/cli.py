@@ -92,6 +92,35 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _monitor(args: argparse.Namespace) -> int:
+    from fkguard import monitor
+
+    conn_settings, _, catalog = _stack_context(args.stack)
+    baseline = stackstate.recorded_output(args.stack, monitor.BASELINE_TYPE, "snapshot")
+    if not baseline:
+        raise CommandError(f"stack {args.stack!r} has no monitoring baseline: it is taken by the rollout's first "
+                           f"`pulumi up` (fkguard:addTiers), before its first change")
+    with conn_settings.connect(application_name="fkguard-monitor") as conn:
+        found = monitor.compare(conn, baseline, catalog, args.stack, min_calls=args.min_calls,
+                                acceptable_ms=args.acceptable_ms, rollback_ms=args.rollback_ms)
+    if args.json:
+        print(json.dumps(found.as_dict(), indent=2))
+    else:
+        print(f"{args.stack}: since the baseline of {found.since} ({found.source})")
+        if found.statements:
+            _print_table(["mean before ms", "mean since ms", "delta ms", "calls since", "statement"],
+                         [[r["mean_before_ms"], r["mean_since_ms"], f"{r['delta_ms']:+.3f}", r["calls_since"],
+                           r["query"][:80]] for r in found.statements[:15]])
+            print()
+        for finding in found.findings:
+            print(f"{finding.verdict}: {finding.what}")
+        print(f"\nverdict: {found.verdict} (the plan: up to +{args.acceptable_ms:g} ms acceptable, rollback above "
+              f"+{args.rollback_ms:g} ms or an error rate up by more than {monitor.ERROR_RATE_POINTS:g} points)")
+        if found.rollback_command:
+            print(f"roll back with: {found.rollback_command}")
+    return {monitor.ACCEPTABLE: 0, monitor.INVESTIGATE: 1, monitor.ROLLBACK: 3}[found.verdict]
+
+
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -409,6 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--undo", metavar="BATCH", help="put a quarantined batch back exactly")
     fix.add_argument("--list", action="store_true", help="list the quarantine batches")
     fix.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    watch = command("monitor", "the plan's Step 5.6: statement latency, error rate and parent-side scans since the "
+                    "rollout's baseline, with the plan's verdict (exit 0 acceptable, 1 investigate, 3 rollback)", _monitor)
+    watch.add_argument("--json", action="store_true", help="machine-readable output")
+    watch.add_argument("--min-calls", type=int, default=5, help="calls a statement needs, before and since (default 5)")
+    watch.add_argument("--acceptable-ms", type=float, default=10.0, help="latency growth still acceptable (default 10)")
+    watch.add_argument("--rollback-ms", type=float, default=20.0, help="latency growth that calls for a rollback "
+                       "(default 20)")
 
     check = command("verify", "the runbook counts and the Phase 3.3 behaviour checks (rolled back); "
                     "exit 1 when something is wrong", _verify)

@@ -7,6 +7,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fkguard.props import RESOURCE_TYPE
 from fkguard.settings import SettingsError, pulumi_cli
@@ -68,3 +69,12 @@ def dependents(resources: list[Recorded], urns: set[str]) -> list[Recorded]:
                 found.add(r.urn)
                 grew = True
     return [r for r in resources if r.urn in found]
+
+
+def recorded_output(stack: str, resource_type: str, key: str, project_dir: Path | None = None) -> Any:
+    """One output of the stack's resource of this type (the monitoring baseline, say), or None."""
+    exported = json.loads(run_pulumi(["stack", "export", "--stack", stack], project_dir).stdout)
+    for resource in exported.get("deployment", {}).get("resources") or []:
+        if resource.get("type") == resource_type:
+            return (resource.get("outputs") or {}).get(key)
+    return None

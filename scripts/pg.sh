@@ -140,8 +140,16 @@ start_server() {
   if port_in_use; then
     die "port $port on 127.0.0.1 is taken by another process. Stop it, or choose a free port: FKGUARD_PG_PORT=<port> make db-up"
   fi
+  # Durable like a production server (make bench measures latencies) unless the caller asks for speed:
+  # the test fixtures set FKGUARD_PG_FSYNC=off, since a test cluster is thrown away after a crash anyway.
+  local fsync=${FKGUARD_PG_FSYNC:-on} extra=""
+  case "$fsync" in on|off) ;; *) die "FKGUARD_PG_FSYNC=$fsync: use on or off" ;; esac
+  # fkguard monitor reads statement latency from pg_stat_statements: load it when this build has it.
+  if [ -f "$bin/../lib/pg_stat_statements.so" ] || [ -f "$bin/../lib/postgresql/pg_stat_statements.so" ]; then
+    extra="-c shared_preload_libraries=pg_stat_statements"
+  fi
   as_owner "$bin/pg_ctl" -D "$real" -w -t 60 -l "$real/server.log" \
-    -o "-p $port -k $real -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null \
+    -o "-p $port -k $real -c listen_addresses=127.0.0.1 -c fsync=$fsync -c synchronous_commit=$fsync -c max_connections=200 $extra" start >/dev/null \
     || { tail -20 "$real/server.log" >&2; die "the server did not start (log above: $real/server.log)"; }
 }
 

@@ -29,7 +29,8 @@ TEST_PGDATA = PROJECT / (".pgdata-test" if PG_VERSION == "15" else f".pgdata-tes
 
 def pg_script(*args: str, port: int = TEST_PG_PORT, datadir: Path = TEST_PGDATA,
               check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FKGUARD_PGDATA": str(datadir), "FKGUARD_PG_PORT": str(port)}
+    # fsync off: a test cluster is thrown away after a crash anyway (make bench keeps it on)
+    env = {**os.environ, "FKGUARD_PGDATA": str(datadir), "FKGUARD_PG_PORT": str(port), "FKGUARD_PG_FSYNC": "off"}
     result = subprocess.run([str(PG_SCRIPT), *args], capture_output=True, text=True, env=env, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"scripts/pg.sh {' '.join(args)} failed:\n{result.stderr}")

@@ -12,8 +12,8 @@ from tests.fixtures import PROJECT
 def test_local_stack_previews_and_deploys_and_records_state(project, pg, conn):
     generate(conn, 1000, {}, progress=lambda _: None)
     preview = project.run("preview", "--stack", "local", "--skip-plugin-pre-install")
-    # The stack, the 16 constraints, and a gate after each tier but the last.
-    assert "fkguard-local" in preview.stdout and "+ 20 to create" in preview.stdout
+    # The stack, the monitoring baseline, the 16 constraints, and a gate after each tier but the last.
+    assert "fkguard-local" in preview.stdout and "+ 21 to create" in preview.stdout
     assert not project.state_file("local").exists() or "resources" not in project.state_file("local").read_text()
 
     project.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install")
@@ -30,6 +30,10 @@ def test_local_stack_previews_and_deploys_and_records_state(project, pg, conn):
     assert [n for n in by_name if n.startswith("tier-")] == ["tier-critical-done", "tier-high-done", "tier-medium-done"]
     assert [d.rsplit("::", 1)[-1] for d in by_name["fk_workflow_stages_workflow_instance"]["dependencies"]] == [
         "tier-critical-done"]
+    # The baseline of fkguard monitor is taken before the first change.
+    assert [d.rsplit("::", 1)[-1] for d in by_name["fk_workflow_instances_workspace"]["dependencies"]] == [
+        "monitor-baseline"]
+    assert by_name["monitor-baseline"]["outputs"]["snapshot"]["tables"]
     assert sorted(d.rsplit("::", 1)[-1] for d in by_name["tier-critical-done"]["dependencies"]) == [
         "fk_workflow_instances_config_version", "fk_workflow_instances_workspace"]
 

@@ -1,0 +1,44 @@
+"""MonitorBaseline: the statistics of the tables a rollout touches, taken before its first change.
+
+`fkguard monitor` compares the database against it (fkguard.monitor). It is kept in the stack's
+state, so everyone who shares the stack compares against the same baseline. A new set of tables
+(a tier added) takes a new one, before that tier's first change; validating changes nothing here.
+Pickled by reference like the constraint provider: keep this module path and class name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi import dynamic
+
+from fkguard import monitor
+from fkguard.catalog import QualifiedName
+from resources import foreign_key
+
+
+class MonitorBaselineProvider(dynamic.ResourceProvider):
+    def configure(self, req: dynamic.ConfigureRequest) -> None:
+        foreign_key.ForeignKeyConstraintProvider().configure(req)  # the same connection settings
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        tables = [QualifiedName.parse(t) for t in props["tables"]]
+        with foreign_key.connection_settings().connect(application_name="fkguard-monitor") as conn:
+            taken = monitor.snapshot(conn, tables)
+        return dynamic.CreateResult(f"baseline-{taken['takenAt']}", {**props, "snapshot": taken})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        changed = sorted(olds.get("tables") or []) != sorted(news.get("tables") or [])
+        return dynamic.DiffResult(changes=changed, replaces=["tables"] if changed else [])
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Statistics only: nothing in the database to remove."""
+
+
+class MonitorBaseline(dynamic.Resource, module="fkguard", name=monitor.BASELINE_NAME):
+    snapshot: pulumi.Output[dict]
+
+    def __init__(self, name: str, tables: list[QualifiedName], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(MonitorBaselineProvider(), name, {"tables": sorted(str(t) for t in tables), "snapshot": None},
+                         opts)

@@ -1,0 +1,79 @@
+"""fkguard.monitor against the real test cluster: what each verdict rests on, without the CLI
+(tests/test_e2e_monitor.py runs it through pulumi and pg_stat_statements)."""
+
+import pytest
+
+from fkguard import monitor
+from fkguard.catalog import ForeignKey, QualifiedName
+
+PARENT, CHILD = QualifiedName("public", "mn_parent"), QualifiedName("public", "mn_child")
+FK = ForeignKey(name="fk_mn_child_parent", tier="critical", table=CHILD, columns=("parent_id",), references=PARENT,
+                referenced_columns=("id",), on_delete="CASCADE")
+
+
+@pytest.fixture()
+def tables(conn):
+    conn.execute("""
+        DROP TABLE IF EXISTS mn_child, mn_parent;
+        CREATE TABLE mn_parent (id integer PRIMARY KEY);
+        CREATE TABLE mn_child (id integer PRIMARY KEY, parent_id integer);
+        INSERT INTO mn_parent SELECT g FROM generate_series(1, 50) g;
+        INSERT INTO mn_child SELECT g, 1 + g % 40 FROM generate_series(1, 400) g;
+        ALTER TABLE mn_child ADD CONSTRAINT fk_mn_child_parent FOREIGN KEY (parent_id) REFERENCES mn_parent (id)
+          ON DELETE CASCADE NOT VALID;
+    """)
+    yield
+    conn.execute("DROP TABLE IF EXISTS mn_child, mn_parent")
+
+
+def flush(conn) -> None:
+    """This session's table counters reach the statistics now (PostgreSQL 15+ flushes them lazily)."""
+    if conn.info.server_version >= 150000:
+        conn.execute("SELECT pg_stat_force_next_flush()")
+    conn.execute("SELECT 1")  # a new transaction: a fresh statistics snapshot
+
+
+def test_without_pg_stat_statements_latency_is_not_guessed(conn, tables):
+    conn.execute("DROP EXTENSION IF EXISTS pg_stat_statements")
+    taken = monitor.snapshot(conn, [PARENT, CHILD])
+    assert taken["source"] == "table statistics" and taken["statements"] == []
+    assert set(taken["tables"]) == {"public.mn_parent", "public.mn_child"}
+    found = monitor.compare(conn, taken, [FK], "local")
+    assert found.verdict == monitor.ACCEPTABLE
+    assert [f.what for f in found.findings] == [found.findings[0].what]
+    assert found.findings[0].what.startswith("latency not measured: pg_stat_statements is not installed")
+    assert found.rollback_command is None
+
+
+def test_parent_deletes_over_an_unindexed_child_are_named_with_the_index_to_build(conn, tables):
+    baseline = monitor.snapshot(conn, [PARENT, CHILD])
+    conn.execute("DELETE FROM mn_parent WHERE id > 45")  # five parents without children
+    flush(conn)
+    found = monitor.compare(conn, baseline, [FK], "local")
+    scans = [f for f in found.findings if f.constraints == [FK.name]]
+    assert len(scans) == 1 and scans[0].verdict == monitor.INVESTIGATE
+    assert scans[0].what.startswith("5 row(s) deleted from or updated in public.mn_parent since the baseline, "
+                                    "and no index leads with public.mn_child (parent_id)")
+    conn.execute("CREATE INDEX ON mn_child (parent_id)")
+    indexed = monitor.compare(conn, baseline, [FK], "local")
+    assert not [f for f in indexed.findings if f.constraints]
+
+
+def test_an_error_rate_up_by_more_than_five_points_calls_for_a_rollback(conn, tables):
+    baseline = monitor.snapshot(conn, [PARENT, CHILD])
+    # As if 100 transactions committed and 100 rolled back since: half of them failing.
+    db = baseline["database"]
+    baseline["database"] = {**db, "xact_commit": db["xact_commit"] - 100, "xact_rollback": db["xact_rollback"] - 100}
+    found = monitor.compare(conn, baseline, [FK], "staging")
+    rates = [f for f in found.findings if f.what.startswith("transactions rolled back")]
+    assert len(rates) == 1 and rates[0].verdict == monitor.ROLLBACK
+    assert found.verdict == monitor.ROLLBACK
+    # No statement named the constraint, so the whole tier goes: the plan's rollback is per tier.
+    assert found.rollback_command == "fkguard rollback -s staging --tier critical"
+
+
+def test_statistics_reset_since_the_baseline_compares_nothing(conn, tables):
+    baseline = monitor.snapshot(conn, [PARENT, CHILD])
+    baseline["statsReset"] = "2020-01-01T00:00:00+00:00"
+    found = monitor.compare(conn, baseline, [FK], "local")
+    assert found.verdict == monitor.INVESTIGATE and "were reset since the baseline" in found.findings[0].what
