@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from psycopg import sql
 
-from bench import overhead, phase4, plans, report, stall, validation
+from bench import overhead, parent, phase4, plans, report, stall, validation
 from fkguard.apms.generate import generate, row_counts
 from fkguard.catalog import load_catalog
 from fkguard.scratch import PROJECT, ScratchProject, local_env
@@ -29,26 +30,62 @@ def progress(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
+def _durable(admin: ConnectionSettings, restart: bool) -> str:
+    """Latencies measured with fsync off are unlike any production server's: restart a cluster that
+    runs without it (one the test fixtures or an older fkguard started) durable, and say so."""
+    def settings_now() -> dict[str, str]:
+        with admin.connect() as conn:
+            return {name: conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0]
+                    for name in ("fsync", "synchronous_commit")}
+
+    now = settings_now()
+    if restart and now != {"fsync": "on", "synchronous_commit": "on"}:
+        progress(f"the local cluster runs with {now}: restarting it durable (fsync and synchronous_commit on)")
+        pg = str(PROJECT / "scripts" / "pg.sh")
+        for step in ("stop", "start"):
+            subprocess.run([pg, step], check=True, capture_output=True, text=True,
+                           env={**os.environ, "FKGUARD_PG_FSYNC": "on"})
+        now = settings_now()
+    return ", ".join(f"{k}={v}" for k, v in now.items())
+
+
+def _superuser_psql(statement: str) -> None:
+    # Creating a database takes the cluster's superuser, which scripts/pg.sh speaks for.
+    subprocess.run([str(PROJECT / "scripts" / "pg.sh"), "psql", "-d", "postgres", "-c", statement],
+                   check=True, capture_output=True, text=True)
+
+
+def _drop_database(name: str) -> None:
+    _superuser_psql(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)).as_string())
+
+
+def _fresh_database(admin: ConnectionSettings, name: str) -> ConnectionSettings:
+    _drop_database(name)
+    _superuser_psql(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name),
+                                                                 sql.Identifier(admin.username)).as_string())
+    return dataclasses.replace(admin, database=name)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--scale", type=int, default=200_000, help="rows in the largest table (default 200000)")
     parser.add_argument("--out", type=Path, default=PROJECT / "results", help="where the report goes")
     parser.add_argument("--runs", type=int, default=3, help="runs per timing, of which the median is reported")
+    parser.add_argument("--parent-scale", type=int, default=10_000_000,
+                        help="the parent-side measure again at this many rows, in a database of its own (0: not)")
+    parser.add_argument("--keep-cluster-settings", action="store_true",
+                        help="measure on the cluster as it runs, durable or not (the tests' shape check)")
     args = parser.parse_args()
     values = local_env()
     port = int(values["FKGUARD_PG_PORT"])
     admin = ConnectionSettings("127.0.0.1", port, values["FKGUARD_PG_DB"], values["FKGUARD_PG_USER"],
                                values["FKGUARD_LOCAL_DB_PASSWORD"], "disable")
+    durability = _durable(admin, restart=not args.keep_cluster_settings)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out / stamp
     out.mkdir(parents=True)
     progress(f"a database of its own ({DATABASE}) on the local cluster, {args.scale:,} rows in the largest table")
-    owner = sql.Identifier(admin.username).as_string()
-    for statement in (f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", f"CREATE DATABASE {DATABASE} OWNER {owner}"):
-        # Creating a database takes the cluster's superuser, which scripts/pg.sh speaks for.
-        subprocess.run([str(PROJECT / "scripts" / "pg.sh"), "psql", "-d", "postgres", "-c", statement],
-                       check=True, capture_output=True, text=True)
-    settings = dataclasses.replace(admin, database=DATABASE)
+    settings = _fresh_database(admin, DATABASE)
     catalog = load_catalog()
     started = time.monotonic()
     with settings.connect() as conn:
@@ -62,7 +99,8 @@ def main() -> int:
     project = ScratchProject.create(out / "scratch", port, DATABASE)
 
     results: dict = {"meta": {"when": stamp, "machine": report.machine(), "postgres": server,
-                              "rows": sum(counts.values()), "scale": args.scale, "generate_s": generated}}
+                              "rows": sum(counts.values()), "scale": args.scale, "generate_s": generated,
+                              "durability": durability}}
     results["stall"] = stall.run(settings, catalog, project, instances, progress)
     progress("audit against VALIDATE")
     results["validation"] = validation.run(settings, catalog, project, args.runs)
@@ -72,6 +110,16 @@ def main() -> int:
     results["phase4"] = phase4.run(settings, catalog, instances)
     progress("query plans")
     results["plans"] = plans.run(settings, catalog)
+    progress("the parent side: deletes and key updates of referenced rows, three ways")
+    results["parent"] = [parent.run(settings, catalog, progress)]
+    if args.parent_scale > args.scale:
+        progress(f"the parent side again at {args.parent_scale:,} rows, in {DATABASE}_big")
+        big = _fresh_database(admin, f"{DATABASE}_big")
+        with big.connect() as conn:
+            generate(conn, args.parent_scale, {}, progress=progress)
+            conn.execute("VACUUM (ANALYZE)")
+        results["parent"].append(parent.run(big, catalog, progress))
+        _drop_database(f"{DATABASE}_big")
 
     text = report.markdown(results)
     (out / "report.md").write_text(text)

@@ -20,7 +20,8 @@ def markdown(results: dict) -> str:
     meta = results["meta"]
     lines = [f"# fkguard benchmark, {meta['when']}", "",
              f"Machine: {meta['machine']}. PostgreSQL {meta['postgres']}. Data: {meta['rows']:,} rows "
-             f"({meta['scale']:,} in the largest table), generated in {meta['generate_s']:.0f} s.", "",
+             f"({meta['scale']:,} in the largest table), generated in {meta['generate_s']:.0f} s. Durability as in "
+             f"production: {meta.get('durability', 'not recorded')}.", "",
              "## 1. The writer's stall while the 16 constraints go in", "",
              "A writer inserts into workflow_stages and updates workspaces every 5 ms. \"Whole rollout\" is every "
              "write while the rollout ran; \"while locking\" is the writes in flight while a lock-taking statement "
@@ -78,12 +79,35 @@ def markdown(results: dict) -> str:
     for name, r in p4["load"].items():
         lines.append(f"| {name} | {_ms(r['avg'])} | {_ms(r['p95'])} | {_ms(r['p99'])} | {r['errors']} | "
                      f"{r['tps']:,.0f} tx/s |")
+    lines += parent_side(results.get("parent") or [])
     lines += ["", "## 5. Query plans of the lookup by key (Phase 4.4)", "",
               "| constraint | indexed | plan | to add |", "|---|---|---|---|"]
     for p in results["plans"]:
         lines.append(f"| {p['constraint']} | {'yes' if p['indexed'] else 'no'} | {p['plan']} | "
                      f"{('`' + p['fix'] + '`') if p['fix'] else ''} |")
     return "\n".join(lines) + "\n"
+
+
+def parent_side(runs: list[dict]) -> list[str]:
+    """The Phase 4 table's referenced side: parent deletes and key updates, three ways, per scale."""
+    lines: list[str] = []
+    for run in runs:
+        lines += ["", f"Parent side at {run['rows']:,} rows in workflow_stage_actions (each in a transaction rolled "
+                      f"back; p50 / p95 / max over n runs; fkguard built {len(run['indexes_built'])} supporting "
+                      f"indexes CONCURRENTLY in {run['index_build_s']:.0f} s):", "",
+                  "| Operation | what the keys do | no FKs (baseline) | FKs, no index | FKs + fkguard's indexes | "
+                  "p95 vs baseline, indexed (goal: at most 2x) | unindexed | Acceptable (indexed / unindexed) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name, r in run["ops"].items():
+            base, bare, ours = r["baseline"], r["fks_no_index"], r["fks_with_index"]
+
+            def cell(m: dict) -> str:
+                return f"{m['p50']:.2f} / {m['p95']:.2f} / {m['max']:.2f} ms (n={m['n']})"
+
+            lines.append(f"| {name} | {r['what']} | {cell(base)} | {cell(bare)} | {cell(ours)} | "
+                         f"{_ratio(ours['p95'], base['p95'])} | {_ratio(bare['p95'], base['p95'])} | "
+                         f"{verdict(ours['p50'] - base['p50'])} / {verdict(bare['p50'] - base['p50'])} |")
+    return lines
 
 
 def chart(results: dict, path: Path) -> None:

@@ -15,13 +15,14 @@ from tests.fixtures import TEST_PG_PORT, TEST_PGDATA
 pytestmark = pytest.mark.e2e  # the bench drives the real pulumi CLI through a project copy of its own
 
 SECTIONS = ["## 1. The writer's stall", "## 2. The audit against PostgreSQL's own validation",
-            "## 3. Pulumi's overhead", "## 4. The plan's Phase 4 table", "## 5. Query plans"]
+            "## 3. Pulumi's overhead", "## 4. The plan's Phase 4 table", "Parent side at 400 rows", "## 5. Query plans"]
 
 
 def test_bench_writes_report_chart_and_numbers(pg, tmp_path):
     env = {**os.environ, "FKGUARD_PG_PORT": str(TEST_PG_PORT), "FKGUARD_PGDATA": str(TEST_PGDATA),
            "PATH": f"{PROJECT / '.tools' / 'bin'}:{PROJECT / '.venv' / 'bin'}:{os.environ['PATH']}"}
-    result = subprocess.run([sys.executable, "-m", "bench", "--scale", "400", "--runs", "1", "--out", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "bench", "--scale", "400", "--runs", "1", "--out", str(tmp_path),
+                             "--parent-scale", "0", "--keep-cluster-settings"],
                             cwd=PROJECT, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = list(tmp_path.iterdir())
@@ -35,3 +36,8 @@ def test_bench_writes_report_chart_and_numbers(pg, tmp_path):
     assert stall["n"] > 0 and stall["lock_windows"] >= 16  # the provider traced every ALTER it ran
     assert len(numbers["plans"]) == 16 and set(numbers["phase4"]["load"]) and numbers["overhead"]["160"] > 0
     assert numbers["validation"]["audit_peak_rss_mib"] > 0
+    assert numbers["meta"]["durability"] == "fsync=off, synchronous_commit=off"  # the test cluster, kept as found
+    (side,) = numbers["parent"]
+    assert len(side["ops"]) == 4 and all(r[k]["n"] >= 5 for r in side["ops"].values()
+                                         for k in ("baseline", "fks_no_index", "fks_with_index"))
+    assert side["indexes_built"]  # the APMS schema lacks most supporting indexes
