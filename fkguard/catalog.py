@@ -58,6 +58,11 @@ DEFAULT_CATALOG = Path(__file__).parent / "apms" / "catalog.yaml"
 class CatalogError(FkguardError):
     """A catalog that cannot be used; the message names the entry and the fix."""
 
+    def __init__(self, message: str, *, entry: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.entry = entry  # the constraint's name (or "<file> entry <n>"); None for the file as a whole
+        self.field = field  # the catalog key at fault, when there is one
+
 
 @dataclass(frozen=True)
 class QualifiedName:
@@ -269,12 +274,14 @@ def entry_problems(entry: dict[str, Any]) -> list[tuple[str, str]]:
 
 def parse_entry(entry: dict[str, Any], where: str) -> ForeignKey:
     if not isinstance(entry, dict):
-        raise CatalogError(f"{where}: expected a mapping with name, table, columns, references, got {entry!r}")
+        raise CatalogError(f"{where}: expected a mapping with name, table, columns, references, got {entry!r}",
+                           entry=where)
     if isinstance(entry.get("name"), str):
         where = f"{where} ({entry['name']})"
     problems = entry_problems(entry)
     if problems:
-        raise CatalogError(f"{where}: {problems[0][1]}")
+        name = entry["name"] if isinstance(entry.get("name"), str) else where
+        raise CatalogError(f"{where}: {problems[0][1]}", entry=name, field=problems[0][0])
     return ForeignKey(
         name=entry["name"],
         tier=str(entry.get("tier") or "low").lower(),
@@ -311,6 +318,7 @@ def load_catalog(path: str | Path | None = None) -> list[ForeignKey]:
     seen: set[str] = set()
     for fk in keys:
         if fk.name in seen:
-            raise CatalogError(f"{path.name}: constraint name '{fk.name}' appears twice; names must be unique")
+            raise CatalogError(f"{path.name}: constraint name '{fk.name}' appears twice; names must be unique",
+                               entry=fk.name, field="name")
         seen.add(fk.name)
     return sorted(keys, key=lambda fk: fk.tier_rank)

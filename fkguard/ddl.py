@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from psycopg import sql
 
-from fkguard.catalog import ACTIONS, COLUMN_LIST_ACTIONS, MATCHES, ForeignKey, QualifiedName
+from fkguard.catalog import ACTIONS, COLUMN_LIST_ACTIONS, MATCHES, MAX_IDENTIFIER_BYTES, ForeignKey, QualifiedName
 
 
 def table_ref(name: QualifiedName) -> sql.Identifier:
@@ -102,9 +102,9 @@ def set_local_timeouts(lock_timeout_ms: int, statement_timeout_ms: int) -> sql.C
 
 
 def _name_within_limit(*parts: str) -> str:
-    """A generated name PostgreSQL will not cut: at most 63 bytes."""
+    """A generated name PostgreSQL will not cut: at most MAX_IDENTIFIER_BYTES, the limit the catalog checks too."""
     name = "_".join(parts)
-    while len(name.encode()) > 63:
+    while len(name.encode()) > MAX_IDENTIFIER_BYTES:
         name = name[:-1]
     return name
 

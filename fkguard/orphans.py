@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import RowFactory, tuple_row
 
-from fkguard import ddl
+from fkguard import ddl, live
 from fkguard.catalog import ForeignKey, QualifiedName
 
 
 def _relation(conn: psycopg.Connection, name: QualifiedName) -> sql.Composed:
     """ONLY for a plain table, as PostgreSQL does; a partitioned table must include its partitions."""
-    row = conn.execute(
-        "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname = %s",
-        (name.schema, name.name),
-    ).fetchone()
-    only = sql.SQL("ONLY ") if row is None or row[0] != "p" else sql.SQL("")
+    only = sql.SQL("") if live.relkind(conn, name) == "p" else sql.SQL("ONLY ")
     return sql.SQL("{}{}").format(only, ddl.table_ref(name))
 
 
@@ -104,22 +101,24 @@ def count_orphans(conn: psycopg.Connection, fk: ForeignKey) -> int:
         return conn.execute(_anti_join(conn, fk, sql.SQL("count(*)"))).fetchone()[0]
 
 
-def sample_orphan_keys(conn: psycopg.Connection, fk: ForeignKey, limit: int = 5,
-                       columns: tuple[str, ...] = ()) -> list[tuple]:
-    """The first few orphans: their key columns, then any extra columns asked for. Keys alone come
-    distinct: five rows pointing at one missing parent say less than five missing parents."""
+def sample_orphan_keys(conn: psycopg.Connection, fk: ForeignKey, limit: int = 5, columns: tuple[str, ...] = (),
+                       row_factory: RowFactory[Any] = tuple_row) -> list[Any]:
+    """The first few orphans: their key columns, then any extra columns asked for (as tuples, or
+    dict_row's {column: value}). Keys alone come distinct: five rows pointing at one missing parent
+    say less than five missing parents."""
     distinct = sql.SQL("SELECT DISTINCT * FROM ({}) o") if not columns else sql.SQL("{}")
     query = sql.SQL("{} LIMIT {}").format(distinct.format(orphan_query(conn, fk, columns)), sql.Literal(limit))
-    return [tuple(row) for row in conn.execute(query)]
+    with conn.cursor(row_factory=row_factory) as cur:
+        return cur.execute(query).fetchall()
 
 
 def stream_orphans(conn: psycopg.Connection, fk: ForeignKey, columns: tuple[str, ...] = (),
-                   batch: int = 1000) -> Iterator[tuple]:
+                   batch: int = 1000, row_factory: RowFactory[Any] = tuple_row) -> Iterator[Any]:
     """Every orphan row, through a server-side cursor: memory stays flat however many there are."""
-    with conn.transaction(), conn.cursor(name=f"fkguard_orphans_{abs(hash(fk.name))}") as cur:
+    with conn.transaction(), conn.cursor(name=f"fkguard_orphans_{abs(hash(fk.name))}", row_factory=row_factory) as cur:
         cur.itersize = batch
         cur.execute(orphan_query(conn, fk, columns))
-        yield from (tuple(row) for row in cur)
+        yield from cur
 
 
 def describe_keys(fk: ForeignKey, keys: list[tuple]) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from fkguard.props import RESOURCE_TYPE
-from fkguard.settings import SettingsError, pulumi_cli
+from fkguard.settings import SettingsError, pulumi_cli, pulumi_refusal, workspace
 
 
 @dataclass(frozen=True)
@@ -23,6 +22,8 @@ class Recorded:
 
 def run_pulumi(args: list[str], project_dir: Path | None = None, *, check: bool = True,
                env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """The CLI itself, for fkguard init: `pulumi stack init` through automation (Stack.create) would also
+    select the new stack, and `config set --secret` reads the password from stdin, which it cannot give."""
     project_dir = (project_dir or Path.cwd()).resolve()
     result = subprocess.run(
         [pulumi_cli(project_dir), *args, "--cwd", str(project_dir)], input=stdin,
@@ -37,8 +38,13 @@ def run_pulumi(args: list[str], project_dir: Path | None = None, *, check: bool 
 
 def recorded_resources(stack: str, project_dir: Path | None = None) -> list[Recorded]:
     """Every resource the stack's state holds (constraints, tier gates, the backup), one export."""
-    exported = json.loads(run_pulumi(["stack", "export", "--stack", stack], project_dir).stdout)
-    return [_recorded(r) for r in exported.get("deployment", {}).get("resources") or []]
+    from pulumi.automation import CommandError
+
+    try:
+        exported = workspace(stack, project_dir).export_stack(stack)
+    except CommandError as exc:
+        raise SettingsError(f"pulumi stack export: {pulumi_refusal(exc, 'stack export')}") from None
+    return [_recorded(r) for r in (exported.deployment or {}).get("resources") or []]
 
 
 def _recorded(resource: dict) -> Recorded:

@@ -18,7 +18,7 @@ from psycopg import errors, sql
 
 from fkguard import column_types, ddl, debt, live, orphans, pgerror, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
-from fkguard.desired import NOT_VALID, VALIDATED, desired
+from fkguard.desired import NOT_VALID, VALIDATED, desired, observed
 from fkguard.options import Options
 
 
@@ -60,7 +60,7 @@ def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options
             continue
         accepted = debt.accepted(list(debts), fk.name, stack)
         found = rollout.read(conn, fk)
-        state = "absent" if found is None else ("validated" if found.validated else "not valid")
+        state = observed(found)
         goal = desired(fk, options, accepted)
         good = state == goal.state or (goal.state == NOT_VALID and state == VALIDATED)
         why = f"; {goal.why}" if goal.why else ""

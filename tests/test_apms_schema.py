@@ -2,7 +2,7 @@
 
 import pytest
 
-from fkguard.apms.generate import TABLES, generate, reset_schema, row_counts
+from fkguard.apms.generate import TABLES, ScaleError, generate, reset_schema, row_counts
 from fkguard.catalog import load_catalog
 
 PLAN_TABLES = {
@@ -74,5 +74,5 @@ def test_generated_data_passes_every_check_and_the_plans_example_query(conn):
 
 
 def test_too_small_a_scale_is_refused():
-    with pytest.raises(ValueError, match="scale 10 is too small: use at least 100"):
+    with pytest.raises(ScaleError, match="scale 10 is too small: use at least 100"):
         row_counts(10)

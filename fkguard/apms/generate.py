@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from fkguard.catalog import ForeignKey
+from fkguard.errors import FkguardError
 
 ID_FUNCTION = sql.SQL(
     "CREATE OR REPLACE FUNCTION pg_temp.fkg_id(kind text, n bigint) RETURNS text "
@@ -31,6 +32,10 @@ def _ref(kind: str, parent: str, column: str) -> sql.Composable:
         "ELSE pg_temp.fkg_id({kind}, 1 + mod(g - 1, {count})) END"
     ).format(orphan=sql.Placeholder("orphan"), column=sql.Literal(column), kind=sql.Literal(kind),
              count=sql.Placeholder(parent))
+
+
+class ScaleError(FkguardError):
+    """A scale too small to give every table its rows; the message says the least that works."""
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,7 @@ TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 def row_counts(scale: int) -> dict[str, int]:
     """Rows per table when the largest table (workflow_stage_actions) has `scale` rows."""
     if scale < 100:
-        raise ValueError(f"scale {scale} is too small: use at least 100 rows in the largest table")
+        raise ScaleError(f"scale {scale} is too small: use at least 100 rows in the largest table")
     workspaces = 20
     instances = max(scale // 20, 1)
     policies = workspaces * 8
