@@ -167,10 +167,9 @@ def _remediate(args: argparse.Namespace) -> int:
     policy = LockPolicy.from_options(options)  # the same lock and statement budget as every other statement
     with conn_settings.connect() as conn:
         if args.list:
-            rows = remediate.batches(conn)
             _print_table(["batch", "constraint", "table", "action", "rows", "quarantined at", "restored"],
                          [[b.batch, b.constraint_name, f"{b.schema}.{b.table}", b.action, b.rows, b.quarantined_at,
-                           "yes" if b.restored else ""] for b in rows])
+                           "yes" if b.restored else ""] for b in remediate.batches(conn)])
             return 0
         if args.undo:
             parts = [b for b in remediate.batches(conn) if b.batch == args.undo]
@@ -271,9 +270,9 @@ def _debt(args: argparse.Namespace) -> int:
     with conn_settings.connect() as conn:
         for entry in entries:
             fk = by_name.get(entry.constraint)
-            present = fk is not None and live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)
-            found = live.read_constraint(conn, fk.table, fk.name) if present else None
-            count = orphans.count_orphans(conn, fk) if present else None
+            found, count = None, None
+            if fk is not None and live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references):
+                found, count = live.read_constraint(conn, fk.table, fk.name), orphans.count_orphans(conn, fk)
             reason = debt.stale_reason(entry, count, bool(found and found.validated), fk is not None)
             if reason:
                 stale.add(entry.constraint)

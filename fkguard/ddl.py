@@ -50,7 +50,7 @@ def _add(fk: ForeignKey, *, not_valid: bool) -> sql.Composed:
     reads like pg_get_constraintdef:
     REFERENCES t (cols) [MATCH FULL] ON DELETE x [(cols)] [ON UPDATE y] [DEFERRABLE [INITIALLY DEFERRED]] NOT VALID
     """
-    parts = [
+    parts: list[sql.Composable] = [
         sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({cols}) REFERENCES {ref} ({refcols})").format(
             table=table_ref(fk.table), name=sql.Identifier(fk.name), cols=_columns(fk.columns),
             ref=table_ref(fk.references), refcols=_columns(fk.referenced_columns),

@@ -18,6 +18,7 @@ from psycopg.rows import RowFactory, tuple_row
 
 from fkguard import ddl, live
 from fkguard.catalog import ForeignKey, QualifiedName
+from fkguard.pgrow import one
 
 
 def _relation(conn: psycopg.Connection, name: QualifiedName) -> sql.Composed:
@@ -79,7 +80,7 @@ def count_orphans_together(conn: psycopg.Connection, fks: list[ForeignKey]) -> l
         first=sql.Identifier(fks[0].referenced_columns[0]))
     with conn.transaction():
         conn.execute(_AS_VALIDATE_DOES)
-        found = dict(conn.execute(query).fetchall())
+        found: dict[int, int] = dict(conn.execute(query).fetchall())
     return [found.get(tag, 0) for tag in range(len(fks))]
 
 
@@ -98,7 +99,7 @@ _AS_VALIDATE_DOES = ("SELECT set_config('work_mem', current_setting('maintenance
 def count_orphans(conn: psycopg.Connection, fk: ForeignKey) -> int:
     with conn.transaction():
         conn.execute(_AS_VALIDATE_DOES)
-        return conn.execute(_anti_join(conn, fk, sql.SQL("count(*)"))).fetchone()[0]
+        return one(conn.execute(_anti_join(conn, fk, sql.SQL("count(*)"))))[0]
 
 
 def sample_orphan_keys(conn: psycopg.Connection, fk: ForeignKey, limit: int = 5, columns: tuple[str, ...] = (),

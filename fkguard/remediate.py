@@ -25,6 +25,7 @@ from fkguard.audit import primary_key
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.errors import FkguardError
 from fkguard.locks import LockPolicy, in_locked_transaction
+from fkguard.pgrow import one
 
 SCHEMA = "fkguard_quarantine"
 ROWS = sql.Identifier(SCHEMA, "rows")
@@ -104,7 +105,7 @@ def _pointing_at_orphans(conn: psycopg.Connection, fk: ForeignKey, referrer: For
         query = sql.SQL("{} AND ({}) NOT IN (SELECT {} FROM ({}) o)").format(
             query, _listed(pk, "r"), _listed(pk, "o"), doomed)
     with conn.transaction():
-        return conn.execute(query).fetchone()[0]
+        return one(conn.execute(query))[0]
 
 
 def _delete_hazards(conn: psycopg.Connection, fk: ForeignKey, catalog: Sequence[ForeignKey]) -> list[str]:
@@ -227,7 +228,7 @@ class Batch:
 
 
 def batches(conn: psycopg.Connection) -> list[Batch]:
-    if conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.rows",)).fetchone()[0] is None:
+    if one(conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.rows",)))[0] is None:
         return []
     return [Batch(b, c, s, t, a, tuple(k), n, at, r) for b, c, s, t, a, k, n, at, r in conn.execute(sql.SQL(
         "SELECT batch, constraint_name, source_schema, source_table, action, key_columns, count(*)::int, "

@@ -14,6 +14,7 @@ from fkguard.catalog import ForeignKey
 from fkguard.desired import state_of
 from fkguard.errors import FkguardError
 from fkguard.locks import LockPolicy, run_locked
+from fkguard.pgrow import one
 
 
 class RolloutError(FkguardError):
@@ -86,10 +87,10 @@ def preflight(conn: psycopg.Connection, fk: ForeignKey) -> list[tuple[str, str]]
     if problems:
         return problems
     # ALTER TABLE needs the referencing table's owner; REFERENCES needs that privilege on the other.
-    owner, may_reference = conn.execute(
+    owner, may_reference = one(conn.execute(
         "SELECT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = %s::regclass), 'USAGE'), "
         "has_table_privilege(%s::regclass, 'REFERENCES')",
-        (ddl.table_ref(fk.table).as_string(conn), ddl.table_ref(fk.references).as_string(conn))).fetchone()
+        (ddl.table_ref(fk.table).as_string(conn), ddl.table_ref(fk.references).as_string(conn))))
     user = conn.info.user
     if not owner:
         problems.append(("table", f"user {user} does not own {fk.table}, and ALTER TABLE needs its owner; "
