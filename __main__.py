@@ -13,10 +13,10 @@ import pulumi
 from pulumi.runtime.config import CONFIG
 
 from fkguard import debt, stack_secrets
-from fkguard.catalog import TIERS, CatalogError, load_catalog
+from fkguard.catalog import TIERS, load_catalog
 from fkguard.desired import VALIDATED, desired
-from fkguard.options import Options, OptionsError
-from fkguard.settings import SettingsError
+from fkguard.errors import EXPECTED, one_line
+from fkguard.options import Options
 from resources.backup import TableBackup
 from resources.baseline import MonitorBaseline
 from resources.foreign_key import ForeignKeyConstraint
@@ -28,8 +28,8 @@ try:
     options = Options.from_config(CONFIG.get(), stack=f"stack {pulumi.get_stack()!r}")
     catalog = load_catalog(options.catalog)
     debts = debt.load(Path.cwd())
-except (OptionsError, CatalogError, SettingsError, debt.DebtError) as exc:
-    raise pulumi.RunError(str(exc)) from None  # one line, not a traceback of this program
+except EXPECTED as exc:
+    raise pulumi.RunError(one_line(exc)) from None  # one line, not a traceback of this program
 
 states: dict[str, pulumi.Output[str] | str] = {}
 previous_tier: list[pulumi.Resource] = []

@@ -3,7 +3,6 @@ table every `interval`, each timed, from its own connection (the plan's traffic 
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
 from dataclasses import dataclass, field
@@ -58,5 +57,5 @@ def summary(latencies: list[float]) -> dict[str, float]:
     if not latencies:
         return {"n": 0, "p50": 0.0, "p99": 0.0, "max": 0.0}
     ordered = sorted(latencies)
-    return {"n": len(ordered), "p50": statistics.median(ordered),
+    return {"n": len(ordered), "p50": percentile(ordered, 0.50),
             "p99": percentile(ordered, 0.99), "max": ordered[-1]}

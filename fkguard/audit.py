@@ -3,7 +3,6 @@ with PostgreSQL's validation predicate, with a sample of the offending rows (Ste
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
 from fkguard import ddl, live, orphans
 from fkguard.catalog import ForeignKey, QualifiedName
+from fkguard.settings import ConnectionSettings
 
 # Besides the key, the columns that help someone decide what an orphan is (the plan shows
 # id, the missing key, site_id, status and created_at); those a table has are shown.
@@ -70,13 +71,8 @@ def _sample(conn: psycopg.Connection, fk: ForeignKey, count: int,
     if not (count and sample_size):
         return (), []
     columns = sample_columns(conn, fk)
-    names = _selected(fk, columns)
-    rows = orphans.sample_orphan_keys(conn, fk, sample_size, columns)
-    return columns, [{c: _jsonable(v) for c, v in zip(names, row, strict=True)} for row in rows]
-
-
-def _selected(fk: ForeignKey, columns: tuple[str, ...]) -> list[str]:
-    return list(dict.fromkeys([*fk.columns, *columns]))
+    rows = orphans.sample_orphan_keys(conn, fk, sample_size, columns, row_factory=dict_row)
+    return columns, [{c: _jsonable(v) for c, v in row.items()} for row in rows]
 
 
 def _jsonable(value: Any) -> Any:
@@ -125,50 +121,38 @@ def audit_pass(conn: psycopg.Connection, fks: list[ForeignKey], sample_size: int
     return findings
 
 
-def audit(connect: Callable[[], psycopg.Connection], catalog: list[ForeignKey], sample_size: int = 5,
+def audit(settings: ConnectionSettings, catalog: list[ForeignKey], sample_size: int = 5,
           progress: Callable[[str], None] = lambda _: None, jobs: int = 2) -> list[Finding]:
     """Every relationship, in the passes of scan_plan, `jobs` passes at a time, each on a
-    connection of its own (a read-only scan takes no lock that another scan waits for); findings
-    come back in catalog order."""
+    connection of its own from a psycopg_pool pool (a read-only scan takes no lock that another
+    scan waits for); findings come back in catalog order."""
+    from psycopg_pool import ConnectionPool  # here: the policy pack's virtualenv imports fkguard without it
+
     done = 0
     lock = threading.Lock()
-    idle: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
-    opened: list[psycopg.Connection] = []
-
-    def one(fks: list[ForeignKey]) -> list[Finding]:
-        nonlocal done
-        try:
-            conn = idle.get_nowait()
-        except queue.Empty:
-            conn = connect()
-            opened.append(conn)
-        try:
-            findings = audit_pass(conn, fks, sample_size)
-        finally:
-            idle.put(conn)
-        with lock:
-            for finding in findings:
-                done += 1
-                progress(f"audit: {done}/{len(catalog)} {finding.fk.name}: {finding.orphans} orphans, "
-                         f"{finding.seconds:.2f}s")
-        return findings
-
-    try:
-        first = connect()
-        opened.append(first)
+    with settings.connect() as first:  # an unreachable database is said here, in one line (SettingsError)
         passes = scan_plan(first, catalog)
-        idle.put(first)
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            found = {f.fk.name: f for findings in pool.map(one, passes) for f in findings}
-        return [found[fk.name] for fk in catalog]
-    finally:
-        for conn in opened:
-            conn.close()
+    jobs = max(1, jobs)
+
+    with ConnectionPool(kwargs=settings.connect_kwargs(), min_size=jobs, max_size=jobs, timeout=30,
+                        name="fkguard-audit") as pool:
+        def one(fks: list[ForeignKey]) -> list[Finding]:
+            nonlocal done
+            with pool.connection() as conn:
+                findings = audit_pass(conn, fks, sample_size)
+            with lock:
+                for finding in findings:
+                    done += 1
+                    progress(f"audit: {done}/{len(catalog)} {finding.fk.name}: {finding.orphans} orphans, "
+                             f"{finding.seconds:.2f}s")
+            return findings
+
+        with ThreadPoolExecutor(max_workers=jobs) as threads:
+            found = {f.fk.name: f for findings in threads.map(one, passes) for f in findings}
+    return [found[fk.name] for fk in catalog]
 
 
 def all_rows(conn: psycopg.Connection, fk: ForeignKey) -> Iterator[dict[str, Any]]:
     """Every orphan of one relationship, streamed (memory stays flat whatever their number)."""
-    columns = sample_columns(conn, fk)
-    names = _selected(fk, columns)
-    for row in orphans.stream_orphans(conn, fk, columns):
-        yield {c: _jsonable(v) for c, v in zip(names, row, strict=True)}
+    for row in orphans.stream_orphans(conn, fk, sample_columns(conn, fk), row_factory=dict_row):
+        yield {c: _jsonable(v) for c, v in row.items()}

@@ -21,6 +21,7 @@ from psycopg import sql
 from fkguard.catalog import QualifiedName
 from fkguard.ddl import table_ref
 from fkguard.errors import FkguardError
+from fkguard.pgrow import one
 from fkguard.settings import ConnectionSettings
 
 
@@ -116,6 +117,5 @@ def take(settings: ConnectionSettings, tables: list[QualifiedName], directory: P
         raise BackupError(f"the backup before the first change failed ({reason}); nothing was changed. Fix it, "
                           f"or set fkguard:backup false for this stack")
     with settings.connect() as conn:
-        rows = {str(t): conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table_ref(t))
-                                     ).fetchone()[0] for t in tables}
+        rows = {str(t): one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table_ref(t))))[0] for t in tables}
     return Backup(str(path.resolve()), path.stat().st_size, rows, stamp.isoformat(timespec="seconds"))

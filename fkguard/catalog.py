@@ -32,7 +32,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -57,6 +57,11 @@ DEFAULT_CATALOG = Path(__file__).parent / "apms" / "catalog.yaml"
 
 class CatalogError(FkguardError):
     """A catalog that cannot be used; the message names the entry and the fix."""
+
+    def __init__(self, message: str, *, entry: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.entry = entry  # the constraint's name (or "<file> entry <n>"); None for the file as a whole
+        self.field = field  # the catalog key at fault, when there is one
 
 
 @dataclass(frozen=True)
@@ -269,12 +274,14 @@ def entry_problems(entry: dict[str, Any]) -> list[tuple[str, str]]:
 
 def parse_entry(entry: dict[str, Any], where: str) -> ForeignKey:
     if not isinstance(entry, dict):
-        raise CatalogError(f"{where}: expected a mapping with name, table, columns, references, got {entry!r}")
+        raise CatalogError(f"{where}: expected a mapping with name, table, columns, references, got {entry!r}",
+                           entry=where)
     if isinstance(entry.get("name"), str):
         where = f"{where} ({entry['name']})"
     problems = entry_problems(entry)
     if problems:
-        raise CatalogError(f"{where}: {problems[0][1]}")
+        name = entry["name"] if isinstance(entry.get("name"), str) else where
+        raise CatalogError(f"{where}: {problems[0][1]}", entry=name, field=problems[0][0])
     return ForeignKey(
         name=entry["name"],
         tier=str(entry.get("tier") or "low").lower(),
@@ -290,7 +297,7 @@ def parse_entry(entry: dict[str, Any], where: str) -> ForeignKey:
         on_delete_columns=_column_list(entry.get("on_delete_columns")) or (),
         on_delete_explicit=entry.get("on_delete") not in (None, "") and entry.get("on_delete_explicit") is not False,
         validate=entry.get("validated") is not False,
-        waivers=_waivers(entry.get("waivers")),  # type: ignore[arg-type]  (checked above)
+        waivers=cast(tuple[Waiver, ...], _waivers(entry.get("waivers"))),  # a str (a problem) was refused above
     )
 
 
@@ -311,6 +318,7 @@ def load_catalog(path: str | Path | None = None) -> list[ForeignKey]:
     seen: set[str] = set()
     for fk in keys:
         if fk.name in seen:
-            raise CatalogError(f"{path.name}: constraint name '{fk.name}' appears twice; names must be unique")
+            raise CatalogError(f"{path.name}: constraint name '{fk.name}' appears twice; names must be unique",
+                               entry=fk.name, field="name")
         seen.add(fk.name)
     return sorted(keys, key=lambda fk: fk.tier_rank)

@@ -14,10 +14,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from fkguard import audit, debt, errors, live, orphans, remediate, rollout, settings, stack_secrets, stackstate, verify
+from fkguard import audit, debt, live, orphans, remediate, rollout, settings, stack_secrets, stackstate, verify
 from fkguard.catalog import TIERS, CatalogError, ForeignKey, load_catalog
-from fkguard.desired import desired
-from fkguard.errors import FkguardError
+from fkguard.desired import desired, observed
+from fkguard.errors import EXPECTED, FkguardError, one_line
+from fkguard.locks import LockPolicy
 from fkguard.options import Options
 
 
@@ -61,7 +62,7 @@ def _status(args: argparse.Namespace) -> int:
     with conn_settings.connect() as conn:
         for fk in catalog:
             found = rollout.read(conn, fk)  # a partitioned table's leaves too (fkguard.partitions)
-            in_db = "absent" if found is None else ("validated" if found.validated else "not valid")
+            in_db = observed(found)
             in_stack = recorded[fk.name].state if fk.name in recorded else "absent"
             goal = desired(fk, options, debt.accepted(debts, fk.name, args.stack))
             # Validation state aside, is it the constraint the catalog describes? (a hand-made DEFERRABLE, say)
@@ -130,7 +131,8 @@ def _selected(catalog: list[ForeignKey], names: list[str], stack: str) -> list[F
         return catalog
     unknown = [n for n in names if n not in {fk.name for fk in catalog}]
     if unknown:
-        raise CatalogError(f"{', '.join(unknown)} is not in the stack's catalog; fkguard status -s {stack} lists them")
+        raise CatalogError(f"{', '.join(unknown)} is not in the stack's catalog; fkguard status -s {stack} lists them",
+                           entry=unknown[0])
     return [fk for fk in catalog if fk.name in names]
 
 
@@ -146,7 +148,7 @@ def _audit(args: argparse.Namespace) -> int:
         return 0
     debts = debt.load(Path.cwd())
     started = time.monotonic()
-    findings = audit.audit(conn_settings.connect, chosen, args.sample, progress=_progress, jobs=args.jobs)
+    findings = audit.audit(conn_settings, chosen, args.sample, progress=_progress, jobs=args.jobs)
     elapsed = time.monotonic() - started
     total = sum(f.orphans or 0 for f in findings)
     accepted = {f.fk.name: entry for f in findings
@@ -190,13 +192,13 @@ def _confirm(question: str, yes: bool) -> bool:
 
 
 def _remediate(args: argparse.Namespace) -> int:
-    conn_settings, _, catalog = _stack_context(args.stack)
+    conn_settings, options, catalog = _stack_context(args.stack)
+    policy = LockPolicy.from_options(options)  # the same lock and statement budget as every other statement
     with conn_settings.connect() as conn:
         if args.list:
-            rows = remediate.batches(conn)
             _print_table(["batch", "constraint", "table", "action", "rows", "quarantined at", "restored"],
                          [[b.batch, b.constraint_name, f"{b.schema}.{b.table}", b.action, b.rows, b.quarantined_at,
-                           "yes" if b.restored else ""] for b in rows])
+                           "yes" if b.restored else ""] for b in remediate.batches(conn)])
             return 0
         if args.undo:
             parts = [b for b in remediate.batches(conn) if b.batch == args.undo]
@@ -204,7 +206,7 @@ def _remediate(args: argparse.Namespace) -> int:
             if parts and not _confirm(f"Put {rows} rows of batch {args.undo} back?", args.yes):
                 print("fkguard remediate: nothing changed")
                 return 1
-            print(f"fkguard remediate: put back {remediate.undo(conn, args.undo)} rows of batch {args.undo}")
+            print(f"fkguard remediate: put back {remediate.undo(conn, args.undo, policy)} rows of batch {args.undo}")
             return 0
         if not args.action:
             raise remediate.RemediationError("say what to do: --action delete, nullify or accept (or --undo, --list)")
@@ -249,12 +251,12 @@ def _remediate(args: argparse.Namespace) -> int:
         done = {"delete": "deleted", "nullify": "their key set to NULL"}[args.action]
         for applied, (fk, _) in enumerate(plans):
             try:
-                result = remediate.apply(conn, fk, args.action, batch, catalog)
-            except remediate.RemediationError as exc:
+                result = remediate.apply(conn, fk, args.action, batch, catalog, policy)
+            except FkguardError as exc:  # refused, or gave up on a lock: this relationship changed nothing
                 if applied:  # the relationships before this one are done, each in its own transaction
                     raise remediate.RemediationError(f"{exc}; the {applied} relationships before it are in batch "
                                                      f"{batch} (undo: fkguard remediate -s {args.stack} --undo "
-                                                     f"{batch})") from None
+                                                     f"{batch})", constraint=fk.name) from None
                 raise
             _progress(f"remediate: {fk.name}: {result.rows} rows copied to quarantine and {done}")
         print(f"fkguard remediate: batch {batch} (undo: fkguard remediate -s {args.stack} --undo {batch})")
@@ -297,9 +299,9 @@ def _debt(args: argparse.Namespace) -> int:
     with conn_settings.connect() as conn:
         for entry in entries:
             fk = by_name.get(entry.constraint)
-            present = fk is not None and live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)
-            found = live.read_constraint(conn, fk.table, fk.name) if present else None
-            count = orphans.count_orphans(conn, fk) if present else None
+            found, count = None, None
+            if fk is not None and live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references):
+                found, count = live.read_constraint(conn, fk.table, fk.name), orphans.count_orphans(conn, fk)
             reason = debt.stale_reason(entry, count, bool(found and found.validated), fk is not None)
             if reason:
                 stale.add(entry.constraint)
@@ -348,7 +350,10 @@ def _rollback(args: argparse.Namespace) -> int:
         raise CommandError("nothing dropped: pulumi asks for a confirmation and there is no terminal to answer it; "
                            "add --yes (or --print to see the command only)")
     command[0] = settings.pulumi_cli(Path.cwd())
-    # destroy opens the stack's secrets: the same passphrase rule as every other pulumi fkguard runs
+    # The CLI, not pulumi.automation's Stack.destroy(target=..., target_dependents=True): that would first
+    # `pulumi stack select` the stack (changing the user's selected stack), and always runs --yes
+    # --non-interactive, so without --yes pulumi could not show its plan and ask. The printed command is
+    # exactly what runs. destroy opens the stack's secrets: the same passphrase rule as every other pulumi
     env = stack_secrets.env_for(args.stack, os.environ, Path.cwd())
     return subprocess.run(command, check=False, env=env).returncode
 
@@ -469,8 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except errors.EXPECTED as exc:  # anything else is a bug and keeps its traceback
-        print(f"fkguard {args.command}: {errors.one_line(exc)}", file=sys.stderr)
+    except EXPECTED as exc:  # a refusal, or PostgreSQL's: one line. Anything else is a bug: its traceback shows
+        print(f"fkguard {args.command}: {one_line(exc)}", file=sys.stderr)
         return 2
 
 

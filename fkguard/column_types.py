@@ -20,6 +20,7 @@ import psycopg
 
 from fkguard import ddl, live
 from fkguard.catalog import ForeignKey
+from fkguard.pgrow import one
 
 SAME = "same"              # the same type and modifiers
 ALIGNED = "aligned"        # the same type, other length or precision (varchar(64) against varchar(128))
@@ -76,10 +77,10 @@ class Pairing:
 
 
 def _pair(conn: psycopg.Connection, fk: ForeignKey, column: str, referenced: str) -> Pairing | None:
-    row = conn.execute(_PAIR, {
+    row = one(conn.execute(_PAIR, {
         "fk_rel": ddl.table_ref(fk.table).as_string(conn), "fk_col": column,
         "pk_rel": ddl.table_ref(fk.references).as_string(conn), "pk_col": referenced,
-        "pk_cols": sorted(fk.referenced_columns)}).fetchone()
+        "pk_cols": sorted(fk.referenced_columns)}))
     mine, theirs, fk_base, pk_base, same_oid, family, index_type, index_type_name = row
     if mine is None or theirs is None:
         return None  # a missing column: the provider's check names it

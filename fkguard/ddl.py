@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from psycopg import sql
 
-from fkguard.catalog import ACTIONS, COLUMN_LIST_ACTIONS, MATCHES, ForeignKey, QualifiedName
+from fkguard.catalog import ACTIONS, COLUMN_LIST_ACTIONS, MATCHES, MAX_IDENTIFIER_BYTES, ForeignKey, QualifiedName
 
 
 def table_ref(name: QualifiedName) -> sql.Identifier:
@@ -50,7 +50,7 @@ def _add(fk: ForeignKey, *, not_valid: bool) -> sql.Composed:
     reads like pg_get_constraintdef:
     REFERENCES t (cols) [MATCH FULL] ON DELETE x [(cols)] [ON UPDATE y] [DEFERRABLE [INITIALLY DEFERRED]] NOT VALID
     """
-    parts = [
+    parts: list[sql.Composable] = [
         sql.SQL("ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({cols}) REFERENCES {ref} ({refcols})").format(
             table=table_ref(fk.table), name=sql.Identifier(fk.name), cols=_columns(fk.columns),
             ref=table_ref(fk.references), refcols=_columns(fk.referenced_columns),
@@ -102,9 +102,9 @@ def set_local_timeouts(lock_timeout_ms: int, statement_timeout_ms: int) -> sql.C
 
 
 def _name_within_limit(*parts: str) -> str:
-    """A generated name PostgreSQL will not cut: at most 63 bytes."""
+    """A generated name PostgreSQL will not cut: at most MAX_IDENTIFIER_BYTES, the limit the catalog checks too."""
     name = "_".join(parts)
-    while len(name.encode()) > 63:
+    while len(name.encode()) > MAX_IDENTIFIER_BYTES:
         name = name[:-1]
     return name
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from fkguard import debt
 from fkguard.catalog import ForeignKey
+from fkguard.live import LiveConstraint
 from fkguard.options import Options
 
 ABSENT, NOT_VALID, VALIDATED = "absent", "not valid", "validated"
@@ -22,6 +23,16 @@ ABSENT, NOT_VALID, VALIDATED = "absent", "not valid", "validated"
 class Desired:
     state: str
     why: str = ""  # set when a constraint stays NOT VALID although its tier validates
+
+
+def state_of(exists: bool, validated: bool) -> str:
+    """What the database has, in the same words as what the stack wants (status, verify, the provider)."""
+    return VALIDATED if validated else (NOT_VALID if exists else ABSENT)
+
+
+def observed(found: LiveConstraint | None) -> str:
+    """The state of a constraint as rollout.read found it (None: absent)."""
+    return ABSENT if found is None else state_of(True, found.validated)
 
 
 def desired(fk: ForeignKey, options: Options, accepted: debt.Debt | None) -> Desired:

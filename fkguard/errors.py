@@ -1,17 +1,33 @@
 """The one root of fkguard's own errors.
 
-Every refusal fkguard makes on purpose is an FkguardError whose message names the object and the fix.
-Entry points (the command, the provider, the policy pack, the program) catch this root and
-psycopg.Error once, print one line, and let anything else surface as the bug it is.
+Every refusal fkguard makes on purpose is an FkguardError whose message names the object and the fix;
+the subclasses carry the object as fields too (CatalogError.entry, RolloutError.constraint, ...), for
+callers that act on it. Entry points (the command, the provider, the policy pack, the program) catch
+EXPECTED once, print one line, and let anything else surface as the bug it is, with its traceback.
 """
 
 from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
 
 import psycopg
 
 
 class FkguardError(Exception):
     """A refusal: the message says what is wrong with which object, and what to do instead."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take their fields as keyword arguments, which Exception's own pickling drops.
+        return _restore, (type(self), self.args, dict(vars(self)))
+
+
+def _restore(cls: type[FkguardError], args: tuple[Any, ...], fields: dict[str, Any]) -> FkguardError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    vars(exc).update(fields)
+    return exc
 
 
 # What an entry point turns into one line; anything else is a bug and keeps its traceback.
@@ -22,3 +38,18 @@ def one_line(exc: BaseException) -> str:
     """The first line of an expected error's message (or its type when it has none)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+class OneLineTracebacks:
+    """Stands in for the `traceback` module where the Pulumi SDK's dynamic provider server formats a failed
+    step (`context.abort(..., traceback.format_exc())`): an expected error shows as its type and message,
+    anything else keeps its whole traceback. Scoped to that one catch, unlike sys.tracebacklimit."""
+
+    def format_exc(self, limit: int | None = None, chain: bool = True) -> str:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, EXPECTED):
+            return "".join(traceback.format_exception_only(type(exc), exc))
+        return traceback.format_exc(limit, chain)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(traceback, name)

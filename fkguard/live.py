@@ -119,12 +119,17 @@ def read_constraint(conn: psycopg.Connection, table: QualifiedName, name: str) -
     )
 
 
+def relkind(conn: psycopg.Connection, table: QualifiedName) -> str | None:
+    """pg_class.relkind of the relation by that name ('r' table, 'p' partitioned, 'v' view, ...), None if none:
+    the one lookup of what a name is."""
+    row = conn.execute(
+        "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s", (table.schema, table.name)).fetchone()
+    return row[0] if row else None
+
+
 def table_exists(conn: psycopg.Connection, table: QualifiedName) -> bool:
-    return conn.execute(
-        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')",
-        (table.schema, table.name),
-    ).fetchone() is not None
+    return relkind(conn, table) in ("r", "p")
 
 
 # Does an index start with exactly these columns, in any order (a btree serves either)?

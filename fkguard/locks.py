@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import psycopg
 from psycopg import errors, sql
@@ -21,6 +22,7 @@ from psycopg import errors, sql
 from fkguard.catalog import QualifiedName
 from fkguard.ddl import set_local_timeouts, table_ref
 from fkguard.errors import FkguardError
+from fkguard.options import Options
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,20 @@ class LockPolicy:
     first_backoff_ms: int = 200
     max_backoff_ms: int = 5000
 
+    @classmethod
+    def from_options(cls, options: Options) -> LockPolicy:
+        """The stack's fkguard:lockTimeout, lockRetryBudget and statementTimeout: every statement's budget."""
+        return cls(lock_timeout_ms=options.lock_timeout_ms, budget_ms=options.lock_retry_budget_ms,
+                   statement_timeout_ms=options.statement_timeout_ms)
+
 
 class LockBudgetExceeded(FkguardError):
     """The lock never came within the budget; the message names the sessions holding it."""
+
+    def __init__(self, message: str, *, tables: tuple[str, ...], attempts: int) -> None:
+        super().__init__(message)
+        self.tables = tables  # the tables whose locks were asked for
+        self.attempts = attempts
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,48 @@ def _trace(what: str, tables: Sequence[QualifiedName], attempt: int, sent: float
         out.write(json.dumps(line) + "\n")
 
 
+def _retrying(conn: psycopg.Connection, attempt_once: Callable[[], None], tables: Sequence[QualifiedName],
+              policy: LockPolicy, what: str, then: str, sleep: Callable[[float], None],
+              on_retry: Callable[[int, float], None] | None) -> int:
+    """Call attempt_once until it is not stopped by lock_timeout, within the budget; the attempts it took."""
+    deadline = time.monotonic() + policy.budget_ms / 1000
+    attempt = 0
+    backoff = policy.first_backoff_ms / 1000
+    while True:
+        attempt += 1
+        sent = time.monotonic()
+        try:
+            attempt_once()
+            _trace(what, tables, attempt, sent, "done")
+            return attempt
+        except errors.LockNotAvailable:
+            _trace(what, tables, attempt, sent, "lock_timeout")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                holders = lock_holders(conn, tables)
+                who = "; ".join(h.describe() for h in holders) or "no session holds a lock on them now"
+                raise LockBudgetExceeded(
+                    f"{what}: gave up after {attempt} attempts in {policy.budget_ms / 1000:g}s, each waiting at most "
+                    f"{policy.lock_timeout_ms}ms for a lock on {', '.join(map(str, tables))}. Blocking: {who}. "
+                    f"End that transaction (or raise fkguard:lockRetryBudget) and {then}",
+                    tables=tuple(map(str, tables)), attempts=attempt,
+                ) from None
+            # Full jitter: concurrent retries do not return in step.
+            delay = min(remaining, random.uniform(0, backoff))
+            if on_retry:
+                on_retry(attempt, delay)
+            sleep(delay)
+            backoff = min(backoff * 2, policy.max_backoff_ms / 1000)
+        except psycopg.Error:
+            _trace(what, tables, attempt, sent, "error")  # a refusal (orphans, a timeout): the caller says which
+            raise
+
+
+def _autocommit_only(conn: psycopg.Connection, caller: str) -> None:
+    if not conn.autocommit:
+        raise ValueError(f"{caller} needs an autocommit connection: each attempt must be its own transaction")
+
+
 def run_locked(
     conn: psycopg.Connection,
     statements: Sequence[sql.Composable],
@@ -112,37 +167,40 @@ def run_locked(
     paused. An error rolls the whole attempt back. Returns the number of attempts. `conn` must be
     in autocommit mode, or the attempt would join the caller's transaction and keep its locks.
     """
-    if not conn.autocommit:
-        raise ValueError("run_locked needs an autocommit connection: each attempt must be its own transaction")
+    _autocommit_only(conn, "run_locked")
     attempt_sql = sql.SQL("; ").join(
         [set_local_timeouts(policy.lock_timeout_ms, policy.statement_timeout_ms), *statements])
-    deadline = time.monotonic() + policy.budget_ms / 1000
-    attempt = 0
-    backoff = policy.first_backoff_ms / 1000
-    while True:
-        attempt += 1
-        sent = time.monotonic()
-        try:
-            conn.execute(attempt_sql)  # no parameters: the simple protocol, all statements in one message
-            _trace(what, tables, attempt, sent, "done")
-            return attempt
-        except errors.LockNotAvailable:
-            _trace(what, tables, attempt, sent, "lock_timeout")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                holders = lock_holders(conn, tables)
-                who = "; ".join(h.describe() for h in holders) or "no session holds a lock on them now"
-                raise LockBudgetExceeded(
-                    f"{what}: gave up after {attempt} attempts in {policy.budget_ms / 1000:g}s, each waiting at most "
-                    f"{policy.lock_timeout_ms}ms for a lock on {', '.join(map(str, tables))}. Blocking: {who}. "
-                    f"End that transaction (or raise fkguard:lockRetryBudget) and run pulumi up again"
-                ) from None
-            # Full jitter: concurrent retries do not return in step.
-            delay = min(remaining, random.uniform(0, backoff))
-            if on_retry:
-                on_retry(attempt, delay)
-            sleep(delay)
-            backoff = min(backoff * 2, policy.max_backoff_ms / 1000)
-        except psycopg.Error:
-            _trace(what, tables, attempt, sent, "error")  # a refusal (orphans, a timeout): the caller says which
-            raise
+
+    def once() -> None:
+        conn.execute(attempt_sql)  # no parameters: the simple protocol, all statements in one message
+
+    return _retrying(conn, once, tables, policy, what, "run pulumi up again", sleep, on_retry)
+
+
+T = TypeVar("T")
+
+
+def in_locked_transaction(
+    conn: psycopg.Connection,
+    work: Callable[[], T],
+    tables: Sequence[QualifiedName],
+    policy: LockPolicy,
+    *,
+    what: str,
+    then: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Call `work` in a transaction of its own under the same SET LOCAL lock_timeout and statement_timeout
+    as run_locked, retrying lock timeouts within the same budget: for writes that need parameters or
+    read their result (remediation's copy-then-delete). A lock wait past the budget is LockBudgetExceeded,
+    with nothing changed; `then` says what to run again."""
+    _autocommit_only(conn, "in_locked_transaction")
+    done: list[T] = []
+
+    def once() -> None:
+        with conn.transaction():
+            conn.execute(set_local_timeouts(policy.lock_timeout_ms, policy.statement_timeout_ms))
+            done.append(work())
+
+    _retrying(conn, once, tables, policy, what, then, sleep, None)
+    return done[-1]

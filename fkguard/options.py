@@ -29,6 +29,10 @@ KEYS: dict[str, str] = {
 class OptionsError(FkguardError):
     """A bad `fkguard:*` setting; the message names the key and the fix."""
 
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key  # the fkguard:* key at fault
+
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, None: 1000, "min": 60_000, "m": 60_000, "h": 3_600_000}
@@ -38,7 +42,8 @@ def parse_duration_ms(value: Any, key: str) -> int:
     """'3s', '500ms', '2min', or a number of seconds, in milliseconds."""
     match = _DURATION.match(str(value))
     if not match:
-        raise OptionsError(f"{NAMESPACE}:{key} must be a duration like 3s, 500ms or 2min, got {value!r}")
+        raise OptionsError(f"{NAMESPACE}:{key} must be a duration like 3s, 500ms or 2min, got {value!r}",
+                           key=f"{NAMESPACE}:{key}")
     return int(float(match.group(1)) * _UNIT_MS[match.group(2)])
 
 
@@ -52,7 +57,8 @@ def parse_tiers(value: Any, key: str) -> tuple[str, ...]:
             try:
                 value = json.loads(text)
             except ValueError:
-                raise OptionsError(f"{NAMESPACE}:{key} is not a valid list: {value!r}") from None
+                raise OptionsError(f"{NAMESPACE}:{key} is not a valid list: {value!r}",
+                                   key=f"{NAMESPACE}:{key}") from None
         elif text.lower() == "all":
             return TIERS
         elif text.lower() in ("", "none"):
@@ -60,11 +66,13 @@ def parse_tiers(value: Any, key: str) -> tuple[str, ...]:
         else:
             value = text.split(",")
     if not isinstance(value, list):
-        raise OptionsError(f"{NAMESPACE}:{key} must be a list of tiers, got {value!r}")
+        raise OptionsError(f"{NAMESPACE}:{key} must be a list of tiers, got {value!r}",
+                           key=f"{NAMESPACE}:{key}")
     names = [str(t).strip().lower() for t in value]
     for name in names:
         if name not in TIERS:
-            raise OptionsError(f"{NAMESPACE}:{key}: unknown tier {name!r}; use {', '.join(TIERS)}, all or none")
+            raise OptionsError(f"{NAMESPACE}:{key}: unknown tier {name!r}; use {', '.join(TIERS)}, all or none",
+                               key=f"{NAMESPACE}:{key}")
     return tuple(t for t in TIERS if t in names)
 
 
@@ -74,7 +82,7 @@ def parse_bool(value: Any, key: str) -> bool:
         return True
     if text in ("false", "no", "0", ""):
         return False
-    raise OptionsError(f"{NAMESPACE}:{key} must be true or false, got {value!r}")
+    raise OptionsError(f"{NAMESPACE}:{key} must be true or false, got {value!r}", key=f"{NAMESPACE}:{key}")
 
 
 @dataclass(frozen=True)
@@ -97,11 +105,13 @@ class Options:
         if missing:
             raise OptionsError(
                 f"{NAMESPACE}:validateTiers names {', '.join(missing)} but {NAMESPACE}:addTiers does not: "
-                f"a constraint must exist to be validated; add the tier to {NAMESPACE}:addTiers"
+                f"a constraint must exist to be validated; add the tier to {NAMESPACE}:addTiers",
+                key=f"{NAMESPACE}:validateTiers",
             )
         lock = parse_duration_ms(values.get("lockTimeout", "3s"), "lockTimeout")
         if lock <= 0:
-            raise OptionsError(f"{NAMESPACE}:lockTimeout must be above 0: without it a blocked ALTER stalls all traffic")
+            raise OptionsError(f"{NAMESPACE}:lockTimeout must be above 0: without it a blocked ALTER stalls all traffic",
+                               key=f"{NAMESPACE}:lockTimeout")
         return cls(
             catalog=str(values["catalog"]) if values.get("catalog") else None,
             add_tiers=add,

@@ -10,22 +10,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import RowFactory, tuple_row
 
-from fkguard import ddl
+from fkguard import ddl, live
 from fkguard.catalog import ForeignKey, QualifiedName
+from fkguard.pgrow import one
 
 
 def _relation(conn: psycopg.Connection, name: QualifiedName) -> sql.Composed:
     """ONLY for a plain table, as PostgreSQL does; a partitioned table must include its partitions."""
-    row = conn.execute(
-        "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname = %s",
-        (name.schema, name.name),
-    ).fetchone()
-    only = sql.SQL("ONLY ") if row is None or row[0] != "p" else sql.SQL("")
+    only = sql.SQL("") if live.relkind(conn, name) == "p" else sql.SQL("ONLY ")
     return sql.SQL("{}{}").format(only, ddl.table_ref(name))
 
 
@@ -82,7 +80,7 @@ def count_orphans_together(conn: psycopg.Connection, fks: list[ForeignKey]) -> l
         first=sql.Identifier(fks[0].referenced_columns[0]))
     with conn.transaction():
         conn.execute(_AS_VALIDATE_DOES)
-        found = dict(conn.execute(query).fetchall())
+        found: dict[int, int] = dict(conn.execute(query).fetchall())
     return [found.get(tag, 0) for tag in range(len(fks))]
 
 
@@ -101,25 +99,27 @@ _AS_VALIDATE_DOES = ("SELECT set_config('work_mem', current_setting('maintenance
 def count_orphans(conn: psycopg.Connection, fk: ForeignKey) -> int:
     with conn.transaction():
         conn.execute(_AS_VALIDATE_DOES)
-        return conn.execute(_anti_join(conn, fk, sql.SQL("count(*)"))).fetchone()[0]
+        return one(conn.execute(_anti_join(conn, fk, sql.SQL("count(*)"))))[0]
 
 
-def sample_orphan_keys(conn: psycopg.Connection, fk: ForeignKey, limit: int = 5,
-                       columns: tuple[str, ...] = ()) -> list[tuple]:
-    """The first few orphans: their key columns, then any extra columns asked for. Keys alone come
-    distinct: five rows pointing at one missing parent say less than five missing parents."""
+def sample_orphan_keys(conn: psycopg.Connection, fk: ForeignKey, limit: int = 5, columns: tuple[str, ...] = (),
+                       row_factory: RowFactory[Any] = tuple_row) -> list[Any]:
+    """The first few orphans: their key columns, then any extra columns asked for (as tuples, or
+    dict_row's {column: value}). Keys alone come distinct: five rows pointing at one missing parent
+    say less than five missing parents."""
     distinct = sql.SQL("SELECT DISTINCT * FROM ({}) o") if not columns else sql.SQL("{}")
     query = sql.SQL("{} LIMIT {}").format(distinct.format(orphan_query(conn, fk, columns)), sql.Literal(limit))
-    return [tuple(row) for row in conn.execute(query)]
+    with conn.cursor(row_factory=row_factory) as cur:
+        return cur.execute(query).fetchall()
 
 
 def stream_orphans(conn: psycopg.Connection, fk: ForeignKey, columns: tuple[str, ...] = (),
-                   batch: int = 1000) -> Iterator[tuple]:
+                   batch: int = 1000, row_factory: RowFactory[Any] = tuple_row) -> Iterator[Any]:
     """Every orphan row, through a server-side cursor: memory stays flat however many there are."""
-    with conn.transaction(), conn.cursor(name=f"fkguard_orphans_{abs(hash(fk.name))}") as cur:
+    with conn.transaction(), conn.cursor(name=f"fkguard_orphans_{abs(hash(fk.name))}", row_factory=row_factory) as cur:
         cur.itersize = batch
         cur.execute(orphan_query(conn, fk, columns))
-        yield from (tuple(row) for row in cur)
+        yield from cur
 
 
 def describe_keys(fk: ForeignKey, keys: list[tuple]) -> str:

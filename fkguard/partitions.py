@@ -40,16 +40,9 @@ from fkguard.catalog import ForeignKey, QualifiedName
 NOT_VALID_ON_PARTITIONED = 180000
 
 
-def relkind(conn: psycopg.Connection, table: QualifiedName) -> str | None:
-    row = conn.execute(
-        "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname = %s", (table.schema, table.name)).fetchone()
-    return row[0] if row else None
-
-
 def uses_leaves(conn: psycopg.Connection, table: QualifiedName) -> bool:
     """Must this table's foreign keys be rolled out per leaf partition (PostgreSQL < 18, partitioned)?"""
-    return conn.info.server_version < NOT_VALID_ON_PARTITIONED and relkind(conn, table) == "p"
+    return conn.info.server_version < NOT_VALID_ON_PARTITIONED and live.relkind(conn, table) == "p"
 
 
 _TREE = """

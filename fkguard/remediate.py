@@ -24,6 +24,8 @@ from fkguard import ddl, live, orphans, pgerror
 from fkguard.audit import primary_key
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.errors import FkguardError
+from fkguard.locks import LockPolicy, in_locked_transaction
+from fkguard.pgrow import one
 
 SCHEMA = "fkguard_quarantine"
 ROWS = sql.Identifier(SCHEMA, "rows")
@@ -44,6 +46,10 @@ SETUP = [
 
 class RemediationError(FkguardError):
     """A remediation refused before anything changed; the message says why and what to do instead."""
+
+    def __init__(self, message: str, *, constraint: str | None = None) -> None:
+        super().__init__(message)
+        self.constraint = constraint  # the relationship refused, when it is one
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,7 @@ def _pointing_at_orphans(conn: psycopg.Connection, fk: ForeignKey, referrer: For
         query = sql.SQL("{} AND ({}) NOT IN (SELECT {} FROM ({}) o)").format(
             query, _listed(pk, "r"), _listed(pk, "o"), doomed)
     with conn.transaction():
-        return conn.execute(query).fetchone()[0]
+        return one(conn.execute(query))[0]
 
 
 def _delete_hazards(conn: psycopg.Connection, fk: ForeignKey, catalog: Sequence[ForeignKey]) -> list[str]:
@@ -162,11 +168,13 @@ def plan(conn: psycopg.Connection, fk: ForeignKey, action: str,
 
 
 def apply(conn: psycopg.Connection, fk: ForeignKey, action: str, batch: str,
-          catalog: Sequence[ForeignKey] = ()) -> Result:
-    """Copy the orphans into quarantine, then delete or nullify exactly those rows, in one transaction."""
+          catalog: Sequence[ForeignKey] = (), policy: LockPolicy | None = None) -> Result:
+    """Copy the orphans into quarantine, then delete or nullify exactly those rows, in one transaction under
+    the stack's lock_timeout and statement_timeout, like every statement fkguard runs (fkguard.locks): rows
+    an application holds make it retry within the budget, then give up with nothing changed."""
     _, refusal = plan(conn, fk, action, catalog)
     if refusal:
-        raise RemediationError(f"{fk.name}: {refusal}")
+        raise RemediationError(f"{fk.name}: {refusal}", constraint=fk.name)
     pk = list(primary_key(conn, fk.table))
     table = ddl.table_ref(fk.table)
     # The orphans' primary keys, found with the same predicate as VALIDATE.
@@ -182,22 +190,27 @@ def apply(conn: psycopg.Connection, fk: ForeignKey, action: str, batch: str,
         moving = sql.SQL("SELECT t.* FROM {table} t WHERE ({pk}) IN ({orphans}) FOR UPDATE")
     statement = sql.SQL("WITH moved AS ({}) {}").format(
         moving.format(table=table, pk=_listed(pk, "t"), orphans=orphan_pks), copy)
+
+    def move() -> int:
+        for setup in SETUP:
+            conn.execute(setup)
+        moved = conn.execute(statement, values).rowcount
+        if action == "nullify":
+            conn.execute(sql.SQL(
+                "UPDATE {table} t SET {nulls} FROM (SELECT (jsonb_populate_record(NULL::{table}, row_data)).* "
+                "FROM {rows} WHERE batch = %(batch)s AND constraint_name = %(name)s) q WHERE ({t_pk}) = ({q_pk})"
+            ).format(table=table, rows=ROWS, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
+                     nulls=sql.SQL(", ").join(sql.SQL("{} = NULL").format(sql.Identifier(c)) for c in fk.columns)),
+                values)
+        return moved
+
     try:
-        with conn.transaction():
-            for setup in SETUP:
-                conn.execute(setup)
-            moved = conn.execute(statement, values).rowcount
-            if action == "nullify":
-                conn.execute(sql.SQL(
-                    "UPDATE {table} t SET {nulls} FROM (SELECT (jsonb_populate_record(NULL::{table}, row_data)).* "
-                    "FROM {rows} WHERE batch = %(batch)s AND constraint_name = %(name)s) q WHERE ({t_pk}) = ({q_pk})"
-                ).format(table=table, rows=ROWS, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
-                         nulls=sql.SQL(", ").join(sql.SQL("{} = NULL").format(sql.Identifier(c)) for c in fk.columns)),
-                    values)
+        moved = in_locked_transaction(conn, move, [fk.table], policy or LockPolicy(), what=f"remediating {fk.name} ({action})",
+                                      then=f"run fkguard remediate again; nothing of {fk.table} changed")
     except psycopg.Error as exc:
         reason = pgerror.refusal(exc)
         raise RemediationError(f"{fk.name}: PostgreSQL refused the {action} ({reason}); "
-                               f"nothing of {fk.table} changed") from None
+                               f"nothing of {fk.table} changed", constraint=fk.name) from None
     return Result(fk, action, moved, batch)
 
 
@@ -215,7 +228,7 @@ class Batch:
 
 
 def batches(conn: psycopg.Connection) -> list[Batch]:
-    if conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.rows",)).fetchone()[0] is None:
+    if one(conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.rows",)))[0] is None:
         return []
     return [Batch(b, c, s, t, a, tuple(k), n, at, r) for b, c, s, t, a, k, n, at, r in conn.execute(sql.SQL(
         "SELECT batch, constraint_name, source_schema, source_table, action, key_columns, count(*)::int, "
@@ -223,39 +236,47 @@ def batches(conn: psycopg.Connection) -> list[Batch]:
         "FROM {} GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 8, 2").format(ROWS))]
 
 
-def undo(conn: psycopg.Connection, batch: str) -> int:
-    """Put every row of a batch back exactly as it was copied; returns how many rows."""
+def undo(conn: psycopg.Connection, batch: str, policy: LockPolicy | None = None) -> int:
+    """Put every row of a batch back exactly as it was copied, in one transaction under the same timeouts
+    and lock budget as apply; returns how many rows."""
     parts = [b for b in batches(conn) if b.batch == batch]
     if not parts:
         raise RemediationError(f"no quarantine batch {batch!r}; fkguard remediate --list shows them")
     if all(b.restored for b in parts):
         raise RemediationError(f"batch {batch} was already put back")
-    restored, table = 0, None
+    table: QualifiedName | None = None
+
+    def put_back() -> int:
+        nonlocal table
+        restored = 0
+        for part in (p for p in parts if not p.restored):
+            table = QualifiedName(part.schema, part.table)
+            values = {"batch": batch, "name": part.constraint_name}
+            copies = sql.SQL("SELECT (jsonb_populate_record(NULL::{table}, row_data)).* FROM {rows} "
+                             "WHERE batch = %(batch)s AND constraint_name = %(name)s AND restored_at IS NULL"
+                             ).format(table=ddl.table_ref(table), rows=ROWS)
+            if part.action == "delete":
+                statement = _reinsert(conn, table, copies, values)
+            else:
+                # Only the key columns nullify changed are written back; the rest may have moved on since.
+                pk = list(primary_key(conn, table))
+                statement = sql.SQL("UPDATE {table} t SET {sets} FROM ({copies}) q WHERE ({t_pk}) = ({q_pk})").format(
+                    table=ddl.table_ref(table), copies=copies, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
+                    sets=sql.SQL(", ").join(sql.SQL("{c} = q.{c}").format(c=sql.Identifier(c))
+                                            for c in part.key_columns))
+            restored += conn.execute(statement, values).rowcount
+            conn.execute(sql.SQL("UPDATE {} SET restored_at = now() WHERE batch = %(batch)s "
+                                 "AND constraint_name = %(name)s").format(ROWS), values)
+        return restored
+
+    tables = sorted({QualifiedName(p.schema, p.table) for p in parts if not p.restored}, key=str)
     try:
-        with conn.transaction():
-            for part in (p for p in parts if not p.restored):
-                table = QualifiedName(part.schema, part.table)
-                values = {"batch": batch, "name": part.constraint_name}
-                copies = sql.SQL("SELECT (jsonb_populate_record(NULL::{table}, row_data)).* FROM {rows} "
-                                 "WHERE batch = %(batch)s AND constraint_name = %(name)s AND restored_at IS NULL"
-                                 ).format(table=ddl.table_ref(table), rows=ROWS)
-                if part.action == "delete":
-                    statement = _reinsert(conn, table, copies, values)
-                else:
-                    # Only the key columns nullify changed are written back; the rest may have moved on since.
-                    pk = list(primary_key(conn, table))
-                    statement = sql.SQL("UPDATE {table} t SET {sets} FROM ({copies}) q WHERE ({t_pk}) = ({q_pk})").format(
-                        table=ddl.table_ref(table), copies=copies, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
-                        sets=sql.SQL(", ").join(sql.SQL("{c} = q.{c}").format(c=sql.Identifier(c))
-                                                for c in part.key_columns))
-                restored += conn.execute(statement, values).rowcount
-                conn.execute(sql.SQL("UPDATE {} SET restored_at = now() WHERE batch = %(batch)s "
-                                     "AND constraint_name = %(name)s").format(ROWS), values)
+        return in_locked_transaction(conn, put_back, tables, policy or LockPolicy(), what=f"putting back batch {batch}",
+                                     then=f"run --undo {batch} again; the batch stays in quarantine")
     except psycopg.Error as exc:
         reason = pgerror.refusal(exc)
         raise RemediationError(f"batch {batch} was not put back and stays in quarantine: PostgreSQL refused the rows "
                                f"of {table} ({reason}); fix that, then run --undo {batch} again") from None
-    return restored
 
 
 def _reinsert(conn: psycopg.Connection, table: QualifiedName, copies: sql.Composable, values: dict) -> sql.Composed:

@@ -11,12 +11,18 @@ from psycopg import errors
 
 from fkguard import ddl, live, orphans, partitions
 from fkguard.catalog import ForeignKey
+from fkguard.desired import state_of
 from fkguard.errors import FkguardError
 from fkguard.locks import LockPolicy, run_locked
+from fkguard.pgrow import one
 
 
 class RolloutError(FkguardError):
     """A step that could not be done; the message says what is in the way and what to do."""
+
+    def __init__(self, message: str, *, constraint: str) -> None:
+        super().__init__(message)
+        self.constraint = constraint  # the foreign key's name
 
 
 @dataclass
@@ -30,7 +36,7 @@ class Outcome:
 
     @property
     def state(self) -> str:
-        return "validated" if self.validated else ("not valid" if self.exists else "absent")
+        return state_of(self.exists, self.validated)
 
 
 def _observe(conn: psycopg.Connection, fk: ForeignKey, ran: list[str]) -> Outcome:
@@ -44,16 +50,14 @@ def preflight(conn: psycopg.Connection, fk: ForeignKey) -> list[tuple[str, str]]
     """What the database would refuse, found before anything runs (the provider's check at preview)."""
     problems: list[tuple[str, str]] = []
     for key, table, cols in (("table", fk.table, fk.columns), ("references", fk.references, fk.referenced_columns)):
-        kind = conn.execute(
-            "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relname = %s", (table.schema, table.name)).fetchone()
+        kind = live.relkind(conn, table)
         if kind is None:
             schema_found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (table.schema,)).fetchone()
             where = "" if schema_found else f" (schema {table.schema!r} does not exist either)"
             problems.append((key, f"table {table} does not exist{where}; create it first or fix the name"))
             continue
-        if kind[0] not in ("r", "p"):
-            problems.append((key, f"{table} is not a table (relkind {kind[0]!r}); foreign keys need tables"))
+        if kind not in ("r", "p"):
+            problems.append((key, f"{table} is not a table (relkind {kind!r}); foreign keys need tables"))
             continue
         present = {r[0]: r[1] for r in conn.execute(
             "SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
@@ -62,7 +66,7 @@ def preflight(conn: psycopg.Connection, fk: ForeignKey) -> list[tuple[str, str]]
             if col not in present:
                 problems.append((key, f"column {col!r} does not exist in {table}; fix the column name"))
         if key == "table":
-            if kind[0] == "p":
+            if kind == "p":
                 for part in partitions.tree(conn, table):
                     if part.relkind == "f":
                         problems.append((key, f"{part.table}, a partition of {table}, is a foreign table, which "
@@ -83,10 +87,10 @@ def preflight(conn: psycopg.Connection, fk: ForeignKey) -> list[tuple[str, str]]
     if problems:
         return problems
     # ALTER TABLE needs the referencing table's owner; REFERENCES needs that privilege on the other.
-    owner, may_reference = conn.execute(
+    owner, may_reference = one(conn.execute(
         "SELECT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = %s::regclass), 'USAGE'), "
         "has_table_privilege(%s::regclass, 'REFERENCES')",
-        (ddl.table_ref(fk.table).as_string(conn), ddl.table_ref(fk.references).as_string(conn))).fetchone()
+        (ddl.table_ref(fk.table).as_string(conn), ddl.table_ref(fk.references).as_string(conn))))
     user = conn.info.user
     if not owner:
         problems.append(("table", f"user {user} does not own {fk.table}, and ALTER TABLE needs its owner; "
@@ -134,7 +138,7 @@ def _adopt_or_refuse(found: live.LiveConstraint, fk: ForeignKey) -> str:
     if not found.same_as(fk):
         raise RolloutError(
             f"{fk.table} already has a constraint named {fk.name} with another definition "
-            f"({found.definition}); drop or rename it, or change this constraint's name"
+            f"({found.definition}); drop or rename it, or change this constraint's name", constraint=fk.name
         )
     return f"-- adopted the existing constraint {fk.name}, which matches"
 
@@ -181,12 +185,12 @@ def _validate_one(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy) 
         raise RolloutError(
             f"VALIDATE CONSTRAINT {fk.name} failed: {count} rows of {fk.table} have no parent in {fk.references} "
             f"(e.g. {sample}). The constraint stays NOT VALID and still checks new writes. Remediate them "
-            f"(fkguard audit / remediate), then run pulumi up again"
+            f"(fkguard audit / remediate), then run pulumi up again", constraint=fk.name
         ) from None
     except errors.QueryCanceled:
         raise RolloutError(
             f"VALIDATE CONSTRAINT {fk.name} was cancelled by fkguard:statementTimeout; the constraint stays NOT "
-            f"VALID. Raise the timeout or validate in a quieter hour"
+            f"VALID. Raise the timeout or validate in a quieter hour", constraint=fk.name
         ) from None
     return statement.as_string(conn)
 
@@ -209,7 +213,8 @@ def _validate_per_leaf(conn: psycopg.Connection, fk: ForeignKey, policy: LockPol
     for leaf, found in partitions.leaf_states(conn, fk).items():
         if found is None:
             raise RolloutError(f"{fk.name} is missing from {leaf}, a partition of {fk.table} (added after the "
-                               f"rollout, or dropped by hand): run pulumi refresh, then pulumi up to add it there too")
+                               f"rollout, or dropped by hand): run pulumi refresh, then pulumi up to add it there too",
+                               constraint=fk.name)
         if not found.validated:
             ran.append(_validate_one(conn, partitions.on(fk, leaf), policy))
     statement = ddl.add_attaching(fk)

@@ -7,18 +7,20 @@ all build their connection here, from the same `postgresql:*` keys of `Pulumi.<s
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import shutil
-import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from fkguard.errors import FkguardError
+
+if TYPE_CHECKING:  # imported where used: the provider and most commands never start pulumi
+    from pulumi.automation import LocalWorkspace, PulumiCommand
 
 NAMESPACE = "postgresql"
 KEYS = ("host", "port", "database", "username", "password", "sslmode")
@@ -28,9 +30,13 @@ SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 class SettingsError(FkguardError):
     """Stack config that cannot give a connection; the message names the key and the fix."""
 
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key  # the config key at fault (postgresql:port, ...), when there is one
+
 
 def namespace_values(config: Mapping[str, Any], namespace: str, known: Sequence[str], stack: str,
-                     error: type[ValueError] = SettingsError) -> dict[str, Any]:
+                     error: Callable[..., FkguardError] = SettingsError) -> dict[str, Any]:
     """The keys of one config namespace (`fkguard:`, `postgresql:`); an unknown key is refused
     with the known key it most looks like, since a typo would otherwise be silently ignored."""
     values = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{namespace}:")}
@@ -38,7 +44,7 @@ def namespace_values(config: Mapping[str, Any], namespace: str, known: Sequence[
         if key not in known:
             hint = difflib.get_close_matches(key, list(known), n=1)
             fix = f"did you mean {namespace}:{hint[0]}?" if hint else f"fkguard reads only {', '.join(known)}"
-            raise error(f"unknown config key {namespace}:{key} in {stack}: {fix}")
+            raise error(f"unknown config key {namespace}:{key} in {stack}: {fix}", key=f"{namespace}:{key}")
     return values
 
 
@@ -58,15 +64,18 @@ class ConnectionSettings:
         for key in ("host", "database", "username"):
             if not values.get(key):
                 raise SettingsError(
-                    f"{NAMESPACE}:{key} is not set for {stack}: run pulumi config set {NAMESPACE}:{key} <value>"
+                    f"{NAMESPACE}:{key} is not set for {stack}: run pulumi config set {NAMESPACE}:{key} <value>",
+                    key=f"{NAMESPACE}:{key}",
                 )
         try:
             port = int(values.get("port", 5432))
         except (TypeError, ValueError):
-            raise SettingsError(f"{NAMESPACE}:port in {stack} must be a number, got {values['port']!r}") from None
+            raise SettingsError(f"{NAMESPACE}:port in {stack} must be a number, got {values['port']!r}",
+                                key=f"{NAMESPACE}:port") from None
         sslmode = str(values.get("sslmode", "prefer"))
         if sslmode not in SSLMODES:
-            raise SettingsError(f"{NAMESPACE}:sslmode in {stack} must be one of {', '.join(SSLMODES)}, got {sslmode!r}")
+            raise SettingsError(f"{NAMESPACE}:sslmode in {stack} must be one of {', '.join(SSLMODES)}, got {sslmode!r}",
+                                key=f"{NAMESPACE}:sslmode")
         secret = values.get("password")
         return cls(
             host=str(values["host"]),
@@ -81,19 +90,15 @@ class ConnectionSettings:
         """Where the connection goes, for messages: never the password."""
         return f"{self.username}@{self.host}:{self.port}/{self.database}"
 
+    def connect_kwargs(self, *, autocommit: bool = True, application_name: str = "fkguard") -> dict[str, Any]:
+        """psycopg.connect's arguments: for connect() and for a psycopg_pool pool alike."""
+        return {"host": self.host, "port": self.port, "dbname": self.database, "user": self.username,
+                "password": self.password, "sslmode": self.sslmode, "connect_timeout": 10,
+                "application_name": application_name, "autocommit": autocommit}
+
     def connect(self, *, autocommit: bool = True, application_name: str = "fkguard") -> psycopg.Connection:
         try:
-            return psycopg.connect(
-                host=self.host,
-                port=self.port,
-                dbname=self.database,
-                user=self.username,
-                password=self.password,
-                sslmode=self.sslmode,
-                connect_timeout=10,
-                application_name=application_name,
-                autocommit=autocommit,
-            )
+            return psycopg.connect(**self.connect_kwargs(autocommit=autocommit, application_name=application_name))
         except psycopg.OperationalError as exc:
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise SettingsError(
@@ -102,6 +107,7 @@ class ConnectionSettings:
 
 
 def pulumi_cli(project_dir: Path) -> str:
+    """The real pulumi CLI: the bootstrap's in .tools/bin, else PATH's."""
     local = project_dir / ".tools" / "bin" / "pulumi"
     if local.exists():
         return str(local)
@@ -120,25 +126,43 @@ _FIXES = {
 }
 
 
-def stack_config(stack: str, project_dir: Path | None = None) -> dict[str, Any]:
-    """The stack's whole config with secrets decrypted, as the Pulumi engine would give it."""
+@lru_cache(maxsize=4)
+def _pulumi_command(cli: str) -> PulumiCommand:
+    from pulumi.automation import PulumiCommand
+
+    # Its constructor runs `pulumi version`: once per process. The version is the bootstrap's pin.
+    return PulumiCommand(root=str(Path(cli).parent.parent), skip_version_check=True)
+
+
+def workspace(stack: str, project_dir: Path | None = None) -> LocalWorkspace:
+    """A pulumi.automation workspace on the project folder, for reading one stack: the real CLI, and the
+    environment of fkguard.stack_secrets (a throwaway stack gets the public passphrase, a real stack is
+    refused with it). Its reads name the stack (--stack) and never select it."""
+    from pulumi.automation import LocalWorkspace
+
     from fkguard import stack_secrets  # it builds on this module's SettingsError
 
     project_dir = (project_dir or Path.cwd()).resolve()
     env = stack_secrets.env_for(stack, os.environ, project_dir)
-    result = subprocess.run(
-        [pulumi_cli(project_dir), "config", "--json", "--show-secrets", "--stack", stack, "--cwd", str(project_dir)],
-        capture_output=True,
-        text=True,
-        env={**env, "PULUMI_SKIP_UPDATE_CHECK": "true"},
-        check=False,
-    )
-    if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["pulumi config failed"])[-1].removeprefix("error: ")
+    return LocalWorkspace(work_dir=str(project_dir), env_vars={**env, "PULUMI_SKIP_UPDATE_CHECK": "true"},
+                          pulumi_command=_pulumi_command(pulumi_cli(project_dir)))
+
+
+def pulumi_refusal(exc: Exception, what: str) -> str:
+    """The last line pulumi wrote to stderr, from an automation CommandError (its message ends with stderr)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    last = lines[-1].removeprefix("stderr:").strip() if lines else ""
+    return last.removeprefix("error: ") or f"pulumi {what} failed"
+
+
+def stack_config(stack: str, project_dir: Path | None = None) -> dict[str, Any]:
+    """The stack's whole config with secrets decrypted, as the Pulumi engine would give it."""
+    from pulumi.automation import CommandError
+
+    try:
+        config = workspace(stack, project_dir).get_all_config(stack)
+    except CommandError as exc:
+        reason = pulumi_refusal(exc, "config")
         fix = next((f for key, f in _FIXES.items() if key in reason), "see pulumi config --stack " + stack)
-        raise SettingsError(f"cannot read the config of stack {stack!r}: {reason}; {fix}")
-    return {key: entry.get("value") for key, entry in json.loads(result.stdout).items()}
-
-
-def from_stack(stack: str, project_dir: Path | None = None) -> ConnectionSettings:
-    return ConnectionSettings.from_config(stack_config(stack, project_dir), stack=f"stack {stack!r}")
+        raise SettingsError(f"cannot read the config of stack {stack!r}: {reason}; {fix}") from None
+    return {key: entry.value for key, entry in config.items()}

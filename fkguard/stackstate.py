@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fkguard.props import RESOURCE_TYPE
-from fkguard.settings import SettingsError, pulumi_cli
+from fkguard.settings import SettingsError, pulumi_cli, pulumi_refusal, workspace
 
 
 @dataclass(frozen=True)
@@ -24,6 +23,8 @@ class Recorded:
 
 def run_pulumi(args: list[str], project_dir: Path | None = None, *, check: bool = True,
                env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """The CLI itself, for fkguard init: `pulumi stack init` through automation (Stack.create) would also
+    select the new stack, and `config set --secret` reads the password from stdin, which it cannot give."""
     project_dir = (project_dir or Path.cwd()).resolve()
     result = subprocess.run(
         [pulumi_cli(project_dir), *args, "--cwd", str(project_dir)], input=stdin,
@@ -36,10 +37,19 @@ def run_pulumi(args: list[str], project_dir: Path | None = None, *, check: bool 
     return result
 
 
+def _exported(stack: str, project_dir: Path | None) -> list[dict[str, Any]]:
+    from pulumi.automation import CommandError
+
+    try:
+        exported = workspace(stack, project_dir).export_stack(stack)
+    except CommandError as exc:
+        raise SettingsError(f"pulumi stack export: {pulumi_refusal(exc, 'stack export')}") from None
+    return list((exported.deployment or {}).get("resources") or [])
+
+
 def recorded_resources(stack: str, project_dir: Path | None = None) -> list[Recorded]:
     """Every resource the stack's state holds (constraints, tier gates, the backup), one export."""
-    exported = json.loads(run_pulumi(["stack", "export", "--stack", stack], project_dir).stdout)
-    return [_recorded(r) for r in exported.get("deployment", {}).get("resources") or []]
+    return [_recorded(r) for r in _exported(stack, project_dir)]
 
 
 def _recorded(resource: dict) -> Recorded:
@@ -73,8 +83,7 @@ def dependents(resources: list[Recorded], urns: set[str]) -> list[Recorded]:
 
 def recorded_output(stack: str, resource_type: str, key: str, project_dir: Path | None = None) -> Any:
     """One output of the stack's resource of this type (the monitoring baseline, say), or None."""
-    exported = json.loads(run_pulumi(["stack", "export", "--stack", stack], project_dir).stdout)
-    for resource in exported.get("deployment", {}).get("resources") or []:
+    for resource in _exported(stack, project_dir):
         if resource.get("type") == resource_type:
             return (resource.get("outputs") or {}).get(key)
     return None

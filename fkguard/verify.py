@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -18,8 +18,9 @@ from psycopg import errors, sql
 
 from fkguard import column_types, ddl, debt, live, orphans, pgerror, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
-from fkguard.desired import NOT_VALID, VALIDATED, desired
+from fkguard.desired import NOT_VALID, VALIDATED, desired, observed
 from fkguard.options import Options
+from fkguard.pgrow import one
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,10 @@ MISSING_TEXT_PREFIX = "fkguard-verify-"
 
 
 def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options,
-           debts: list[debt.Debt] = (), stack: str = "") -> tuple[dict, list[Check]]:
+           debts: Sequence[debt.Debt] = (), stack: str = "") -> tuple[dict, list[Check]]:
     schemas = sorted({fk.table.schema for fk in catalog} | {fk.references.schema for fk in catalog})
     # Schemas compared by name: regnamespace::text would quote a mixed-case one and match nothing.
-    n = conn.execute(
+    n = one(conn.execute(
         "WITH s AS (SELECT oid FROM pg_namespace WHERE nspname = ANY(%(s)s)) "
         "SELECT (SELECT count(*) FROM pg_class c WHERE c.relnamespace IN (SELECT oid FROM s) "
         "        AND c.relkind IN ('r', 'p')),"
@@ -51,7 +52,7 @@ def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options
         " (SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND convalidated "
         "        AND connamespace IN (SELECT oid FROM s)),"
         " (SELECT count(*) FROM pg_constraint WHERE contype = 'c' AND connamespace IN (SELECT oid FROM s))",
-        {"s": schemas}).fetchone()
+        {"s": schemas}))
     checks: list[Check] = []
     total_orphans, accepted_orphans, misaligned = 0, 0, 0
     for fk in catalog:
@@ -60,7 +61,7 @@ def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options
             continue
         accepted = debt.accepted(list(debts), fk.name, stack)
         found = rollout.read(conn, fk)
-        state = "absent" if found is None else ("validated" if found.validated else "not valid")
+        state = observed(found)
         goal = desired(fk, options, accepted)
         good = state == goal.state or (goal.state == NOT_VALID and state == VALIDATED)
         why = f"; {goal.why}" if goal.why else ""
@@ -104,7 +105,7 @@ class _Outcome:
     value: object = None  # what the probe's last statement read, before its savepoint was rolled back
 
 
-def _probe(conn: psycopg.Connection, *steps: tuple[sql.Composable, tuple]) -> _Outcome:
+def _probe(conn: psycopg.Connection, *steps: tuple[sql.Composed, tuple]) -> _Outcome:
     """Run the statements in a savepoint that is always rolled back, so no probe sees another's change."""
     try:
         with conn.transaction(force_rollback=True):
@@ -123,12 +124,12 @@ def _probe(conn: psycopg.Connection, *steps: tuple[sql.Composable, tuple]) -> _O
 
 def _base_type(conn: psycopg.Connection, table: QualifiedName, column: str) -> tuple[str, str, int]:
     """The column's type past a domain: its name, its category and its declared length (-1 if none)."""
-    return conn.execute(
+    return one(conn.execute(  # the key's column exists: the constraint is there
         "SELECT b.typname, b.typcategory, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END "
         "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
         "JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
         "WHERE a.attrelid = %s::regclass AND a.attname = %s",
-        (ddl.table_ref(table).as_string(conn), column)).fetchone()
+        (ddl.table_ref(table).as_string(conn), column)))
 
 
 def _missing_value(conn: psycopg.Connection, fk: ForeignKey, column: str, referenced: str) -> tuple[object, str | None]:
@@ -141,8 +142,8 @@ def _missing_value(conn: psycopg.Connection, fk: ForeignKey, column: str, refere
     if name == "uuid":
         return uuid.uuid4(), None
     if name in _INTEGER_RANGES or name == "numeric":
-        low, high = conn.execute(sql.SQL("SELECT min({r}), max({r}) FROM {p}").format(
-            r=sql.Identifier(referenced), p=ddl.table_ref(fk.references))).fetchone()
+        low, high = one(conn.execute(sql.SQL("SELECT min({r}), max({r}) FROM {p}").format(
+            r=sql.Identifier(referenced), p=ddl.table_ref(fk.references))))
         lowest, highest = _INTEGER_RANGES.get(name, (None, None))
         if high is None:
             return 1, None
@@ -178,7 +179,7 @@ def _missing_parent(conn: psycopg.Connection, fk: ForeignKey, name: str) -> Chec
     if outcome.refused_by == fk.name:
         return Check(name, True, "a write pointing at a missing parent is refused")
     if outcome.refused_by or outcome.error:
-        return Check(name, True, f"not exercised: {outcome.error or outcome.refused_by + ' refused first'}")
+        return Check(name, True, f"not exercised: {outcome.error or f'{outcome.refused_by} refused first'}")
     return Check(name, False, "a write pointing at a missing parent went through")
 
 
@@ -252,7 +253,7 @@ def _guarded(conn: psycopg.Connection, fk: ForeignKey, name: str,
 
 
 def verify(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options,
-           lock_timeout_ms: int = 3000, debts: list[debt.Debt] = (), stack: str = "") -> tuple[dict, list[Check]]:
+           lock_timeout_ms: int = 3000, debts: Sequence[debt.Debt] = (), stack: str = "") -> tuple[dict, list[Check]]:
     with conn.transaction(force_rollback=True):
         conn.execute(ddl.set_local_timeouts(lock_timeout_ms, 60_000))
         summary, checks = counts(conn, catalog, options, debts, stack)

@@ -10,13 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pulumi
 from pulumi import dynamic
 
 from fkguard import backup
 from fkguard.catalog import QualifiedName
-from fkguard.settings import SettingsError
+from fkguard.errors import EXPECTED, FkguardError, one_line
 from resources import foreign_key
 
 
@@ -30,10 +29,9 @@ class TableBackupProvider(dynamic.ResourceProvider):
             return dynamic.CheckResult(news, [])  # the dump is taken already and no new one will be
         try:
             backup.client_bin(backup.server_major(foreign_key.connection_settings()))
-        except (backup.BackupError, SettingsError) as exc:
-            return dynamic.CheckResult(news, [dynamic.CheckFailure("tables", str(exc))])
-        except psycopg.Error as exc:
-            reason = f"cannot reach PostgreSQL to choose a pg_dump: {exc}"
+        except EXPECTED as exc:
+            reason = one_line(exc) if isinstance(exc, FkguardError) else \
+                f"cannot reach PostgreSQL to choose a pg_dump: {one_line(exc)}"
             return dynamic.CheckResult(news, [dynamic.CheckFailure("tables", reason)])
         return dynamic.CheckResult(news, [])
 

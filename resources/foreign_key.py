@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,8 +26,9 @@ from pulumi import dynamic
 
 from fkguard import rollout
 from fkguard.catalog import ForeignKey, entry_problems
+from fkguard.errors import EXPECTED, OneLineTracebacks, one_line
 from fkguard.locks import LockPolicy
-from fkguard.options import Options, OptionsError
+from fkguard.options import Options
 from fkguard.props import ALTER_ON, PROPERTY_OF, REPLACE_ON, changed, inputs_of, to_entry, to_foreign_key
 from fkguard.settings import ConnectionSettings, SettingsError
 
@@ -53,11 +55,7 @@ def _outputs(fk: ForeignKey, validated_wanted: bool, outcome: rollout.Outcome) -
 
 
 def _policy() -> LockPolicy:
-    return LockPolicy(
-        lock_timeout_ms=_options.lock_timeout_ms,
-        budget_ms=_options.lock_retry_budget_ms,
-        statement_timeout_ms=_options.statement_timeout_ms,
-    )
+    return LockPolicy.from_options(_options)
 
 
 def connection_settings() -> ConnectionSettings:
@@ -84,21 +82,30 @@ def _thread_connection(settings: ConnectionSettings) -> psycopg.Connection:
 
 
 @contextmanager
-def _connect(what: str) -> Iterator[psycopg.Connection]:
+def _connect(what: str, fk: ForeignKey) -> Iterator[psycopg.Connection]:
     """The thread's connection for one step; what PostgreSQL refuses comes back as one line naming the step."""
     settings = connection_settings()
     try:
         yield _thread_connection(settings)
     except psycopg.Error as exc:
         reason = (exc.diag.message_primary or str(exc)).strip()
-        raise rollout.RolloutError(f"{what}: PostgreSQL refused it as {settings.username}: {reason}") from None
+        raise rollout.RolloutError(f"{what}: PostgreSQL refused it as {settings.username}: {reason}",
+                                   constraint=fk.name) from None
+
+
+def _one_line_errors_in_the_provider_server() -> None:
+    """The SDK's provider server (`python -m pulumi.dynamic`, this process's __main__) reports a failed step
+    with traceback.format_exc(): give it OneLineTracebacks there, so an fkguard refusal or PostgreSQL's
+    is its one line and a bug keeps its traceback. Nothing else in the process is affected."""
+    server = sys.modules.get("__main__")
+    if getattr(server, "traceback", None) is traceback and hasattr(server, "_abort_with_traceback"):
+        server.traceback = OneLineTracebacks()  # type: ignore[union-attr]
 
 
 class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
     def configure(self, req: dynamic.ConfigureRequest) -> None:
         global _connection, _options, _config_error
-        # Only the provider process gets here: keep its errors to the message, no traceback.
-        sys.tracebacklimit = 0
+        _one_line_errors_in_the_provider_server()
         raw = getattr(req.config, "_props", None)
         if raw is None:  # an SDK without the raw mapping: ask for the keys fkguard knows
             from fkguard import options, settings
@@ -109,8 +116,8 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
             _connection = ConnectionSettings.from_config(raw)
             _options = Options.from_config(raw)
             _config_error = None
-        except (SettingsError, OptionsError) as exc:
-            _config_error = str(exc)
+        except EXPECTED as exc:
+            _config_error = one_line(exc)
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         failures = [dynamic.CheckFailure(PROPERTY_OF.get(field, field), message)
@@ -122,13 +129,13 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         fk = to_foreign_key(news)
         inputs = {**news, **inputs_of(fk, news["validated"])}
         try:
-            with _connect(f"checking {fk.name}") as conn:
+            with _connect(f"checking {fk.name}", fk) as conn:
                 problems = rollout.preflight(conn, fk)
                 # Shown by `pulumi preview --diff`: the statements and the locks they take, before they run.
                 deferral_only = bool(olds) and not changed(olds, news, REPLACE_ON) and bool(changed(olds, news, ALTER_ON))
                 inputs["plannedSql"] = rollout.planned_sql(conn, fk, news["validated"], deferral_only=deferral_only)
-        except (SettingsError, rollout.RolloutError) as exc:
-            return dynamic.CheckResult(inputs, [dynamic.CheckFailure("table", str(exc))])
+        except EXPECTED as exc:
+            return dynamic.CheckResult(inputs, [dynamic.CheckFailure("table", one_line(exc))])
         return dynamic.CheckResult(
             inputs, [dynamic.CheckFailure(PROPERTY_OF.get(field, field), msg) for field, msg in problems]
         )
@@ -148,7 +155,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         fk = to_foreign_key(props)
-        with _one_at_a_time, _connect(f"adding {fk.name}") as conn:
+        with _one_at_a_time, _connect(f"adding {fk.name}", fk) as conn:
             outcome = rollout.add(conn, fk, _policy())
             if props.get("validated") and not outcome.validated:
                 outcome = rollout.validate(conn, fk, _policy(), ran=outcome.sql)
@@ -156,12 +163,12 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         fk = to_foreign_key(news)
-        with _one_at_a_time, _connect(f"updating {fk.name}") as conn:
+        with _one_at_a_time, _connect(f"updating {fk.name}", fk) as conn:
             found = rollout.read(conn, fk)
             if found is None:
                 raise rollout.RolloutError(
                     f"{fk.name} is missing from {fk.table}: it was dropped outside Pulumi. "
-                    f"Run pulumi refresh, then pulumi up to add it again"
+                    f"Run pulumi refresh, then pulumi up to add it again", constraint=fk.name
                 )
             outcome = rollout.Outcome(exists=True, validated=found.validated, definition=found.definition)
             if (found.deferrable, found.initially_deferred) != (fk.deferrable, fk.initially_deferred):
@@ -172,19 +179,19 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         fk = to_foreign_key(props)
-        with _one_at_a_time, _connect(f"dropping {fk.name}") as conn:
+        with _one_at_a_time, _connect(f"dropping {fk.name}", fk) as conn:
             rollout.drop(conn, fk, _policy())
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         fk = to_foreign_key(props)
-        with _connect(f"reading {fk.name}") as conn:
+        with _connect(f"reading {fk.name}", fk) as conn:
             found = rollout.read(conn, fk)
         if found is None:
             return dynamic.ReadResult(None, {})
         if found.contype != "f" or found.references is None:
             raise rollout.RolloutError(
                 f"{fk.table} has a constraint named {fk.name} that is not a foreign key ({found.definition}); "
-                f"rename or drop it"
+                f"rename or drop it", constraint=fk.name
             )
         actual = found.as_foreign_key(fk.tier)
         outcome = rollout.Outcome(exists=True, validated=found.validated, definition=found.definition,

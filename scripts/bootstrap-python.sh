@@ -5,6 +5,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 project=$(dirname "$here")
+# Not a python of the virtualenvs this script may delete and rebuild (after `. scripts/env.sh`,
+# python3 on PATH is .venv's own).
+PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -v -e "^$project/.venv/bin\$" -e "^$project/policies/.venv/bin\$" | paste -sd: -)
 python=${PYTHON:-python3}
 
 say() { echo "bootstrap: $*" >&2; }

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,7 +82,6 @@ def provider(pg: ConnectionSettings) -> Iterator[object]:
     p = ForeignKeyConstraintProvider()
     p.configure(ConfigureRequest(Config(raw, "fkguard")))
     yield p
-    del sys.tracebacklimit  # configure() shortens tracebacks for the provider process only
 
 
 def as_superuser(statement: str) -> str:

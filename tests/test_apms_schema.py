@@ -2,9 +2,8 @@
 
 import pytest
 
-from fkguard.apms.generate import TABLES, generate, reset_schema, row_counts
+from fkguard.apms.generate import TABLES, ScaleError, generate, reset_schema, row_counts
 from fkguard.catalog import load_catalog
-from fkguard.errors import FkguardError
 
 PLAN_TABLES = {
     "workspaces", "config_versions", "workflow_instances", "workflow_stages", "workflow_stage_actions",
@@ -75,5 +74,5 @@ def test_generated_data_passes_every_check_and_the_plans_example_query(conn):
 
 
 def test_too_small_a_scale_is_refused():
-    with pytest.raises(FkguardError, match="scale 10 is too small: use at least 100"):
+    with pytest.raises(ScaleError, match="scale 10 is too small: use at least 100"):
         row_counts(10)

@@ -53,7 +53,7 @@ def test_missing_tables_get_a_pass_of_their_own_without_failing(tables):
 
 @pytest.mark.parametrize("jobs", [1, 2, 3])
 def test_findings_in_catalog_order_with_their_own_counts(tables, pg, jobs):
-    findings = audit.audit(pg.connect, CATALOG, sample_size=2, jobs=jobs)
+    findings = audit.audit(pg, CATALOG, sample_size=2, jobs=jobs)
     assert [f.fk.name for f in findings] == [f.name for f in CATALOG]
     assert [f.orphans for f in findings] == [1, 1, 2, 3, 4]
     assert [len(f.sample) for f in findings] == [1, 1, 2, 2, 2]

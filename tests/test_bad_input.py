@@ -3,8 +3,6 @@ through `pulumi preview` with the policy pack. Every refusal is one line naming 
 fix, with nothing applied; every valid-but-unusual name (mixed case, quotes, spaces, another
 schema, characters that look like SQL) must work, through `pulumi up`, and harm nothing."""
 
-import json
-
 import pytest
 import yaml
 
@@ -15,7 +13,6 @@ OK = "works"
 BASE = {"name": "fk_bi_instances_workspace", "tier": "critical", "table": "public.workflow_instances",
         "columns": ["workspace_id"], "references": "public.workspaces", "referenced_columns": ["id"],
         "on_delete": "RESTRICT"}
-LONG = "fk_" + "x" * 67  # 70 bytes
 
 # (case, change to the catalog entry, stack settings, expected: a fragment of the one-line error, or OK)
 CASES = [
@@ -35,8 +32,6 @@ CASES = [
     ("partitioned table", {"table": "public.bi_parted"}, {}, OK),
     ("name over 63 bytes", {"name": "fk_" + "é" * 31}, {},
      "is 65 bytes; PostgreSQL keeps only 63 and would cut it silently: shorten it"),
-    ("two names equal after truncation", {"name": LONG, "twin": LONG + "_b"}, {},
-     f"'{LONG}' is 70 bytes; PostgreSQL keeps only 63"),
     ("empty column list", {"columns": []}, {}, "'columns' must be a non-empty list of column names"),
     ("unequal column lists", {"referenced_columns": ["id", "code"]}, {},
      "1 columns reference 2 columns; give one referenced column per column"),
@@ -108,9 +103,8 @@ def foreign_keys(conn) -> set[str]:
 @pytest.mark.parametrize("case, change, settings, expected", CASES, ids=[c[0] for c in CASES])
 def test_bad_input(setup, conn, case, change, settings, expected):
     project = setup
-    entry = {**BASE, **{k: v for k, v in change.items() if k not in ("twin", "malformed")}}
-    entries = [entry] + ([{**BASE, "name": change["twin"]}] if "twin" in change else [])
-    text = "constraints: [" if change.get("malformed") else yaml.safe_dump({"constraints": entries})
+    entry = {**BASE, **{k: v for k, v in change.items() if k != "malformed"}}
+    text = "constraints: [" if change.get("malformed") else yaml.safe_dump({"constraints": [entry]})
     (project.root / "catalog.yaml").write_text(text)
     project.run("config", "set", "fkguard:catalog", "catalog.yaml", "--stack", "local")
     for key, value in settings.items():
@@ -137,4 +131,3 @@ def test_bad_input(setup, conn, case, change, settings, expected):
 def test_the_matrix_has_at_least_25_cases():
     assert len(CASES) >= 25
     assert len({c[0] for c in CASES}) == len(CASES)
-    assert json.dumps([c[0] for c in CASES])  # the table is plain data a reader can scan

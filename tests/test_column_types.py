@@ -1,6 +1,8 @@
 """fkguard.column_types agrees with PostgreSQL: what it calls refused, ALTER TABLE refuses; what it
 accepts, ALTER TABLE accepts; and only 'casts' keeps a parent delete's lookup off the referencing index."""
 
+from pathlib import Path
+
 import pytest
 from psycopg import errors
 
@@ -48,3 +50,23 @@ def test_the_verdict_is_postgresqls(conn, child, parent, verdict, value):
         conn.execute("DELETE FROM t_parent")
         scans = conn.execute("SELECT idx_scan FROM pg_stat_xact_user_tables WHERE relname = 't_child'").fetchone()[0]
         assert (scans > 0) == (verdict != column_types.CASTS)
+
+
+@pytest.mark.parametrize("child, parent, passes", [("varchar(64)", "varchar(128)", True), ("integer", "numeric", False)])
+def test_verify_and_the_column_types_match_policy_judge_alike(conn, pg, monkeypatch, child, parent, passes):
+    """Both read fkguard.column_types: varchar(64) against varchar(128) passes both, integer against numeric fails both."""
+    from types import SimpleNamespace
+
+    from fkguard import verify
+    from fkguard.options import Options
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "policies"))
+    from column_types_match import check
+
+    conn.execute("DROP TABLE IF EXISTS t_child, t_parent")
+    conn.execute(f"CREATE TABLE t_parent (id {parent} PRIMARY KEY); CREATE TABLE t_child (id int PRIMARY KEY, "
+                 f"parent_id {child})")
+    _, checks = verify.counts(conn, [FK], Options())
+    types = [c for c in checks if c.name == f"{FK.name}: types"]
+    assert types and all(c.ok for c in types) is passes, types
+    assert (check(FK, {}, SimpleNamespace(connect=pg.connect), {}) == []) is passes

@@ -337,4 +337,3 @@ def test_two_ups_at_once_the_second_is_refused_by_the_stack_lock(tight, conn, pg
     assert "the stack is currently locked by 1 lock(s)" in second.stdout + second.stderr
     assert first.returncode == 0, output
     assert set(fks(conn)) == {fk.name for fk in CATALOG if fk.tier == "critical"}
-    assert PROJECT.exists()

@@ -44,7 +44,8 @@ def test_retries_until_the_blocker_ends(pg, conn, tables):
                           on_retry=lambda n, d: retries.append(d))
     blocker.join()
     assert attempts >= 2 and len(retries) == attempts - 1
-    assert all(0 <= d <= 5 for d in retries)
+    # Full jitter under a doubling cap: the n-th wait is at most 200ms * 2^(n-1) (never above 5s).
+    assert all(0 <= d <= min(0.2 * 2 ** n, 5) for n, d in enumerate(retries)), retries
     assert conn.execute("SELECT count(*) FROM pg_constraint WHERE conname = %s", (FK.name,)).fetchone()[0] == 1
 
 

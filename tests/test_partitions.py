@@ -233,7 +233,7 @@ def test_audit_gate_and_remediation_count_across_every_partition(provider, pg, p
         except RolloutError as err:
             said[leaf.name] = int(str(err).split(" rows of ")[0].rsplit(" ", 1)[1])
     assert said == {"event_2024": 2, "event_2025_app": 0, "event_2025_web": 3}
-    finding, = audit.audit(pg.connect, [FK])
+    finding, = audit.audit(pg, [FK])
     assert finding.orphans == sum(said.values()) == orphans.count_orphans(parted, FK)
     assert sorted(k[0] for k in orphans.sample_orphan_keys(parted, FK, 10)) == [9001, 9002, 9003, 9004]
     # remediation takes them out of both partitions, keeps a copy, and undo puts each back where it was

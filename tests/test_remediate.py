@@ -1,5 +1,7 @@
 """Remediation keeps a copy of every row it touches and undo puts them back exactly."""
 
+import time
+
 import pytest
 
 from fkguard import remediate
@@ -178,3 +180,30 @@ def test_rows_deleted_along_with_the_orphans_are_not_counted_as_orphaned(family)
     assert "would orphan 1 rows of family_shapes.parent through parent_up" in refusal
     family.execute("UPDATE family_shapes.parent SET up_id = NULL WHERE p_id = 2")
     assert remediate.plan(family, fks[0], "delete", fks) == (2, None)
+
+
+def test_remediate_against_a_locked_table_gives_up_within_the_budget_and_changes_nothing(planted, pg, monkeypatch,
+                                                                                          capsys):
+    from fkguard import cli
+    from fkguard.options import Options
+
+    fk = CATALOG["fk_punchlist_items_punchlist"]
+    before = snapshot(planted, "punchlist_items")
+    options = Options(lock_timeout_ms=100, lock_retry_budget_ms=1000)
+    monkeypatch.setattr(cli, "_stack_context", lambda stack: (pg, options, list(CATALOG.values())))
+    # SHARE lets the plan's reads through and stops the DELETE: the application's open transaction.
+    with pg.connect(autocommit=False, application_name="app-holder") as holder:
+        holder.execute("LOCK TABLE punchlist_items IN SHARE MODE")
+        started = time.monotonic()
+        code = cli.main(["remediate", "-s", "local", "--action", "delete", "--constraint", fk.name, "--yes"])
+        took = time.monotonic() - started
+        holder.rollback()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"fkguard remediate: remediating {fk.name} (delete): gave up after ")
+    assert "each waiting at most 100ms for a lock on public.punchlist_items" in err[0]
+    assert "pid " in err[0] and "(app-holder, idle in transaction" in err[0]
+    assert err[0].endswith("run fkguard remediate again; nothing of public.punchlist_items changed")
+    assert 1.0 <= took < 5, took  # the budget, not forever (without lock_timeout it would wait for the holder)
+    assert snapshot(planted, "punchlist_items") == before and count_orphans(planted, fk) == 4
+    assert remediate.batches(planted) == []  # not even the quarantine table was made

@@ -34,6 +34,10 @@ def _ref(kind: str, parent: str, column: str) -> sql.Composable:
              count=sql.Placeholder(parent))
 
 
+class ScaleError(FkguardError):
+    """A scale too small to give every table its rows; the message says the least that works."""
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -168,7 +172,7 @@ TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 def row_counts(scale: int) -> dict[str, int]:
     """Rows per table when the largest table (workflow_stage_actions) has `scale` rows."""
     if scale < 100:
-        raise FkguardError(f"scale {scale} is too small: use at least 100 rows in the largest table")
+        raise ScaleError(f"scale {scale} is too small: use at least 100 rows in the largest table")
     workspaces = 20
     instances = max(scale // 20, 1)
     policies = workspaces * 8
