@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import StackContext, fkguard_policy
+from context import Finding, StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
 from fkguard import live
@@ -21,23 +21,24 @@ def _cut(name: str) -> bytes:
     return name.encode()[:MAX_IDENTIFIER_BYTES]
 
 
-def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[str]:
+def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
     size = len(fk.name.encode())
     if size > MAX_IDENTIFIER_BYTES:
-        return [f"{fk.name} is {size} bytes and PostgreSQL would cut it to {MAX_IDENTIFIER_BYTES}. Instead, "
-                f"shorten it to {MAX_IDENTIFIER_BYTES} bytes or less"]
+        return [Finding(f"{fk.name} is {size} bytes and PostgreSQL would cut it to {MAX_IDENTIFIER_BYTES}",
+                        f"shorten it to {MAX_IDENTIFIER_BYTES} bytes or less")]
     twins = [other.name for other in ctx.catalog if other.name != fk.name and _cut(other.name) == _cut(fk.name)]
     if twins:
-        return [f"{fk.name} and {', '.join(twins)} are the same name to PostgreSQL once cut to "
-                f"{MAX_IDENTIFIER_BYTES} bytes. Instead, give each constraint a distinct name"]
+        return [Finding(f"{fk.name} and {', '.join(twins)} are the same name to PostgreSQL once cut to "
+                        f"{MAX_IDENTIFIER_BYTES} bytes", "give each constraint a distinct name")]
     with ctx.connect() as conn:
         found = live.read_constraint(conn, fk.table, fk.name) if live.table_exists(conn, fk.table) else None
     if found is not None and found.contype != "f":
-        return [f"{fk.table} already has a constraint named {fk.name} that is not a foreign key "
-                f"({found.definition}). Instead, give the foreign key another name"]
+        return [Finding(f"{fk.table} already has a constraint named {fk.name} that is not a foreign key "
+                        f"({found.definition})", "give the foreign key another name in its catalog entry")]
     return []
 
 
 POLICY = fkguard_policy(
     NAME, "Constraint names fit in 63 bytes and are unique.", EnforcementLevel.MANDATORY, check,
+    instead_of="a name another constraint of the table already has", use="a distinct name in the catalog entry",
 )

@@ -17,16 +17,16 @@ def test_orphans_block_adding_with_count_keys_and_the_command(stack, conn):
     [message] = run(POLICY, compliant())
     assert message.startswith("fk_workflow_stages_workflow_instance: 4 rows of public.workflow_stages have no parent "
                               "in public.workflow_instances (e.g. workflow_instance_id='")
-    assert message.endswith("adding it would hide them behind a constraint that looks enforced. Instead, remediate "
+    assert message.endswith("adding it would hide them behind a constraint that looks enforced\nFix: remediate "
                             "them first: fkguard audit -s unit, then fkguard remediate -s unit --constraint "
-                            "fk_workflow_stages_workflow_instance --action delete|nullify|accept")
+                            "fk_workflow_stages_workflow_instance --action delete|nullify|accept\nSee: docs/policies/orphan-gate.md")
 
 
 def test_orphans_block_validating_even_when_not_valid_is_allowed(stack, conn):
     generate(conn, 1000, {COMPLIANT: 1}, progress=lambda _: None)
     assert run(POLICY, compliant(), {"allowNotValidOverOrphans": True}) == []
     [message] = run(POLICY, compliant(validated=True), {"allowNotValidOverOrphans": True})
-    assert ": VALIDATE would fail. Instead, remediate them (fkguard audit -s unit" in message
+    assert ": VALIDATE would fail\nFix: remediate them (fkguard audit -s unit" in message
 
 
 def test_accepted_debt_allows_not_valid_up_to_its_count_but_never_validation(stack, conn):
