@@ -27,11 +27,18 @@ from fkguard import rollout
 from fkguard.catalog import ForeignKey, entry_problems
 from fkguard.locks import LockPolicy
 from fkguard.options import Options, OptionsError
-from fkguard.props import ALTER_ON, PROPERTY_OF, REPLACE_ON, changed, inputs_of, to_entry, to_foreign_key
+from fkguard.props import (
+    ALTER_ON,
+    MODULE,
+    PROPERTY_OF,
+    REPLACE_ON,
+    TYPE_NAME,
+    changed,
+    inputs_of,
+    to_entry,
+    to_foreign_key,
+)
 from fkguard.settings import ConnectionSettings, SettingsError
-
-TYPE_NAME = "ForeignKeyConstraint"
-MODULE = "fkguard"
 
 # Set by configure() in the provider process only; module-level so that no connection setting,
 # least of all the password, is ever pickled with the provider into the state.
