@@ -95,7 +95,8 @@ def test_a_table_gone_after_the_provider_check_makes_a_policy_not_applicable_not
                  "CREATE TABLE na_child (id int PRIMARY KEY, parent_id int)")
     props = {**inputs_of(CATALOG[2], True), "constraintName": "fk_na_child_parent", "table": "public.na_child",
              "columns": ["parent_id"], "references": "public.na_parent", "referencedColumns": ["id"]}
-    guarded = {"orphan_gate": "public.na_child does not exist, so it has no rows to count",
+    guarded = {"constraint_name": "public.na_child does not exist, so it has no constraints to compare",
+               "orphan_gate": "public.na_child does not exist, so it has no rows to count",
                "referenced_key_unique": "public.na_parent does not exist, so it has no key to judge",
                "referencing_index": "public.na_child does not exist, so it has no index to judge",
                "safe_pattern": "public.na_child does not exist, so nothing can be added to it yet"}
