@@ -45,3 +45,12 @@ def test_the_pack_has_the_checkout_s_current_fkguard():
     sources = [p.relative_to(PROJECT) for p in sorted((PROJECT / "fkguard").rglob("*.py")) if "__pycache__" not in p.parts]
     differ = [str(p) for p in sources if not (site / p).exists() or (site / p).read_bytes() != (PROJECT / p).read_bytes()]
     assert not differ, f"the pack's fkguard is older than the checkout ({', '.join(differ)}): run make bootstrap"
+
+
+def test_the_test_harness_is_not_in_the_pack_and_the_pack_s_tests_need_nothing_from_tests():
+    site = next((HERE / ".venv" / "lib").glob("python3*/site-packages"))
+    assert (site / "fkguard" / "catalog.py").exists()
+    assert not (site / "fkguard_testing").exists() and not (site / "fkguard" / "scratch.py").exists()
+    imports = [f"{p.name}: {line}" for p in sorted(HERE.glob("*.py")) for line in p.read_text().splitlines()
+               if re.match(r"\s*(from|import) tests\b", line)]
+    assert imports == []

@@ -4,7 +4,7 @@ from conftest import CATALOG, COMPLIANT, compliant, run
 from fkguard import debt
 from fkguard.apms.generate import generate
 from fkguard.props import inputs_of
-from tests.fixtures import as_superuser
+from fkguard_testing.fixtures import as_superuser
 
 
 def test_compliant_passes(stack):

@@ -6,7 +6,7 @@ import pytest
 
 from fkguard.apms.generate import generate
 from fkguard.settings import SettingsError, stack_config
-from tests.fixtures import PROJECT
+from fkguard_testing.fixtures import PROJECT
 
 
 def test_local_stack_previews_and_deploys_and_records_state(project, pg, conn):

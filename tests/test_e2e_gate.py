@@ -7,7 +7,7 @@ import psycopg
 
 from fkguard.apms.generate import TABLES, generate
 from fkguard.catalog import load_catalog
-from fkguard.scratch import PROJECT
+from fkguard_testing.scratch import PROJECT
 
 CATALOG = load_catalog()
 BY_NAME = {fk.name: fk for fk in CATALOG}

@@ -18,7 +18,7 @@ import pytest
 from fkguard import backup
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
-from tests.fixtures import PROJECT, as_superuser, pulumi_bin
+from fkguard_testing.fixtures import PROJECT, as_superuser, pulumi_bin
 
 CATALOG = load_catalog()
 LOCK_TIMEOUT_MS = 300

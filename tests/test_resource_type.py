@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from fkguard.props import RESOURCE_TYPE
-from fkguard.scratch import PROJECT
+from fkguard_testing.scratch import PROJECT
 
 # Pulumi's mocks are process-wide runtime state: the resource is built in a process of its own.
 _REGISTER = """

@@ -1,6 +1,7 @@
-"""Fixtures: a real PostgreSQL started by scripts/pg.sh, and a copy of the Pulumi project with its
-own state folder, driven through the real pulumi CLI. Nothing here skips: a missing CLI or
-database is a failure that says how to get it."""
+"""Fixtures for tests/ and policies/ (registered by the root conftest.py): a real PostgreSQL
+started by scripts/pg.sh, and a copy of the Pulumi project with its own state folder, driven
+through the real pulumi CLI. Nothing here skips: a missing CLI or database is a failure that says
+how to get it."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fkguard.scratch import PROJECT, ScratchProject, local_env, pulumi_bin  # noqa: F401  (tests import them)
 from fkguard.settings import ConnectionSettings
+from fkguard_testing.scratch import PROJECT, ScratchProject, local_env, pulumi_bin  # noqa: F401  (tests import them)
 
 PG_SCRIPT = PROJECT / "scripts" / "pg.sh"
 # The server version under test (make test PG=17); unset is Debian's 15, as scripts/pg.sh.
