@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import reports
 from pulumi_policy import (
     EnforcementLevel,
@@ -25,10 +24,10 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from fkguard import debt, rollout, settings
-from fkguard.catalog import CatalogError, ForeignKey, load_catalog
-from fkguard.options import Options, OptionsError
+from fkguard import errors, rollout, stack_context
+from fkguard.catalog import CatalogError, ForeignKey
 from fkguard.props import RESOURCE_TYPE, to_foreign_key
+from fkguard.stack_context import StackContext
 
 
 @dataclass(frozen=True)
@@ -55,19 +54,6 @@ def doc_page(policy: str) -> str:
     return f"docs/policies/{policy}.md"
 
 
-@dataclass
-class StackContext:
-    stack: str
-    project_dir: Path
-    connection: settings.ConnectionSettings
-    options: Options
-    catalog: list[ForeignKey]
-    debts: list[debt.Debt]
-
-    def connect(self) -> psycopg.Connection:
-        return self.connection.connect(application_name="fkguard-policy")
-
-
 _contexts: dict[str, StackContext] = {}
 _lock = threading.Lock()  # the engine calls the pack from up to 4 threads
 
@@ -79,11 +65,7 @@ def stack_of(urn: str) -> str:
 
 def project_dir() -> Path:
     """The Pulumi project: the pack runs with the project's or its own folder as working directory."""
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        for folder in (start, *start.parents):
-            if (folder / "Pulumi.yaml").exists():
-                return folder
-    raise settings.SettingsError("no Pulumi.yaml above the policy pack: run pulumi from the fkguard project")
+    return stack_context.find_project(Path.cwd(), Path(__file__).resolve().parent)
 
 
 def register(context: StackContext) -> None:
@@ -95,15 +77,7 @@ def register(context: StackContext) -> None:
 def for_stack(stack: str) -> StackContext:
     with _lock:
         if stack not in _contexts:
-            where = project_dir()
-            config = settings.stack_config(stack, where)
-            label = f"stack {stack!r}"
-            options = Options.from_config(config, stack=label)
-            catalog_path = (where / options.catalog) if options.catalog else None
-            _contexts[stack] = StackContext(
-                stack=stack, project_dir=where, connection=settings.ConnectionSettings.from_config(config, label),
-                options=options, catalog=load_catalog(catalog_path), debts=debt.load(where),
-            )
+            _contexts[stack] = stack_context.for_stack(stack, project_dir(), application_name="fkguard-policy")
         return _contexts[stack]
 
 
@@ -173,9 +147,8 @@ def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: 
         except NotApplicable as exc:
             args.not_applicable(exc.reason)
             return
-        except (settings.SettingsError, OptionsError, CatalogError, debt.DebtError, psycopg.Error) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            findings = [Finding(f"{name} could not check {fk.name}: {reason}",
+        except errors.EXPECTED as exc:
+            findings = [Finding(f"{name} could not check {fk.name}: {errors.one_line(exc)}",
                                 "correct the stack's settings or the database connection, and preview again")]
         for finding in findings:
             message = finding.message(name)
