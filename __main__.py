@@ -17,7 +17,6 @@ from fkguard.catalog import TIERS, CatalogError, load_catalog
 from fkguard.desired import VALIDATED, desired
 from fkguard.options import Options, OptionsError
 from fkguard.settings import SettingsError
-from fkguard.stack_context import catalog_path
 from resources.backup import TableBackup
 from resources.foreign_key import ForeignKeyConstraint
 from resources.tier_gate import TierGate
@@ -26,7 +25,7 @@ try:
     # A real stack opened with the local stack's public passphrase must not deploy (fkguard.stack_secrets).
     stack_secrets.env_for(pulumi.get_stack(), os.environ, Path.cwd())
     options = Options.from_config(CONFIG.get(), stack=f"stack {pulumi.get_stack()!r}")
-    catalog = load_catalog(catalog_path(Path.cwd(), options))  # pulumi runs the program in the project folder
+    catalog = load_catalog(options.catalog)
     debts = debt.load(Path.cwd())
 except (OptionsError, CatalogError, SettingsError, debt.DebtError) as exc:
     raise pulumi.RunError(str(exc)) from None  # one line, not a traceback of this program
