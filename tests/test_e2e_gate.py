@@ -7,11 +7,11 @@ import psycopg
 
 from fkguard.apms.generate import TABLES, generate
 from fkguard.catalog import load_catalog
+from fkguard.props import RESOURCE_TYPE as TYPE  # the one constant (tests/test_resource_type.py)
 from fkguard_testing.scratch import PROJECT
 
 CATALOG = load_catalog()
 BY_NAME = {fk.name: fk for fk in CATALOG}
-TYPE = "pulumi-python:dynamic/fkguard:ForeignKeyConstraint"
 
 
 def fks_in_db(conn) -> int:
