@@ -23,22 +23,17 @@ import psycopg
 import pulumi
 from pulumi import dynamic
 
+from fkguard import props as resource_props
 from fkguard import rollout
 from fkguard.catalog import ForeignKey, entry_problems
 from fkguard.locks import LockPolicy
 from fkguard.options import Options, OptionsError
-from fkguard.props import (
-    ALTER_ON,
-    MODULE,
-    PROPERTY_OF,
-    REPLACE_ON,
-    TYPE_NAME,
-    changed,
-    inputs_of,
-    to_entry,
-    to_foreign_key,
-)
+from fkguard.props import ALTER_ON, PROPERTY_OF, REPLACE_ON, changed, inputs_of, to_entry, to_foreign_key
 from fkguard.settings import ConnectionSettings, SettingsError
+
+# The type token's parts: fkguard.props derives RESOURCE_TYPE, which the pack and the stack readers match on, from them.
+TYPE_NAME = resource_props.TYPE_NAME
+MODULE = resource_props.MODULE
 
 # Set by configure() in the provider process only; module-level so that no connection setting,
 # least of all the password, is ever pickled with the provider into the state.
