@@ -1,6 +1,7 @@
 """The pack and the fkguard command build a stack's context in one place (fkguard.stack_context): a
 relative fkguard:catalog is the same file for both, wherever each is started from."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import context
@@ -14,7 +15,7 @@ ENTRY = {"name": "fk_ctx_child_parent", "tier": "critical", "table": "public.ctx
 
 
 @pytest.fixture()
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     root = tmp_path / "project"
     (root / "catalogs").mkdir(parents=True)
     (root / "policies").mkdir()
@@ -22,7 +23,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "catalogs" / "mine.yaml").write_text(yaml.safe_dump({"constraints": [ENTRY]}))
     config = {"fkguard:catalog": "catalogs/mine.yaml", "postgresql:host": "127.0.0.1", "postgresql:port": "5432",
               "postgresql:database": "apms", "postgresql:username": "fkguard", "postgresql:password": "pw"}
-    asked: list[tuple[str, Path]] = []
+    asked: list[tuple[str, Path | None]] = []
 
     def stack_config(stack: str, project_dir: Path | None = None) -> dict[str, str]:
         asked.append((stack, project_dir))

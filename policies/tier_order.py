@@ -17,7 +17,7 @@ from fkguard.catalog import TIERS, ForeignKey
 NAME = "tier-order"
 
 
-def _gap(chosen: tuple[str, ...], tier: str) -> list[Finding]:
+def _gap(chosen: tuple[str, ...], tier: str) -> list[str]:
     return [t for t in TIERS[: TIERS.index(tier)] if t not in chosen]
 
 
