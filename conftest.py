@@ -2,7 +2,7 @@
 
 import pytest
 
-pytest_plugins = ["tests.fixtures"]
+pytest_plugins = ["fkguard_testing.fixtures"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

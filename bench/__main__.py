@@ -20,8 +20,8 @@ from psycopg import sql
 from bench import overhead, parent, phase4, plans, report, stall, validation
 from fkguard.apms.generate import generate, row_counts
 from fkguard.catalog import load_catalog
-from fkguard.scratch import PROJECT, ScratchProject, local_env
 from fkguard.settings import ConnectionSettings
+from fkguard_testing.scratch import PROJECT, ScratchProject, local_env
 
 DATABASE = "apms_bench"
 

@@ -15,8 +15,8 @@ from fkguard import ddl
 from fkguard.backup import libpq_env, pg_tool
 from fkguard.catalog import ForeignKey
 from fkguard.locks import TRACE_ENV
-from fkguard.scratch import ScratchProject
 from fkguard.settings import ConnectionSettings
+from fkguard_testing.scratch import ScratchProject
 
 
 def psql(settings: ConnectionSettings, script: str) -> None:

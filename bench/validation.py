@@ -12,8 +12,8 @@ import time
 from bench.stall import drop_all, psql, statements
 from fkguard import ddl
 from fkguard.catalog import ForeignKey
-from fkguard.scratch import PROJECT, ScratchProject
 from fkguard.settings import ConnectionSettings
+from fkguard_testing.scratch import PROJECT, ScratchProject
 
 
 def audit_run(project: ScratchProject) -> tuple[float, float, int]:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from fkguard import audit, debt, live, orphans, remediate, rollout, settings, stack_secrets, stackstate, verify
+from fkguard import audit, debt, live, orphans, remediate, rollout, settings, stack_context, stack_secrets, stackstate, verify
 from fkguard.catalog import TIERS, CatalogError, ForeignKey, load_catalog
 from fkguard.desired import desired, observed
 from fkguard.errors import EXPECTED, FkguardError, one_line
@@ -27,11 +27,9 @@ class CommandError(FkguardError):
 
 
 def _stack_context(stack: str) -> tuple[settings.ConnectionSettings, Options, list[ForeignKey]]:
-    """The connection, the fkguard:* options and the catalog of a stack: the same the program sees."""
-    config = settings.stack_config(stack)
-    where = f"stack {stack!r}"
-    options = Options.from_config(config, stack=where)
-    return settings.ConnectionSettings.from_config(config, stack=where), options, load_catalog(options.catalog)
+    """The connection, the fkguard:* options and the catalog of a stack: the same the program and the pack see."""
+    context = stack_context.for_stack(stack, stack_context.find_project(Path.cwd()))
+    return context.connection, context.options, context.catalog
 
 
 def _print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

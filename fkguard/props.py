@@ -6,7 +6,12 @@ from typing import Any
 
 from fkguard.catalog import ForeignKey, parse_entry
 
-RESOURCE_TYPE = "pulumi-python:dynamic/fkguard:ForeignKeyConstraint"
+# The dynamic resource's module and name (resources/foreign_key.py declares its class with them), and the
+# type token pulumi.dynamic.Resource builds from them: the pack and the stack readers match on it, so it
+# is derived here, never written out again (tests/test_resource_type.py builds the resource and compares).
+MODULE = "fkguard"
+TYPE_NAME = "ForeignKeyConstraint"
+RESOURCE_TYPE = f"pulumi-python:dynamic/{MODULE}:{TYPE_NAME}"
 # resource property -> catalog field
 FIELDS = {
     "constraintName": "name",

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fkguard import stack_secrets
-from fkguard.scratch import PROJECT
+
+# The checkout: scripts/bin/pulumi runs this from the program's .venv, where fkguard is installed editable.
+PROJECT = Path(__file__).resolve().parent.parent
 
 # Commands that never open a stack's secrets: run as they are, without looking up a stack.
 _STACKLESS = {"version", "help", "login", "logout", "whoami", "plugin", "gen-completion", "about", "new", "convert",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import StackContext, fkguard_policy
+from context import Finding, StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
 from fkguard import column_types, ddl
@@ -20,13 +20,14 @@ from fkguard.catalog import ForeignKey
 NAME = "column-types-align"
 
 
-def _advice(conn, fk: ForeignKey, pair: column_types.Pairing) -> str:
+def _advice(conn, fk: ForeignKey, pair: column_types.Pairing) -> Finding:
     fix = ddl.alter_column_type(fk.table, pair.column, pair.theirs).as_string(conn)
-    return (f"{fk.name}: {fk.table}.{pair.column} is {pair.mine} and {fk.references}.{pair.referenced} is "
-            f"{pair.theirs}; allowed: {pair.reason}. Instead, when a table rewrite is affordable, align them: {fix};")
+    return Finding(f"{fk.name}: {fk.table}.{pair.column} is {pair.mine} and {fk.references}.{pair.referenced} is "
+                   f"{pair.theirs}; allowed: {pair.reason}",
+                   f"when a table rewrite is affordable, align them: {fix};")
 
 
-def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[str]:
+def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
     with ctx.connect() as conn:
         return [_advice(conn, fk, pair) for pair in column_types.pairings(conn, fk)
                 if pair.verdict in (column_types.ALIGNED, column_types.COMPATIBLE)]
@@ -34,4 +35,6 @@ def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config:
 
 POLICY = fkguard_policy(
     NAME, "Referencing and referenced columns have the same type (advice).", EnforcementLevel.ADVISORY, check,
+    instead_of="a referencing column narrower than the key it references",
+    use="ALTER COLUMN ... TYPE <the referenced type> when a table rewrite is affordable",
 )

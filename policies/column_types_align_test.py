@@ -11,8 +11,8 @@ def test_compliant_passes(stack):
 def test_compatible_types_are_advice_with_the_reason(stack, conn):
     assert run(POLICY, typed(conn, "integer", "bigint")) == [
         "fk_typed_child_parent: public.typed_child.parent_id is integer and public.typed_parent.id is bigint; allowed: "
-        "PostgreSQL compares them with =(bigint,integer), and both indexes serve the checks. Instead, when a table "
-        "rewrite is affordable, align them: ALTER TABLE \"public\".\"typed_child\" ALTER COLUMN \"parent_id\" TYPE bigint;"]
+        "PostgreSQL compares them with =(bigint,integer), and both indexes serve the checks\nFix: when a table "
+        "rewrite is affordable, align them: ALTER TABLE \"public\".\"typed_child\" ALTER COLUMN \"parent_id\" TYPE bigint;\nSee: docs/policies/column-types-align.md"]
 
 
 def test_a_narrower_varchar_is_advice(stack, conn):

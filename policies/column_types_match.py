@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import StackContext, fkguard_policy
+from context import Finding, StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
 from fkguard import column_types, ddl
@@ -21,13 +21,14 @@ from fkguard.catalog import ForeignKey
 NAME = "column-types-match"
 
 
-def _refusal(conn, fk: ForeignKey, pair: column_types.Pairing) -> str:
+def _refusal(conn, fk: ForeignKey, pair: column_types.Pairing) -> Finding:
     fix = ddl.alter_column_type(fk.table, pair.column, pair.theirs).as_string(conn)
-    return (f"{fk.name}: {fk.table}.{pair.column} is {pair.mine} but {fk.references}.{pair.referenced} is "
-            f"{pair.theirs}: {pair.reason}. Instead, align them: {fix}; (this rewrites the table: plan a window for it)")
+    return Finding(f"{fk.name}: {fk.table}.{pair.column} is {pair.mine} but {fk.references}.{pair.referenced} is "
+                   f"{pair.theirs}: {pair.reason}",
+                   f"align them: {fix}; (this rewrites the table: plan a window for it)")
 
 
-def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[str]:
+def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
     with ctx.connect() as conn:
         return [_refusal(conn, fk, pair) for pair in column_types.pairings(conn, fk) if pair.blocking]
 
@@ -35,4 +36,6 @@ def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config:
 POLICY = fkguard_policy(
     NAME, "Referencing columns have a type PostgreSQL can compare with the referenced key through its index.",
     EnforcementLevel.MANDATORY, check,
+    instead_of="referencing a key of a type PostgreSQL cannot compare through its index",
+    use="ALTER COLUMN ... TYPE <the referenced type> on the referencing column, in a window (it rewrites the table)",
 )

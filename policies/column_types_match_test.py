@@ -27,12 +27,12 @@ def test_a_type_postgresql_refuses_is_named_with_the_fix(stack, conn):
     assert run(POLICY, typed(conn, "uuid", "text")) == [
         "fk_typed_child_parent: public.typed_child.parent_id is uuid but public.typed_parent.id is text: PostgreSQL "
         "refuses it (\"foreign key constraint cannot be implemented\": no equality operator of the key's index takes "
-        "uuid). Instead, align them: ALTER TABLE \"public\".\"typed_child\" ALTER COLUMN \"parent_id\" TYPE text; "
-        "(this rewrites the table: plan a window for it)"]
+        "uuid)\nFix: align them: ALTER TABLE \"public\".\"typed_child\" ALTER COLUMN \"parent_id\" TYPE text; "
+        "(this rewrites the table: plan a window for it)\nSee: docs/policies/column-types-match.md"]
 
 
 def test_a_type_every_check_must_cast_is_refused(stack, conn):
     [message] = run(POLICY, typed(conn, "integer", "numeric"))
     assert message.startswith("fk_typed_child_parent: public.typed_child.parent_id is integer but public.typed_parent.id "
                               "is numeric: PostgreSQL accepts it but casts the referencing column to numeric in every "
-                              "check, so no index on it can serve the lookups that parent deletes and key updates make.")
+                              "check, so no index on it can serve the lookups that parent deletes and key updates make\nFix: align them: ALTER TABLE ")

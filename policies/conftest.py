@@ -36,7 +36,12 @@ def compliant(**changes: Any) -> dict[str, Any]:
 def run(policy: ResourceValidationPolicy, props: dict[str, Any], config: dict[str, Any] | None = None) -> list[str]:
     name = props.get("constraintName", "x")
     urn = f"urn:pulumi:{STACK}::fkguard::{RESOURCE_TYPE}::{name}"
-    args = ResourceValidationArgs(RESOURCE_TYPE, props, urn, name, None, None, config or {})
+    # No resource options or provider: no fkguard policy reads them.
+    args = ResourceValidationArgs(RESOURCE_TYPE, props, urn, name, None, None, config or {})  # type: ignore[arg-type]
     reported: list[str] = []
-    policy.validate(args, lambda message, _urn=None: reported.append(message))
+
+    def report(message: str, _urn: str | None = None) -> None:
+        reported.append(message)
+
+    policy.validate(args, report)
     return reported

@@ -1,6 +1,8 @@
-"""constraint-name: a name PostgreSQL keeps whole, and that no other constraint of the stack uses.
+"""constraint-name: no other kind of constraint of the table already has the foreign key's name.
 
-PostgreSQL cuts names to 63 bytes with only a NOTICE, so two long names can silently become one.
+ADD CONSTRAINT would fail mid-rollout on the name, after earlier constraints went in. Names over
+63 bytes (which PostgreSQL would cut, making two long names one) and names used twice in the
+catalog never reach the pack: the catalog refuses both (fkguard.catalog).
 """
 
 from __future__ import annotations
@@ -8,36 +10,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import StackContext, fkguard_policy
+from context import Finding, NotApplicable, StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
 from fkguard import live
-from fkguard.catalog import MAX_IDENTIFIER_BYTES, ForeignKey
+from fkguard.catalog import ForeignKey
 
 NAME = "constraint-name"
 
 
-def _cut(name: str) -> bytes:
-    return name.encode()[:MAX_IDENTIFIER_BYTES]
-
-
-def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[str]:
-    size = len(fk.name.encode())
-    if size > MAX_IDENTIFIER_BYTES:
-        return [f"{fk.name} is {size} bytes and PostgreSQL would cut it to {MAX_IDENTIFIER_BYTES}. Instead, "
-                f"shorten it to {MAX_IDENTIFIER_BYTES} bytes or less"]
-    twins = [other.name for other in ctx.catalog if other.name != fk.name and _cut(other.name) == _cut(fk.name)]
-    if twins:
-        return [f"{fk.name} and {', '.join(twins)} are the same name to PostgreSQL once cut to "
-                f"{MAX_IDENTIFIER_BYTES} bytes. Instead, give each constraint a distinct name"]
+def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
     with ctx.connect() as conn:
-        found = live.read_constraint(conn, fk.table, fk.name) if live.table_exists(conn, fk.table) else None
+        if not live.table_exists(conn, fk.table):
+            raise NotApplicable(f"{fk.table} does not exist, so it has no constraints to compare")
+        found = live.read_constraint(conn, fk.table, fk.name)
     if found is not None and found.contype != "f":
-        return [f"{fk.table} already has a constraint named {fk.name} that is not a foreign key "
-                f"({found.definition}). Instead, give the foreign key another name"]
+        return [Finding(f"{fk.table} already has a constraint named {fk.name} that is not a foreign key "
+                        f"({found.definition})", "give the foreign key another name in its catalog entry")]
     return []
 
 
 POLICY = fkguard_policy(
-    NAME, "Constraint names fit in 63 bytes and are unique.", EnforcementLevel.MANDATORY, check,
+    NAME, "No other constraint of the table has the foreign key's name.", EnforcementLevel.MANDATORY, check,
+    instead_of="a name another constraint of the table already has", use="a distinct name in the catalog entry",
 )

@@ -1,6 +1,11 @@
 """What every fkguard policy needs: the stack being previewed, its database connection and
 fkguard settings (read from the same stack config as the program, through fkguard.settings), the
-catalog, the accepted debt, and the foreign key a resource stands for."""
+catalog, the accepted debt, and the foreign key a resource stands for; and the one shape of a
+finding (the problem, then the fix, then the policy's page under docs/policies/).
+
+The pulumi CLI shows a policy's `remediation_steps` and `url` nowhere (only the Pulumi Cloud and
+`pulumi policy issue get` read them), so each finding's message carries its own fix and page too.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import reports
 from pulumi_policy import (
     EnforcementLevel,
@@ -20,23 +24,34 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from fkguard import debt, rollout, settings
-from fkguard.catalog import CatalogError, ForeignKey, load_catalog
-from fkguard.options import Options, OptionsError
+from fkguard import errors, rollout, stack_context
+from fkguard.catalog import CatalogError, ForeignKey
 from fkguard.props import RESOURCE_TYPE, to_foreign_key
+from fkguard.stack_context import StackContext
 
 
-@dataclass
-class StackContext:
-    stack: str
-    project_dir: Path
-    connection: settings.ConnectionSettings
-    options: Options
-    catalog: list[ForeignKey]
-    debts: list[debt.Debt]
+@dataclass(frozen=True)
+class Finding:
+    """One violation: what is wrong with this constraint, and the concrete fix for it."""
 
-    def connect(self) -> psycopg.Connection:
-        return self.connection.connect(application_name="fkguard-policy")
+    problem: str
+    fix: str
+
+    def message(self, policy: str) -> str:
+        return f"{self.problem}\nFix: {self.fix}\nSee: {doc_page(policy)}"
+
+
+class NotApplicable(Exception):  # noqa: N818 (named after pulumi_policy's args.not_applicable, which it becomes)
+    """Raised by a check that cannot judge this constraint (e.g. its table is not there yet), with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def doc_page(policy: str) -> str:
+    """The policy's page, relative to the project (its Problem / Instead of / Use / Waiving)."""
+    return f"docs/policies/{policy}.md"
 
 
 _contexts: dict[str, StackContext] = {}
@@ -50,11 +65,7 @@ def stack_of(urn: str) -> str:
 
 def project_dir() -> Path:
     """The Pulumi project: the pack runs with the project's or its own folder as working directory."""
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        for folder in (start, *start.parents):
-            if (folder / "Pulumi.yaml").exists():
-                return folder
-    raise settings.SettingsError("no Pulumi.yaml above the policy pack: run pulumi from the fkguard project")
+    return stack_context.find_project(Path.cwd(), Path(__file__).resolve().parent)
 
 
 def register(context: StackContext) -> None:
@@ -66,15 +77,7 @@ def register(context: StackContext) -> None:
 def for_stack(stack: str) -> StackContext:
     with _lock:
         if stack not in _contexts:
-            where = project_dir()
-            config = settings.stack_config(stack, where)
-            label = f"stack {stack!r}"
-            options = Options.from_config(config, stack=label)
-            catalog_path = (where / options.catalog) if options.catalog else None
-            _contexts[stack] = StackContext(
-                stack=stack, project_dir=where, connection=settings.ConnectionSettings.from_config(config, label),
-                options=options, catalog=load_catalog(catalog_path), debts=debt.load(where),
-            )
+            _contexts[stack] = stack_context.for_stack(stack, project_dir(), application_name="fkguard-policy")
         return _contexts[stack]
 
 
@@ -107,12 +110,15 @@ def plain(value: Any) -> Any:
     return value
 
 
-Check = Callable[[ForeignKey, Mapping[str, Any], StackContext, Mapping[str, Any]], list[str]]
+Check = Callable[[ForeignKey, Mapping[str, Any], StackContext, Mapping[str, Any]], list[Finding]]
 
 
-def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: Check,
+def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: Check, *, instead_of: str, use: str,
                    config_schema: PolicyConfigSchema | None = None) -> ResourceValidationPolicy:
-    """A policy over ForeignKeyConstraint resources; `check` returns its violation messages."""
+    """A policy over ForeignKeyConstraint resources; `check` returns its findings, or raises NotApplicable.
+
+    `instead_of` / `use` are the policy's general remediation (its page's two sections, in short); each
+    finding carries the fix for its own constraint."""
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type != RESOURCE_TYPE:
@@ -122,7 +128,8 @@ def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: 
             fk = to_foreign_key(props)
         except CatalogError as exc:
             # A gate that cannot read its input must not pass it (the provider's check names the field too).
-            report(f"{name} could not read {args.name}: {exc}. Instead, fix the constraint's catalog entry", None)
+            unreadable = Finding(f"{name} could not read {args.name}: {exc}", "correct the constraint's catalog entry")
+            report(unreadable.message(name), None)
             return
         waived = fk.waiver(name)
         if waived:  # the catalog sets this policy aside for this constraint; the program shows it at preview
@@ -136,14 +143,18 @@ def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: 
                 # again from every policy (or judging a column that does not exist) only buries that line.
                 args.not_applicable(refused)
                 return
-            messages = check(fk, props, context, args.get_config() or {})
-        except (settings.SettingsError, OptionsError, CatalogError, debt.DebtError, psycopg.Error) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            messages = [f"{name} could not check {fk.name}: {reason}. Instead, fix the stack's settings or "
-                        f"the database connection, and preview again"]
-        for message in messages:
+            findings = check(fk, props, context, args.get_config() or {})
+        except NotApplicable as exc:
+            args.not_applicable(exc.reason)
+            return
+        except errors.EXPECTED as exc:
+            findings = [Finding(f"{name} could not check {fk.name}: {errors.one_line(exc)}",
+                                "correct the stack's settings or the database connection, and preview again")]
+        for finding in findings:
+            message = finding.message(name)
             if reports.first_time(name, args.urn, message):
                 report(message, None)
 
     return ResourceValidationPolicy(name=name, description=description, enforcement_level=level, validate=validate,
-                                    config_schema=config_schema)
+                                    config_schema=config_schema, remediation_steps=f"Instead of {instead_of}, use {use}.",
+                                    url=doc_page(name))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import StackContext, fkguard_policy
+from context import Finding, NotApplicable, StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema
 
 from fkguard import debt, live, orphans
@@ -20,10 +20,11 @@ from fkguard.catalog import ForeignKey
 NAME = "orphan-gate"
 
 
-def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, config: Mapping[str, Any]) -> list[str]:
+def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, config: Mapping[str, Any]) -> list[Finding]:
     with ctx.connect() as conn:
-        if not (live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)):
-            return []  # the provider's check names the missing table
+        missing = next((t for t in (fk.table, fk.references) if not live.table_exists(conn, t)), None)
+        if missing is not None:
+            raise NotApplicable(f"{missing} does not exist, so it has no rows to count")
         found = live.read_constraint(conn, fk.table, fk.name)
         if found is not None and found.validated and found.same_as(fk):
             return []
@@ -37,22 +38,24 @@ def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, config: M
     if props.get("validated"):
         accepted = debt.accepted(ctx.debts, fk.name, ctx.stack)
         why = " (accepted as debt, so it can be added NOT VALID but never validated)" if accepted else ""
-        return [f"{problem}{why}: VALIDATE would fail. Instead, remediate them ({fix}), "
-                f"or leave its tier out of fkguard:validateTiers"]
+        return [Finding(f"{problem}{why}: VALIDATE would fail",
+                        f"remediate them ({fix}), or leave its tier out of fkguard:validateTiers")]
     accepted = debt.accepted(ctx.debts, fk.name, ctx.stack)
     if accepted and count <= accepted.orphans:
         return []
     if config.get("allowNotValidOverOrphans"):
         return []
     over = f"; {accepted.orphans} are accepted as debt, {count - accepted.orphans} more are not" if accepted else ""
-    return [f"{problem}{over}: adding it would hide them behind a constraint that looks enforced. "
-            f"Instead, remediate them first: {fix}"]
+    return [Finding(f"{problem}{over}: adding it would hide them behind a constraint that looks enforced",
+                    f"remediate them first: {fix}")]
 
 
 POLICY = fkguard_policy(
     NAME, "No foreign key is added or validated while rows without a parent exist.",
     EnforcementLevel.MANDATORY, check,
-    PolicyConfigSchema({"allowNotValidOverOrphans": {
+    instead_of="adding or validating a constraint over rows without a parent",
+    use="fkguard audit, then fkguard remediate --action delete|nullify|accept (every removed row is kept)",
+    config_schema=PolicyConfigSchema({"allowNotValidOverOrphans": {
         "type": "boolean", "default": False,
         "description": "Let a constraint be added NOT VALID over orphans (new writes are then checked); "
                        "validation stays blocked."}}),

@@ -70,3 +70,40 @@ def test_a_waived_policy_is_not_applicable_to_that_constraint_only(stack, conn):
     assert skipped.value.reason == "referencing-index waived by ana: 40 rows, never deleted"
     other = {**props, "waivers": [{"policy": "tier-order", "reason": "x", "by": "ana"}]}
     assert len(run(POLICY, other)) == 1
+
+
+def test_each_policy_carries_its_remediation_and_its_page_written_as_instead_of_use():
+    from context import doc_page
+
+    for module_name in MODULES:
+        policy = importlib.import_module(module_name).POLICY
+        assert policy.url == doc_page(policy.name) == f"docs/policies/{policy.name}.md"
+        assert policy.remediation_steps.startswith("Instead of ") and ", use " in policy.remediation_steps
+        page = (HERE.parent / policy.url).read_text()
+        assert page.startswith(f"# {policy.name} (")
+        headings = re.findall(r"^## (.+)$", page, flags=re.M)
+        assert headings == ["Problem", "Instead of", "Use", "Waiving"], policy.name
+        if policy.name != "orphan-gate":  # the one policy no waiver sets aside
+            assert f"policy: {policy.name}" in page
+
+
+def test_a_table_gone_after_the_provider_check_makes_a_policy_not_applicable_not_silent(stack, conn):
+    import pytest
+    from pulumi_policy.policy import _NotApplicableError
+
+    conn.execute("DROP TABLE IF EXISTS na_child, na_parent; CREATE TABLE na_parent (id int PRIMARY KEY); "
+                 "CREATE TABLE na_child (id int PRIMARY KEY, parent_id int)")
+    props = {**inputs_of(CATALOG[2], True), "constraintName": "fk_na_child_parent", "table": "public.na_child",
+             "columns": ["parent_id"], "references": "public.na_parent", "referencedColumns": ["id"]}
+    guarded = {"constraint_name": "public.na_child does not exist, so it has no constraints to compare",
+               "orphan_gate": "public.na_child does not exist, so it has no rows to count",
+               "referenced_key_unique": "public.na_parent does not exist, so it has no key to judge",
+               "referencing_index": "public.na_child does not exist, so it has no index to judge",
+               "safe_pattern": "public.na_child does not exist, so nothing can be added to it yet"}
+    for module_name in guarded:
+        run(importlib.import_module(module_name).POLICY, props)  # the provider's check passes, and is remembered
+    conn.execute("DROP TABLE na_child, na_parent")  # dropped while the pack runs
+    for module_name, reason in guarded.items():
+        with pytest.raises(_NotApplicableError) as skipped:
+            run(importlib.import_module(module_name).POLICY, props)
+        assert skipped.value.reason == reason

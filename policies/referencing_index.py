@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import StackContext, fkguard_policy
+from context import Finding, NotApplicable, StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
 from fkguard import ddl, live, partitions
@@ -18,19 +18,21 @@ from fkguard.catalog import ForeignKey
 NAME = "referencing-index"
 
 
-def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[str]:
+def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
     with ctx.connect() as conn:
         if not live.table_exists(conn, fk.table):
-            return []
+            raise NotApplicable(f"{fk.table} does not exist, so it has no index to judge")
         if live.has_leading_index(conn, fk):
             return []
         # a partitioned table gets one per partition, attached (CONCURRENTLY is refused on the parent)
         tree = [(p.table, p.parent, p.leaf) for p in partitions.tree(conn, fk.table)]
         fix = ddl.create_index_concurrently(fk, tree).as_string(conn)
-    return [f"{fk.name}: no index on {fk.table} ({', '.join(fk.columns)}), so each delete from {fk.references} "  # noqa: S608 (a message)
-            f"scans {fk.table} for children. Instead, before the rollout: {fix};"]
+    return [Finding(f"{fk.name}: no index on {fk.table} ({', '.join(fk.columns)}), so each delete from "  # noqa: S608 (a message)
+                    f"{fk.references} scans {fk.table} for children",
+                    f"before the rollout: {fix};")]
 
 
 POLICY = fkguard_policy(
     NAME, "Referencing columns are indexed (advice).", EnforcementLevel.ADVISORY, check,
+    instead_of="unindexed referencing columns", use="CREATE INDEX CONCURRENTLY on them before the rollout",
 )

@@ -12,8 +12,8 @@ def test_unindexed_columns_get_the_concurrent_index_to_create(stack):
     punchlists = CATALOG[5]  # fk_punchlists_workflow_instance: no index on the referencing column
     assert run(POLICY, inputs_of(punchlists, False)) == [
         "fk_punchlists_workflow_instance: no index on public.punchlists (workflow_instance_id), so each delete from "
-        "public.workflow_instances scans public.punchlists for children. Instead, before the rollout: CREATE INDEX "
-        "CONCURRENTLY \"punchlists_workflow_instance_id_idx\" ON \"public\".\"punchlists\" (\"workflow_instance_id\");"]
+        "public.workflow_instances scans public.punchlists for children\nFix: before the rollout: CREATE INDEX "
+        "CONCURRENTLY \"punchlists_workflow_instance_id_idx\" ON \"public\".\"punchlists\" (\"workflow_instance_id\");\nSee: docs/policies/referencing-index.md"]
 
 
 def test_the_suggested_index_satisfies_the_policy(stack, conn):
@@ -30,7 +30,7 @@ def test_a_partitioned_table_gets_the_per_partition_plan_that_postgresql_accepts
     try:
         parted = inputs_of(CATALOG[5], False) | {"table": "public.ri_parted", "constraintName": "fk_ri_parted"}
         message, = run(POLICY, parted)
-        plan = message.split("Instead, before the rollout: ")[1].rstrip(";").split("; ")
+        plan = message.split("\nFix: before the rollout: ")[1].split("\n")[0].rstrip(";").split("; ")
         assert plan == [
             'CREATE INDEX CONCURRENTLY "ri_parted_1_workflow_instance_id_idx" ON "public"."ri_parted_1" ("workflow_instance_id")',
             'CREATE INDEX CONCURRENTLY "ri_parted_2a_workflow_instance_id_idx" ON "public"."ri_parted_2a" '

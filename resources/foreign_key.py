@@ -24,6 +24,7 @@ import psycopg
 import pulumi
 from pulumi import dynamic
 
+from fkguard import props as resource_props
 from fkguard import rollout
 from fkguard.catalog import ForeignKey, entry_problems
 from fkguard.errors import EXPECTED, OneLineTracebacks, one_line
@@ -32,8 +33,9 @@ from fkguard.options import Options
 from fkguard.props import ALTER_ON, PROPERTY_OF, REPLACE_ON, changed, inputs_of, to_entry, to_foreign_key
 from fkguard.settings import ConnectionSettings, SettingsError
 
-TYPE_NAME = "ForeignKeyConstraint"
-MODULE = "fkguard"
+# The type token's parts: fkguard.props derives RESOURCE_TYPE, which the pack and the stack readers match on, from them.
+TYPE_NAME = resource_props.TYPE_NAME
+MODULE = resource_props.MODULE
 
 # Set by configure() in the provider process only; module-level so that no connection setting,
 # least of all the password, is ever pickled with the provider into the state.

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from fkguard.apms.generate import generate
-from tests.fixtures import as_superuser
+from fkguard_testing.fixtures import as_superuser
 
 OK = "works"
 BASE = {"name": "fk_bi_instances_workspace", "tier": "critical", "table": "public.workflow_instances",

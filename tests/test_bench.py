@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from fkguard.scratch import PROJECT
-from tests.fixtures import TEST_PG_PORT, TEST_PGDATA
+from fkguard_testing.fixtures import TEST_PG_PORT, TEST_PGDATA
+from fkguard_testing.scratch import PROJECT
 
 pytestmark = pytest.mark.e2e  # the bench drives the real pulumi CLI through a project copy of its own
 

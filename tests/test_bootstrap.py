@@ -3,7 +3,7 @@
 import os
 import subprocess
 
-from tests.fixtures import PROJECT
+from fkguard_testing.fixtures import PROJECT
 
 SCRIPT = PROJECT / "scripts" / "bootstrap-pulumi.sh"
 

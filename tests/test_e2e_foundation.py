@@ -5,8 +5,9 @@ import json
 import pytest
 
 from fkguard.apms.generate import generate
+from fkguard.props import RESOURCE_TYPE
 from fkguard.settings import SettingsError, stack_config
-from tests.fixtures import PROJECT
+from fkguard_testing.fixtures import PROJECT
 
 
 def test_local_stack_previews_and_deploys_and_records_state(project, pg, conn):
@@ -23,7 +24,7 @@ def test_local_stack_previews_and_deploys_and_records_state(project, pg, conn):
     assert outputs["database"] == f"fkguard@127.0.0.1:{pg.port}/apms"
     assert outputs["tiers"] == {"critical": "add", "high": "add", "medium": "add", "low": "add"}
     deployment = json.loads(state.read_text())["checkpoint"]["latest"]
-    assert sum(r["type"] == "pulumi-python:dynamic/fkguard:ForeignKeyConstraint" for r in deployment["resources"]) == 16
+    assert sum(r["type"] == RESOURCE_TYPE for r in deployment["resources"]) == 16
     by_name = {r["urn"].rsplit("::", 1)[-1]: r for r in deployment["resources"]}
     # Tier order with one dependency per constraint: each tier waits on the gate of the one before,
     # and the gate on every constraint of its tier.

@@ -7,11 +7,11 @@ import psycopg
 
 from fkguard.apms.generate import TABLES, generate
 from fkguard.catalog import load_catalog
-from fkguard.scratch import PROJECT
+from fkguard.props import RESOURCE_TYPE as TYPE  # the one constant (tests/test_resource_type.py)
+from fkguard_testing.scratch import PROJECT
 
 CATALOG = load_catalog()
 BY_NAME = {fk.name: fk for fk in CATALOG}
-TYPE = "pulumi-python:dynamic/fkguard:ForeignKeyConstraint"
 
 
 def fks_in_db(conn) -> int:
@@ -32,6 +32,12 @@ def test_orphans_stop_preview_and_up_with_nothing_created_until_remediated(proje
     assert ("fk_workflow_instances_config_version: 2 rows of public.workflow_instances have no parent in "
             "public.config_versions (e.g. config_version_id='") in preview.stdout
     assert "fkguard remediate -s local --constraint fk_workflow_instances_config_version" in preview.stdout
+    # The CLI prints each finding's message and nothing of the policy's remediation_steps or url (only the
+    # Pulumi Cloud shows those), so the message carries the fix and the page itself.
+    assert ("enforced\n          Fix: remediate them first: fkguard audit -s local, then fkguard remediate -s local "
+            "--constraint fk_workflow_instances_config_version --action delete|nullify|accept\n"
+            "          See: docs/policies/orphan-gate.md\n") in preview.stdout
+    assert "Instead of adding or validating a constraint over rows without a parent" not in preview.stdout
 
     up = project.gated("up", "--yes", check=False)
     assert up.returncode != 0

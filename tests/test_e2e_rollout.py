@@ -10,11 +10,11 @@ import pytest
 
 from fkguard.apms.generate import generate, reset_schema
 from fkguard.catalog import load_catalog
+from fkguard.props import RESOURCE_TYPE as TYPE  # the one constant (tests/test_resource_type.py)
 
 CATALOG = load_catalog()
 NAMES = [fk.name for fk in CATALOG]
 PLAN_SQL = (Path(__file__).parent / "data" / "plan_migration.sql").read_text()
-TYPE = "pulumi-python:dynamic/fkguard:ForeignKeyConstraint"
 
 
 def constraints(conn) -> dict[str, bool]:

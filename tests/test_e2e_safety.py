@@ -18,11 +18,11 @@ import pytest
 from fkguard import backup
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
-from tests.fixtures import PROJECT, as_superuser, pulumi_bin
+from fkguard.props import RESOURCE_TYPE as TYPE  # the one constant (tests/test_resource_type.py)
+from fkguard_testing.fixtures import PROJECT, as_superuser, pulumi_bin
 
 CATALOG = load_catalog()
 LOCK_TIMEOUT_MS = 300
-TYPE = "pulumi-python:dynamic/fkguard:ForeignKeyConstraint"
 
 
 def fks(conn) -> dict[str, bool]:

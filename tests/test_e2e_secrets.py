@@ -7,7 +7,7 @@ import pytest
 
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
-from tests.fixtures import as_superuser, local_env
+from fkguard_testing.fixtures import as_superuser, local_env
 
 SECRET = "Zq9-fkguard-Secret-pw"
 

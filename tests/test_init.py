@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 
-from tests.fixtures import PROJECT, local_env
+from fkguard_testing.fixtures import PROJECT, local_env
 
 OWN = {"PULUMI_CONFIG_PASSPHRASE": "qa-only-passphrase"}
 

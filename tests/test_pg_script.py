@@ -6,7 +6,7 @@ import subprocess
 
 import psycopg
 
-from tests.fixtures import PG_VERSION, PROJECT, TEST_PG_PORT, local_env, pg_script
+from fkguard_testing.fixtures import PG_VERSION, PROJECT, TEST_PG_PORT, local_env, pg_script
 
 PORT = TEST_PG_PORT + 2  # per checkout too, next to the suite's own cluster
 

@@ -7,7 +7,7 @@ import pytest
 
 from fkguard import stack_secrets
 from fkguard.stack_secrets import PublicPassphraseError, env_for
-from tests.fixtures import PROJECT
+from fkguard_testing.fixtures import PROJECT
 
 PUBLIC = "fkguard-local-passphrase"
 WRAPPER = PROJECT / "scripts" / "bin" / "pulumi"

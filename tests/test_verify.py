@@ -6,7 +6,7 @@ import pytest
 
 from fkguard import verify
 from fkguard.options import Options
-from tests.fixtures import local_env, pg_script
+from fkguard_testing.fixtures import local_env, pg_script
 from tests.shapes import BOOKS_CATALOG, BOOKS_SCHEMA, BOOKS_SQL, catalog, drop, snapshot
 
 CATALOG = catalog(BOOKS_CATALOG)

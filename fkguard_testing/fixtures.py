@@ -1,6 +1,7 @@
-"""Fixtures: a real PostgreSQL started by scripts/pg.sh, and a copy of the Pulumi project with its
-own state folder, driven through the real pulumi CLI. Nothing here skips: a missing CLI or
-database is a failure that says how to get it."""
+"""Fixtures for tests/ and policies/ (registered by the root conftest.py): a real PostgreSQL
+started by scripts/pg.sh, and a copy of the Pulumi project with its own state folder, driven
+through the real pulumi CLI. Nothing here skips: a missing CLI or database is a failure that says
+how to get it."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fkguard.scratch import PROJECT, ScratchProject, local_env, pulumi_bin  # noqa: F401  (tests import them)
 from fkguard.settings import ConnectionSettings
+from fkguard_testing import processes
+from fkguard_testing.scratch import PROJECT, ScratchProject, local_env, pulumi_bin  # noqa: F401  (tests import them)
 
 PG_SCRIPT = PROJECT / "scripts" / "pg.sh"
 # The server version under test (make test PG=17); unset is Debian's 15, as scripts/pg.sh.
@@ -22,8 +24,16 @@ PG_VERSION = os.environ.get("FKGUARD_PG_VERSION") or "15"
 # One port and folder per checkout and version, so two clones (or two versions of one) can run
 # their suites side by side on one machine; 15 keeps the names it always had.
 _key = str(PROJECT) if PG_VERSION == "15" else f"{PROJECT}:{PG_VERSION}"
-TEST_PG_PORT = int(os.environ.get("FKGUARD_TEST_PG_PORT") or 56000 + zlib.crc32(_key.encode()) % 1000)
-TEST_PGDATA = PROJECT / (".pgdata-test" if PG_VERSION == "15" else f".pgdata-test-{PG_VERSION}")
+_offset = zlib.crc32(_key.encode()) % 1000
+# Under pytest-xdist (make test runs it with -n) each worker (gw0, gw1, ...) has a cluster of its own, so
+# the tests of one worker never see another's tables, roles or stacks. Its port is below Linux's ephemeral
+# range (32768 and up), where a busy machine's outgoing connections can hold a port for a moment.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_worker = int(WORKER.removeprefix("gw")) + 1 if WORKER.startswith("gw") else 0
+_serial_port = int(os.environ.get("FKGUARD_TEST_PG_PORT") or 56000 + _offset)
+TEST_PG_PORT = 29000 + 1000 * _worker + _offset if _worker else _serial_port  # gw0: 30000 + offset, gw1: 31000 + ...
+_folder = ".pgdata-test" if PG_VERSION == "15" else f".pgdata-test-{PG_VERSION}"
+TEST_PGDATA = PROJECT / (f"{_folder}-{WORKER}" if _worker else _folder)
 
 
 def pg_script(*args: str, port: int = TEST_PG_PORT, datadir: Path = TEST_PGDATA,
@@ -63,9 +73,12 @@ def conn(pg: ConnectionSettings) -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture()
-def project(tmp_path: Path, pg: ConnectionSettings) -> ScratchProject:
-    """The local stack of a fresh project copy, pointed at the test cluster."""
-    return ScratchProject.create(tmp_path, pg.port)
+def project(tmp_path: Path, pg: ConnectionSettings) -> Iterator[ScratchProject]:
+    """The local stack of a fresh project copy, pointed at the test cluster; nothing it started outlives the test."""
+    copy = ScratchProject.create(tmp_path, pg.port)
+    yield copy
+    left = processes.reap(copy.root)
+    assert not left, f"processes started for the project copy outlived the test (killed now): {left}"
 
 
 @pytest.fixture()

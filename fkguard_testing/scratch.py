@@ -3,8 +3,10 @@ through the real pulumi CLI: what the end-to-end tests and the benchmarks run ag
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,11 +75,19 @@ class ScratchProject:
 
     def run(self, *args: str, check: bool = True, timeout: float = 3600,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(pulumi_bin()), *args, "--non-interactive"],
-            cwd=self.root, capture_output=True, text=True, env={**self.env, **(env or {})},
-            timeout=timeout, check=False,
-        )
+        command = [str(pulumi_bin()), *args, "--non-interactive"]
+        # A group of its own, killed whole on a timeout; what pulumi starts in groups of their own (its language
+        # host, the providers) runs in the copy's folder, where the project fixture finds and reaps it.
+        with subprocess.Popen(command, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**self.env, **(env or {})}, start_new_session=True) as process:
+            try:
+                stdout, stderr = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+                raise
+        result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
         if check and result.returncode != 0:
             raise ScratchError(f"pulumi {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result

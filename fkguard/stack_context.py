@@ -1,0 +1,54 @@
+"""A stack as every fkguard entry point sees it: its connection settings and fkguard:* options (read
+from the stack's config, secrets decrypted), its catalog and its accepted debt. The command and the
+policy pack both build it here, so both resolve fkguard:catalog the way the program does: relative
+to the project folder, where pulumi runs the program, whatever folder the command is started from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from fkguard import debt, settings
+from fkguard.catalog import ForeignKey, load_catalog
+from fkguard.options import Options
+
+
+@dataclass
+class StackContext:
+    stack: str
+    project_dir: Path
+    connection: settings.ConnectionSettings
+    options: Options
+    catalog: list[ForeignKey]
+    debts: list[debt.Debt]
+    application_name: str = "fkguard"  # what pg_stat_activity shows for this entry point's connections
+
+    def connect(self) -> psycopg.Connection:
+        return self.connection.connect(application_name=self.application_name)
+
+
+def find_project(*starts: Path) -> Path:
+    """The Pulumi project: the first folder holding Pulumi.yaml at or above one of `starts`, as pulumi finds it."""
+    for start in starts:
+        for folder in (start.resolve(), *start.resolve().parents):
+            if (folder / "Pulumi.yaml").exists():
+                return folder
+    raise settings.SettingsError("no Pulumi.yaml here or above: run fkguard and pulumi from the fkguard project")
+
+
+def catalog_path(project_dir: Path, options: Options) -> Path | None:
+    """fkguard:catalog's file (None: the built-in catalog), relative to the project as the program reads it."""
+    return project_dir / options.catalog if options.catalog else None
+
+
+def for_stack(stack: str, project_dir: Path, application_name: str = "fkguard") -> StackContext:
+    """Everything about `stack` that the program would see; each problem an FkguardError of one line."""
+    config = settings.stack_config(stack, project_dir)
+    label = f"stack {stack!r}"
+    options = Options.from_config(config, stack=label)
+    return StackContext(stack=stack, project_dir=project_dir, connection=settings.ConnectionSettings.from_config(config, label),
+                        options=options, catalog=load_catalog(catalog_path(project_dir, options)),
+                        debts=debt.load(project_dir), application_name=application_name)
