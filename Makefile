@@ -22,7 +22,7 @@ demo: bootstrap db-up stack-local
 
 # TEST_WORKERS pytest-xdist processes, each with a PostgreSQL cluster of its own; TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 2
-test: bootstrap
+test: bootstrap lint
 	$(ENV) pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # A named subset of the suite on PostgreSQL 14 to 18, and a version x test-file table (not in CI).
@@ -78,8 +78,7 @@ bench: bootstrap db-up
 
 lint: venvs
 	.venv/bin/ruff check .
-	.venv/bin/mypy fkguard resources
-# policies/ joins once it is clean (the policy results rework): .venv/bin/mypy policies
+	.venv/bin/mypy fkguard resources policies
 
 # The fast lane: unit and policy tests, no pulumi CLI (tests that take a project copy are marked
 # e2e by conftest.py); under 30 s here with two workers. `make test` still runs everything.

@@ -6,12 +6,14 @@ to the project folder, where pulumi runs the program, whatever folder the comman
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
-from fkguard import debt, settings
+from fkguard import connections, debt, settings
 from fkguard.catalog import ForeignKey, load_catalog
 from fkguard.options import Options
 
@@ -26,8 +28,11 @@ class StackContext:
     debts: list[debt.Debt]
     application_name: str = "fkguard"  # what pg_stat_activity shows for this entry point's connections
 
-    def connect(self) -> psycopg.Connection:
-        return self.connection.connect(application_name=self.application_name)
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:
+        """This thread's connection to the stack's database, kept open for the next use (fkguard.connections):
+        the pack judges every constraint with every policy, and must not open a session for each."""
+        yield connections.thread_connection(self.connection, self.application_name)
 
 
 def find_project(*starts: Path) -> Path:

@@ -24,8 +24,8 @@ import psycopg
 import pulumi
 from pulumi import dynamic
 
+from fkguard import connections, rollout
 from fkguard import props as resource_props
-from fkguard import rollout
 from fkguard.catalog import ForeignKey, entry_problems
 from fkguard.errors import EXPECTED, OneLineTracebacks, one_line
 from fkguard.locks import LockPolicy
@@ -68,27 +68,12 @@ def connection_settings() -> ConnectionSettings:
     return _connection
 
 
-# One connection per engine thread, kept for the provider process's life: connecting (TLS, SCRAM)
-# costs more than most steps. Every step is its own transaction, so nothing carries over between them.
-_per_thread = threading.local()
-
-
-def _thread_connection(settings: ConnectionSettings) -> psycopg.Connection:
-    conn = getattr(_per_thread, "conn", None)
-    if conn is None or conn.closed or conn.broken or _per_thread.settings != settings:
-        if conn is not None:
-            conn.close()
-        conn = _per_thread.conn = settings.connect()
-        _per_thread.settings = settings
-    return conn
-
-
 @contextmanager
 def _connect(what: str, fk: ForeignKey) -> Iterator[psycopg.Connection]:
     """The thread's connection for one step; what PostgreSQL refuses comes back as one line naming the step."""
     settings = connection_settings()
     try:
-        yield _thread_connection(settings)
+        yield connections.thread_connection(settings)
     except psycopg.Error as exc:
         reason = (exc.diag.message_primary or str(exc)).strip()
         raise rollout.RolloutError(f"{what}: PostgreSQL refused it as {settings.username}: {reason}",

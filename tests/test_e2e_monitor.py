@@ -10,7 +10,7 @@ import json
 import yaml
 from psycopg import sql
 
-from tests.fixtures import as_superuser
+from fkguard_testing.fixtures import as_superuser
 
 SCHEMA = """
 DROP TABLE IF EXISTS mo_actions_a, mo_actions_b, mo_stages_a, mo_stages_b;
