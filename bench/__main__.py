@@ -17,7 +17,7 @@ from pathlib import Path
 
 from psycopg import sql
 
-from bench import overhead, parent, phase4, plans, report, stall, validation
+from bench import overhead, parent, phase4, plans, report, scale, stall, validation
 from fkguard.apms.generate import generate, row_counts
 from fkguard.catalog import load_catalog
 from fkguard.settings import ConnectionSettings
@@ -73,6 +73,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per timing, of which the median is reported")
     parser.add_argument("--parent-scale", type=int, default=10_000_000,
                         help="the parent-side measure again at this many rows, in a database of its own (0: not)")
+    parser.add_argument("--scale-sizes", default="160,1000,2000",
+                        help="synthetic catalog sizes for the gate's cost, comma-separated (default 160,1000,2000)")
     parser.add_argument("--keep-cluster-settings", action="store_true",
                         help="measure on the cluster as it runs, durable or not (the tests' shape check)")
     args = parser.parse_args()
@@ -106,6 +108,8 @@ def main() -> int:
     results["validation"] = validation.run(settings, catalog, project, args.runs)
     progress("pulumi overhead: no constraint, 16, 160 synthetic")
     results["overhead"] = overhead.run(settings, catalog, project, args.runs)
+    sizes = [int(n) for n in args.scale_sizes.split(",") if n.strip()]
+    results["scale"] = scale.run(settings, project, out / "scratch", port, DATABASE, sizes, progress)
     progress("Phase 4: pgbench baseline, with the 16 validated, load test")
     results["phase4"] = phase4.run(settings, catalog, instances)
     progress("query plans")

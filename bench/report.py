@@ -80,6 +80,7 @@ def markdown(results: dict) -> str:
         lines.append(f"| {name} | {_ms(r['avg'])} | {_ms(r['p95'])} | {_ms(r['p99'])} | {r['errors']} | "
                      f"{r['tps']:,.0f} tx/s |")
     lines += parent_side(results.get("parent") or [])
+    lines += catalog_scale(results.get("scale") or [])
     lines += ["", "## 5. Query plans of the lookup by key (Phase 4.4)", "",
               "| constraint | indexed | plan | to add |", "|---|---|---|---|"]
     for p in results["plans"]:
@@ -107,6 +108,26 @@ def parent_side(runs: list[dict]) -> list[str]:
             lines.append(f"| {name} | {r['what']} | {cell(base)} | {cell(bare)} | {cell(ours)} | "
                          f"{_ratio(ours['p95'], base['p95'])} | {_ratio(bare['p95'], base['p95'])} | "
                          f"{verdict(ours['p50'] - base['p50'])} / {verdict(bare['p50'] - base['p50'])} |")
+    return lines
+
+
+def catalog_scale(sizes: list[dict]) -> list[str]:
+    """The gate's cost as the catalog grows, beside N dynamic resources that do nothing."""
+    if not sizes:
+        return []
+    lines = ["", "## 6. The catalog's scale and the gate's cost", "",
+             "Synthetic constraints over small indexed tables, through the policy pack (\"gated\"), once each. "
+             "The yardstick is `pulumi up` of as many dynamic resources whose provider does nothing.", "",
+             "| constraints | gated up (add) | per constraint | no-op up, per resource | ratio (goal at 1,000: "
+             "at most 1.3x) | preview | gated preview | gated / plain | gated up, no change | sessions per "
+             "gated preview | state |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sizes:
+        n = r["n"]
+        ours, noop = r["gated_up_add_s"] / n, r["noop_up_s"] / n
+        lines.append(f"| {n:,} | {r['gated_up_add_s']:.1f} s | {ours * 1000:.0f} ms | {noop * 1000:.0f} ms | "
+                     f"{_ratio(ours, noop)} | {r['preview_s']:.1f} s | {r['gated_preview_s']:.1f} s | "
+                     f"{_ratio(r['gated_preview_s'], r['preview_s'])} | {r['gated_up_nochange_s']:.1f} s | "
+                     f"{r['gated_preview_sessions']} | {r['state_bytes'] / 1e6:.2f} MB |")
     return lines
 
 

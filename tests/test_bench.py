@@ -15,14 +15,15 @@ from fkguard_testing.scratch import PROJECT
 pytestmark = pytest.mark.e2e  # the bench drives the real pulumi CLI through a project copy of its own
 
 SECTIONS = ["## 1. The writer's stall", "## 2. The audit against PostgreSQL's own validation",
-            "## 3. Pulumi's overhead", "## 4. The plan's Phase 4 table", "Parent side at 400 rows", "## 5. Query plans"]
+            "## 3. Pulumi's overhead", "## 4. The plan's Phase 4 table", "Parent side at 400 rows", "## 5. Query plans",
+            "## 6. The catalog's scale"]
 
 
 def test_bench_writes_report_chart_and_numbers(pg, tmp_path):
     env = {**os.environ, "FKGUARD_PG_PORT": str(TEST_PG_PORT), "FKGUARD_PGDATA": str(TEST_PGDATA),
            "PATH": f"{PROJECT / '.tools' / 'bin'}:{PROJECT / '.venv' / 'bin'}:{os.environ['PATH']}"}
     result = subprocess.run([sys.executable, "-m", "bench", "--scale", "400", "--runs", "1", "--out", str(tmp_path),
-                             "--parent-scale", "0", "--keep-cluster-settings"],
+                             "--parent-scale", "0", "--keep-cluster-settings", "--scale-sizes", "8"],
                             cwd=PROJECT, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = list(tmp_path.iterdir())
@@ -41,3 +42,6 @@ def test_bench_writes_report_chart_and_numbers(pg, tmp_path):
     assert len(side["ops"]) == 4 and all(r[k]["n"] >= 5 for r in side["ops"].values()
                                          for k in ("baseline", "fks_no_index", "fks_with_index"))
     assert side["indexes_built"]  # the APMS schema lacks most supporting indexes
+    (size,) = numbers["scale"]
+    assert size["n"] == 8 and size["noop_up_s"] > 0 and size["state_bytes"] > 0
+    assert 0 < size["gated_preview_sessions"] <= 10  # bounded, whatever the catalog's size

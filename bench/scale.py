@@ -1,0 +1,87 @@
+"""Measure 7: the catalog's scale and the gate's cost. For N synthetic constraints (N = 160, 1,000,
+2,000 by default): a gated `pulumi up` adding them, a no-change `pulumi preview` with and without the
+policy pack, a no-change gated `pulumi up`, the sessions a gated preview opens, the state's size;
+and beside them `pulumi up` of N dynamic resources that do nothing (bench/noop), the yardstick for
+what is Pulumi's and what is fkguard's."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+from psycopg import sql
+
+from bench.stall import psql
+from fkguard.settings import ConnectionSettings
+from fkguard_testing.scratch import ScratchProject
+
+SCHEMA = "bench_scale"
+
+
+def synthetic(settings: ConnectionSettings, n: int) -> list[dict]:
+    """n small child tables (indexed, so no index is built), each referencing one parent."""
+    script = [sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)),
+              sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)),
+              sql.SQL("CREATE TABLE {} (id int PRIMARY KEY)").format(sql.Identifier(SCHEMA, "parent")),
+              sql.SQL("INSERT INTO {} SELECT generate_series(1, 100)").format(sql.Identifier(SCHEMA, "parent"))]
+    entries = []
+    for i in range(n):
+        child = sql.Identifier(SCHEMA, f"child_{i}")
+        script += [sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, parent_id int)").format(child),
+                   sql.SQL("INSERT INTO {} SELECT g, 1 + g % 100 FROM generate_series(1, 20) g").format(child),
+                   sql.SQL("CREATE INDEX ON {} (parent_id)").format(child)]
+        entries.append({"name": f"fk_scale_{i}", "tier": ("critical", "high", "medium", "low")[i % 4],
+                        "table": f"{SCHEMA}.child_{i}", "columns": ["parent_id"], "references": f"{SCHEMA}.parent",
+                        "referenced_columns": ["id"], "on_delete": "RESTRICT"})
+    with settings.connect() as conn:
+        for start in range(0, len(script), 300):  # psql -c takes one argument: keep each batch small
+            psql(settings, sql.SQL("; ").join(script[start:start + 300]).as_string(conn))
+    return entries
+
+
+def _timed(action: Callable[[], object]) -> float:
+    started = time.monotonic()
+    action()
+    return time.monotonic() - started
+
+
+def _sessions(settings: ConnectionSettings) -> int:
+    time.sleep(1.5)  # a backend reports its session when it ends
+    with settings.connect() as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        return int(conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()").fetchone()[0])
+
+
+def one_size(settings: ConnectionSettings, project: ScratchProject, noop: ScratchProject, n: int) -> dict:
+    entries = synthetic(settings, n)
+    (project.root / "scale.yaml").write_text(yaml.safe_dump({"constraints": entries}))
+    project.run("config", "set", "fkguard:catalog", "scale.yaml", "--stack", "local")
+    r: dict = {"n": n}
+    r["gated_up_add_s"] = _timed(lambda: project.gated("up", "--yes"))
+    r["state_bytes"] = project.state_file("local").stat().st_size
+    r["preview_s"] = _timed(lambda: project.run("preview", "--stack", "local", "--skip-plugin-pre-install"))
+    before = _sessions(settings)
+    r["gated_preview_s"] = _timed(lambda: project.gated("preview"))
+    r["gated_preview_sessions"] = _sessions(settings) - before
+    r["gated_up_nochange_s"] = _timed(lambda: project.gated("up", "--yes"))
+    project.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
+    project.run("config", "rm", "fkguard:catalog", "--stack", "local")
+    noop.run("config", "set", "bench:resources", str(n), "--stack", "local")
+    r["noop_up_s"] = _timed(lambda: noop.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install"))
+    noop.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
+    psql(settings, sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SCHEMA)).as_string())
+    return r
+
+
+def run(settings: ConnectionSettings, project: ScratchProject, folder: Path, port: int, database: str,
+        sizes: list[int], progress: Callable[[str], None]) -> list[dict]:
+    noop = ScratchProject.create(folder / "noop", port, database)
+    shutil.copy2(Path(__file__).resolve().parent / "noop" / "__main__.py", noop.root / "__main__.py")
+    results = []
+    for n in sizes:
+        progress(f"catalog scale: {n:,} synthetic constraints, gated, and {n:,} no-op resources")
+        results.append(one_size(settings, project, noop, n))
+    return results
