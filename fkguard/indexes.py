@@ -29,10 +29,24 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import errors, sql
 
-from fkguard import ddl, live, partitions
+from fkguard import ddl, live, partitions, stackstate
 from fkguard.catalog import QualifiedName
 from fkguard.errors import FkguardError
 from fkguard.locks import LockPolicy, lock_holders, run_locked
+
+# The SupportingIndex resource's type in a stack's state (resources/supporting_index.py).
+RESOURCE_TYPE = "pulumi-python:dynamic/fkguard:SupportingIndex"
+
+
+def serving_only(resources: list[stackstate.Recorded], urns: set[str]) -> list[stackstate.Recorded]:
+    """The supporting indexes recorded in a stack that only these resources depend on: what a rollback of
+    them takes too (an adopted one leaves the state only; its delete drops nothing)."""
+    found = []
+    for index in (r for r in resources if r.type == RESOURCE_TYPE):
+        users = {r.urn for r in resources if index.urn in r.dependencies}
+        if users and users <= urns:
+            found.append(index)
+    return found
 
 
 class IndexError_(FkguardError):  # noqa: N801 (IndexError is Python's own)

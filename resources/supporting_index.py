@@ -23,7 +23,7 @@ from fkguard.settings import SettingsError
 from resources import foreign_key
 
 TYPE_NAME = "SupportingIndex"
-RESOURCE_TYPE = f"pulumi-python:dynamic/{foreign_key.MODULE}:{TYPE_NAME}"
+RESOURCE_TYPE = indexes.RESOURCE_TYPE
 # The index's identity: another table or other columns is another index (built before the old one goes).
 REPLACE_ON = ("table", "columns")
 

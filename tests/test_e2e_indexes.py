@@ -1,6 +1,7 @@
 """Supporting indexes through the real CLI: preview shows the CREATE INDEX CONCURRENTLY (and the adoption
 of an index that already serves), up builds the index before the foreign key that depends on it, refresh
-sees no drift, then an index dropped by hand, and destroy drops fkguard's index but not the adopted one.
+sees no drift, then an index dropped by hand; fkguard rollback and destroy drop fkguard's index but not the
+adopted one.
 The schema and catalog are this file's own."""
 
 import json
@@ -80,6 +81,16 @@ def test_indexes_are_planned_built_before_their_keys_refreshed_and_dropped_only_
         project.gated("up", "--yes")
         assert indexes(conn) == {"e2i.invoice_account_id_idx": True, "e2i.payment_by_account": True}
         no_drift(project)
+
+        # fkguard rollback takes the keys' indexes with them: it drops the one it built, and not the adopted one
+        rolled = project.fkguard("rollback", "-s", "local", "--constraint", "fk_invoice_account", "--constraint",
+                                 "fk_payment_account", "--yes")
+        assert ("with their supporting indexes: e2i.invoice/invoice_account_id_idx, "
+                "e2i.payment/payment_account_id_idx") in rolled.stdout
+        assert indexes(conn) == {"e2i.payment_by_account": True}
+        assert conn.execute("SELECT count(*) FROM pg_constraint WHERE conname LIKE 'fk_%_account'").fetchone()[0] == 1
+        project.gated("up", "--yes")
+        assert indexes(conn) == {"e2i.invoice_account_id_idx": True, "e2i.payment_by_account": True}
 
         project.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
         assert indexes(conn) == {"e2i.payment_by_account": True}  # the adopted one stays
