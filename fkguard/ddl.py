@@ -3,6 +3,7 @@ action a keyword from a fixed list."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from psycopg import sql
@@ -110,8 +111,13 @@ def _name_within_limit(*parts: str) -> str:
 
 
 def index_name(table: QualifiedName, columns: Sequence[str]) -> str:
-    """fkguard's name for the index on these columns of this table: <table>_<columns>_idx, cut to 63 bytes."""
-    return _name_within_limit(table.name, *columns, "idx")
+    """fkguard's name for the index on these columns of this table: <table>_<columns>_idx; one longer than
+    63 bytes is cut and ends in 8 hex digits of the whole name's SHA-256 instead, so that two long column
+    lists of one table that share their first 54 bytes never get the same name."""
+    full = "_".join((table.name, *columns, "idx"))
+    if len(full.encode()) <= 63:
+        return full
+    return _name_within_limit(_name_within_limit(full)[:-9], hashlib.sha256(full.encode()).hexdigest()[:8])
 
 
 def index_on_only(table: QualifiedName, columns: Sequence[str], *, if_not_exists: bool = False) -> sql.Composed:

@@ -213,3 +213,18 @@ def test_index_choice_defaults_to_auto_and_is_not_part_of_the_definition(tmp_pat
     [none] = load_catalog(tmp_path / "catalog.yaml")
     assert (plain.index, none.index) == ("auto", "none")
     assert plain == none  # no replacement of the constraint when only its index choice changes
+
+
+def test_the_index_name_is_the_convention_within_63_bytes_and_long_ones_stay_apart(ix):
+    from fkguard.ddl import index_name
+
+    assert index_name(CHILD, ("parent_id",)) == "child_parent_id_idx"
+    long_table = QualifiedName("ix", "ledger_entry_" + "x" * 30)
+    one, other = index_name(long_table, ("account_reference_a",)), index_name(long_table, ("account_reference_b",))
+    assert one != other and one[:54] == other[:54]
+    assert max(len(one.encode()), len(index_name(QualifiedName("ix", "é" * 40), ("ü" * 20,)).encode())) <= 63
+    # PostgreSQL keeps the name as given (a longer one it would cut, and two could collide)
+    ix.execute(f'CREATE TABLE ix."{long_table.name}" (account_reference_a int, account_reference_b int)')
+    for column in ("account_reference_a", "account_reference_b"):
+        indexes.create(ix, indexes.Wanted(long_table, (column,)), LockPolicy())
+    assert sorted(index_names(ix, f'ix."{long_table.name}"')) == sorted([f"ix.{one}", f"ix.{other}"])
