@@ -43,8 +43,16 @@ def no_drift(project):
 def test_indexes_are_planned_built_before_their_keys_refreshed_and_dropped_only_when_fkguards(project, conn):
     conn.execute(SCHEMA)
     try:
-        (project.root / "e2i.yaml").write_text(yaml.safe_dump(CATALOG))
+        bad = {"constraints": [{**CATALOG["constraints"][0], "index": "sometimes"}]}
+        (project.root / "e2i.yaml").write_text(yaml.safe_dump(bad))
         project.run("config", "set", "fkguard:catalog", "e2i.yaml", "--stack", "local")
+        refused = project.run("preview", "--stack", "local", "--skip-plugin-pre-install", check=False)
+        assert refused.returncode != 0
+        assert ("e2i.yaml entry 1 (fk_invoice_account): index 'sometimes' is not one of auto, required, none; auto "
+                "(the default) builds the index when none leads with the columns") in refused.stdout + refused.stderr
+        assert "Traceback" not in refused.stdout + refused.stderr
+
+        (project.root / "e2i.yaml").write_text(yaml.safe_dump(CATALOG))
 
         preview = json.loads(project.run("preview", "--stack", "local", "--skip-plugin-pre-install", "--json").stdout)
         planned = {s["urn"].rsplit("::", 1)[1]: s["newState"]["inputs"]["plannedSql"] for s in preview["steps"]
