@@ -107,15 +107,16 @@ def row_estimate(conn: psycopg.Connection, table: QualifiedName) -> int:
     never analyzed (reltuples -1) is counted."""
     regclass = ddl.table_ref(table).as_string(conn)
     rows = conn.execute(
-        "SELECT c.oid::regclass::text, c.reltuples FROM pg_class c WHERE c.relkind = 'r' AND c.oid IN "
+        "SELECT n.nspname, c.relname, c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind = 'r' AND c.oid IN "
         "(SELECT to_regclass(%s) UNION SELECT relid FROM pg_partition_tree(to_regclass(%s)))",
         (regclass, regclass)).fetchall()
     total = 0
-    for name, tuples in rows:
+    for schema, name, tuples in rows:
         if tuples >= 0:
             total += int(tuples)
         else:
-            total += conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.SQL(name))).fetchone()[0]
+            total += conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))).fetchone()[0]
     return total
 
 

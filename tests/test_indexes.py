@@ -228,3 +228,12 @@ def test_the_index_name_is_the_convention_within_63_bytes_and_long_ones_stay_apa
     for column in ("account_reference_a", "account_reference_b"):
         indexes.create(ix, indexes.Wanted(long_table, (column,)), LockPolicy())
     assert sorted(index_names(ix, f'ix."{long_table.name}"')) == sorted([f"ix.{one}", f"ix.{other}"])
+
+
+def test_row_estimate_reads_statistics_counts_a_table_never_analyzed_and_sums_partitions(ix):
+    ix.execute(PARTED)
+    ix.execute("CREATE TABLE ix.fresh (id int); INSERT INTO ix.fresh SELECT generate_series(1, 123)")
+    assert ix.execute("SELECT reltuples FROM pg_class WHERE oid = 'ix.fresh'::regclass").fetchone()[0] == -1
+    assert indexes.row_estimate(ix, QualifiedName("ix", "fresh")) == 123  # never analyzed: counted
+    ix.execute("ANALYZE ix.events")
+    assert indexes.row_estimate(ix, QualifiedName("ix", "events")) == 2000  # its three leaves together
