@@ -4,6 +4,10 @@ Which tiers exist and which are validated is the stack's config (fkguard:addTier
 fkguard:validateTiers). Each tier depends on the gate of the tier before it, which depends on all of
 that tier, so tiers go in the plan's order; the provider runs one ALTER TABLE (add, validate or
 drop) at a time.
+
+A key whose catalog entry says `index: auto` (the default) or `required` depends on a SupportingIndex
+(resources/supporting_index.py): a valid index leading with its columns, adopted or built CONCURRENTLY
+before the key is added. Keys on the same columns of the same table share one.
 """
 
 import os
@@ -20,6 +24,7 @@ from fkguard.options import Options
 from resources.backup import TableBackup
 from resources.baseline import MonitorBaseline
 from resources.foreign_key import ForeignKeyConstraint
+from resources.supporting_index import SupportingIndex
 from resources.tier_gate import TierGate
 
 try:
@@ -45,6 +50,7 @@ if added:
     # and after the dump, whose reads they would otherwise count.
     previous_tier = [MonitorBaseline("monitor-baseline", touched, pulumi.ResourceOptions(depends_on=previous_tier))]
 finished: tuple[str, list[pulumi.Resource]] | None = None  # the last tier with constraints, not yet gated
+supporting: dict[tuple[object, tuple[str, ...]], SupportingIndex] = {}  # (table, columns in any order) -> index
 for tier in TIERS:
     this_tier: list[pulumi.Resource] = []
     for fk in (fk for fk in catalog if fk.tier == tier):
@@ -57,7 +63,14 @@ for tier in TIERS:
             previous_tier, finished = [TierGate(*finished)], None
         goal = desired(fk, options, debt.accepted(debts, fk.name, pulumi.get_stack()))
         wanted = goal.state == VALIDATED
-        constraint = ForeignKeyConstraint(fk, wanted, pulumi.ResourceOptions(depends_on=previous_tier))
+        needs: list[pulumi.Resource] = list(previous_tier)
+        if fk.index != "none":
+            key = (fk.table, tuple(sorted(fk.columns)))
+            if key not in supporting:
+                served = [k.name for k in added if k.index != "none" and (k.table, tuple(sorted(k.columns))) == key]
+                supporting[key] = SupportingIndex(fk, served, pulumi.ResourceOptions(depends_on=previous_tier))
+            needs.append(supporting[key])
+        constraint = ForeignKeyConstraint(fk, wanted, pulumi.ResourceOptions(depends_on=needs))
         if goal.why:
             pulumi.log.info(f"stays NOT VALID while tier {tier} validates: {goal.why}", resource=constraint)
         for waiver in fk.waivers:

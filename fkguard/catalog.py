@@ -15,6 +15,7 @@ An entry says everything a PostgreSQL foreign key can say:
       deferrable: true                       # default false
       initially_deferred: true               # default false; needs deferrable: true
       validated: false                       # default true: false keeps it NOT VALID while its tier validates
+      index: auto                            # auto (default) | required | none: the index on `columns`
       waivers:                               # a policy set aside for this constraint only, and why
         - policy: column-types-match
           reason: users.id is bigint, org ids stay below 2^31 (APMS-77)
@@ -46,10 +47,14 @@ COLUMN_LIST_ACTIONS: tuple[str, ...] = ("SET NULL", "SET DEFAULT")
 # Every key an entry may have. on_delete_explicit is the provider's own (see props.to_entry).
 KEYS: tuple[str, ...] = ("name", "tier", "table", "columns", "references", "referenced_columns", "on_delete",
                          "on_delete_columns", "on_update", "match", "deferrable", "initially_deferred",
-                         "validated", "waivers", "on_delete_explicit")
+                         "validated", "index", "waivers", "on_delete_explicit")
 # The policies a catalog entry may set aside (policies/, less orphan-gate); pack_test keeps this list true.
 WAIVABLE: tuple[str, ...] = ("safe-pattern", "explicit-on-delete", "constraint-name", "column-types-match",
                              "column-types-align", "referenced-key-unique", "referencing-index", "tier-order")
+# What fkguard does about the index on the referencing columns (fkguard.indexes): auto builds one when no
+# valid index leads with them, required does the same and makes referencing-index count the key whatever its
+# size, none leaves it to the team (the policy's advice stays).
+INDEX_CHOICES: tuple[str, ...] = ("auto", "required", "none")
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL cuts longer names with only a NOTICE
 
 DEFAULT_CATALOG = Path(__file__).parent / "apms" / "catalog.yaml"
@@ -112,6 +117,8 @@ class ForeignKey:
     on_delete_explicit: bool = field(default=True, compare=False)
     # False keeps this one NOT VALID on purpose while its tier validates (not part of the definition).
     validate: bool = field(default=True, compare=False)
+    # The supporting index: one of INDEX_CHOICES (not part of the constraint's definition).
+    index: str = field(default="auto", compare=False)
     waivers: tuple[Waiver, ...] = field(default=(), compare=False)
 
     @property
@@ -136,6 +143,10 @@ def _columns(value: Any) -> tuple[str, ...] | None:
 
 def _choice(value: Any, default: str) -> str:
     return str(value if value not in (None, "") else default).upper().replace("_", " ").strip()
+
+
+def _index_choice(value: Any) -> str:
+    return "auto" if value in (None, "") else str(value).strip().lower()
 
 
 def _flag(value: Any) -> bool | None:
@@ -256,9 +267,15 @@ def entry_problems(entry: dict[str, Any]) -> list[tuple[str, str]]:
         problems.append(("match", f"match '{entry.get('match')}' is not one of {', '.join(MATCHES)}"))
     if str(entry.get("tier") or "low").lower() not in TIERS:
         problems.append(("tier", f"tier '{entry.get('tier')}' is not one of {', '.join(TIERS)}"))
+    if _index_choice(entry.get("index")) not in INDEX_CHOICES:
+        problems.append(("index", f"index '{entry.get('index')}' is not one of {', '.join(INDEX_CHOICES)}; "
+                                  f"auto (the default) builds the index when none leads with the columns"))
     waivers = _waivers(entry.get("waivers"))
     if isinstance(waivers, str):
         problems.append(("waivers", waivers))
+    elif _index_choice(entry.get("index")) == "required" and any(w.policy == "referencing-index" for w in waivers):
+        problems.append(("index", "index: required and a waiver of referencing-index contradict each other; "
+                                  "keep one"))
     if entry.get("validated") is not None and not isinstance(entry.get("validated"), bool):
         problems.append(("validated", f"'validated' must be true or false, got {entry.get('validated')!r}"))
     deferrable, deferred = _flag(entry.get("deferrable")), _flag(entry.get("initially_deferred"))
@@ -297,6 +314,7 @@ def parse_entry(entry: dict[str, Any], where: str) -> ForeignKey:
         on_delete_columns=_column_list(entry.get("on_delete_columns")) or (),
         on_delete_explicit=entry.get("on_delete") not in (None, "") and entry.get("on_delete_explicit") is not False,
         validate=entry.get("validated") is not False,
+        index=_index_choice(entry.get("index")),
         waivers=cast(tuple[Waiver, ...], _waivers(entry.get("waivers"))),  # a str (a problem) was refused above
     )
 

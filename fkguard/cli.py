@@ -14,7 +14,20 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from fkguard import audit, debt, live, orphans, remediate, rollout, settings, stack_context, stack_secrets, stackstate, verify
+from fkguard import (
+    audit,
+    debt,
+    indexes,
+    live,
+    orphans,
+    remediate,
+    rollout,
+    settings,
+    stack_context,
+    stack_secrets,
+    stackstate,
+    verify,
+)
 from fkguard.catalog import TIERS, CatalogError, ForeignKey, load_catalog
 from fkguard.desired import desired, observed
 from fkguard.errors import EXPECTED, FkguardError, one_line
@@ -334,6 +347,12 @@ def _rollback(args: argparse.Namespace) -> int:
     command = ["pulumi", "destroy", "--stack", args.stack, "--skip-plugin-pre-install"]
     for t in targets:
         command += ["--target", t.urn]
+    # Their supporting indexes go too, when nothing else uses them (fkguard drops only those it built).
+    supporting = indexes.serving_only(resources, {t.urn for t in targets} | {r.urn for r in dependents})
+    for r in supporting:
+        command += ["--target", r.urn]
+    if supporting:
+        print(f"fkguard rollback: with their supporting indexes: {', '.join(sorted(r.name for r in supporting))}")
     if dependents:
         names = sorted(r.name for r in dependents if r.type == stackstate.RESOURCE_TYPE)
         if names:

@@ -3,6 +3,7 @@ action a keyword from a fixed list."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from psycopg import sql
@@ -109,34 +110,64 @@ def _name_within_limit(*parts: str) -> str:
     return name
 
 
-def _index_name(table: QualifiedName, fk: ForeignKey) -> str:
-    return _name_within_limit(table.name, *fk.columns, "idx")
+def index_name(table: QualifiedName, columns: Sequence[str]) -> str:
+    """fkguard's name for the index on these columns of this table: <table>_<columns>_idx; one longer than
+    63 bytes is cut and ends in 8 hex digits of the whole name's SHA-256 instead, so that two long column
+    lists of one table that share their first 54 bytes never get the same name."""
+    full = "_".join((table.name, *columns, "idx"))
+    if len(full.encode()) <= 63:
+        return full
+    return _name_within_limit(_name_within_limit(full)[:-9], hashlib.sha256(full.encode()).hexdigest()[:8])
 
 
-def create_index_concurrently(fk: ForeignKey, tree: Sequence[tuple[QualifiedName, QualifiedName, bool]] = ()
-                              ) -> sql.Composed:
-    """The index that keeps ON DELETE checks and joins on the referencing columns from scanning.
+def index_on_only(table: QualifiedName, columns: Sequence[str], *, if_not_exists: bool = False) -> sql.Composed:
+    """The index of a partitioned table itself: a catalog entry, no build (invalid until every partition's
+    index is attached; valid at once when it has no partition)."""
+    return sql.SQL("CREATE INDEX {exists}{name} ON ONLY {table} ({cols})").format(
+        exists=sql.SQL("IF NOT EXISTS " if if_not_exists else ""), name=sql.Identifier(index_name(table, columns)),
+        table=table_ref(table), cols=_columns(tuple(columns)))
+
+
+def attach_index(parent: QualifiedName, child: QualifiedName, columns: Sequence[str]) -> sql.Composed:
+    return sql.SQL("ALTER INDEX {index} ATTACH PARTITION {child}").format(
+        index=sql.Identifier(parent.schema, index_name(parent, columns)),
+        child=sql.Identifier(child.schema, index_name(child, columns)))
+
+
+def index_steps(table: QualifiedName, columns: Sequence[str],
+                tree: Sequence[tuple[QualifiedName, QualifiedName, bool]] = ()) -> list[sql.Composed]:
+    """The index that keeps ON DELETE checks and joins on the referencing columns from scanning, one
+    statement per step (each CONCURRENTLY one must be sent on its own, outside any transaction block).
 
     A partitioned table refuses CREATE INDEX CONCURRENTLY ("cannot create index on partitioned table
     concurrently"), so given its partition tree ((partition, its parent, is it a leaf) for each,
     fkguard.partitions.tree) the plan is: each leaf's index CONCURRENTLY; then, deepest level first,
     an index ON ONLY each partitioned table (a catalog entry, made invalid, no build) and ALTER INDEX …
     ATTACH PARTITION of each child's; the last attach makes each one valid."""
-    columns = _columns(fk.columns)
-    if not tree:
-        return sql.SQL("CREATE INDEX CONCURRENTLY {name} ON {table} ({cols})").format(
-            name=sql.Identifier(_index_name(fk.table, fk)), table=table_ref(fk.table), cols=columns)
+    cols = _columns(tuple(columns))
     steps = [sql.SQL("CREATE INDEX CONCURRENTLY {name} ON {table} ({cols})").format(
-        name=sql.Identifier(_index_name(table, fk)), table=table_ref(table), cols=columns)
-        for table, _, leaf in tree if leaf]
-    inner = [table for table, _, leaf in tree if not leaf]
-    for node in [*reversed(inner), fk.table]:  # pg_partition_tree lists shallowest first
-        steps.append(sql.SQL("CREATE INDEX {name} ON ONLY {table} ({cols})").format(
-            name=sql.Identifier(_index_name(node, fk)), table=table_ref(node), cols=columns))
-        steps += [sql.SQL("ALTER INDEX {index} ATTACH PARTITION {child}").format(
-            index=sql.Identifier(node.schema, _index_name(node, fk)),
-            child=sql.Identifier(table.schema, _index_name(table, fk))) for table, parent, _ in tree if parent == node]
-    return sql.SQL("; ").join(steps)
+        name=sql.Identifier(index_name(leaf, columns)), table=table_ref(leaf), cols=cols)
+        for leaf, _, is_leaf in (tree or [(table, table, True)]) if is_leaf]
+    if not tree:
+        return steps
+    inner = [node for node, _, is_leaf in tree if not is_leaf]
+    for node in [*reversed(inner), table]:  # pg_partition_tree lists shallowest first
+        steps.append(index_on_only(node, columns))
+        steps += [attach_index(node, child, columns) for child, parent, _ in tree if parent == node]
+    return steps
+
+
+def create_index_concurrently(fk: ForeignKey, tree: Sequence[tuple[QualifiedName, QualifiedName, bool]] = ()
+                              ) -> sql.Composed:
+    """index_steps for a foreign key's referencing columns, as one script (the policy's advice)."""
+    return sql.SQL("; ").join(index_steps(fk.table, fk.columns, tree))
+
+
+def drop_index(schema: str, name: str, *, concurrently: bool = True) -> sql.Composed:
+    """DROP INDEX [CONCURRENTLY] IF EXISTS. A partitioned index refuses CONCURRENTLY: dropping it drops
+    its attached partitions' too, under a brief ACCESS EXCLUSIVE lock (nothing is scanned)."""
+    how = sql.SQL("CONCURRENTLY ") if concurrently else sql.SQL("")
+    return sql.SQL("DROP INDEX {how}IF EXISTS {index}").format(how=how, index=sql.Identifier(schema, name))
 
 
 def add_unique(table: QualifiedName, columns: tuple[str, ...]) -> sql.Composed:

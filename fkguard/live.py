@@ -132,16 +132,32 @@ def table_exists(conn: psycopg.Connection, table: QualifiedName) -> bool:
     return relkind(conn, table) in ("r", "p")
 
 
-# Does an index start with exactly these columns, in any order (a btree serves either)?
-_LEADING = ("SELECT 1 FROM pg_index i WHERE i.indrelid = %s::regclass AND i.indpred IS NULL AND "
+# The indexes that start with exactly these columns, in any order (a btree serves either), valid ones first.
+_LEADING = ("SELECT n.nspname, c.relname, i.indisvalid AND i.indisready, pg_get_indexdef(i.indexrelid) "
+            "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE i.indrelid = to_regclass(%s) AND i.indpred IS NULL AND "
             "(SELECT array_agg(a.attname::text ORDER BY a.attname) FROM unnest((i.indkey::int2[])[0:%s - 1]) k(n) "
-            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) = %s")
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) = %s "
+            "ORDER BY NOT i.indisvalid, c.relname")
+
+
+@dataclass(frozen=True)
+class LiveIndex:
+    schema: str
+    name: str
+    valid: bool  # an INVALID one (a failed CONCURRENTLY build) serves no lookup
+    definition: str
+
+
+def leading_indexes(conn: psycopg.Connection, table: QualifiedName, columns: tuple[str, ...]) -> list[LiveIndex]:
+    """The indexes of `table` (not partial) whose leading columns are `columns`, valid ones first."""
+    regclass = ddl.table_ref(table).as_string(conn)
+    return [LiveIndex(*row) for row in conn.execute(_LEADING, (regclass, len(columns), sorted(columns)))]
 
 
 def has_leading_index(conn: psycopg.Connection, fk: ForeignKey) -> bool:
-    """Whether some index starts with the referencing columns (what ON DELETE checks and joins need)."""
-    table = ddl.table_ref(fk.table).as_string(conn)
-    return conn.execute(_LEADING, (table, len(fk.columns), sorted(fk.columns))).fetchone() is not None
+    """Whether some valid index starts with the referencing columns (what ON DELETE checks and joins need)."""
+    return any(index.valid for index in leading_indexes(conn, fk.table, fk.columns))
 
 
 # A primary key or unique constraint over exactly these columns, in any order: what PostgreSQL

@@ -161,6 +161,27 @@ def _constraints_named_in(query: str, catalog: Sequence[ForeignKey]) -> list[str
     return [fk.name for fk in catalog if fk.table.name.lower() in words or fk.references.name.lower() in words]
 
 
+def database_findings(before_db: dict[str, int], now_db: dict[str, int]) -> list[Finding]:
+    """The error rate (the plan: up by more than 5 points is a rollback) and deadlocks since the baseline,
+    from pg_stat_database's counters then and now."""
+    findings: list[Finding] = []
+    done_before = before_db.get("xact_commit", 0) + before_db.get("xact_rollback", 0)
+    commits = now_db.get("xact_commit", 0) - before_db.get("xact_commit", 0)
+    rollbacks = now_db.get("xact_rollback", 0) - before_db.get("xact_rollback", 0)
+    if done_before and commits + rollbacks >= 100:
+        rate_before = 100.0 * before_db.get("xact_rollback", 0) / done_before
+        rate_since = 100.0 * rollbacks / (commits + rollbacks)
+        if rate_since - rate_before > ERROR_RATE_POINTS:
+            findings.append(Finding(ROLLBACK, f"transactions rolled back: {rate_since:.1f}% since the baseline against "
+                                              f"{rate_before:.1f}% before (foreign key violations are among the causes: "
+                                              f"look for SQLSTATE 23503 in the server log)"))
+    deadlocks = now_db.get("deadlocks", 0) - before_db.get("deadlocks", 0)
+    if deadlocks > 0:
+        findings.append(Finding(INVESTIGATE, f"{deadlocks} deadlock(s) since the baseline (the server log names the "
+                                             f"statements)"))
+    return findings
+
+
 def compare(conn: psycopg.Connection, baseline: dict[str, Any], catalog: Sequence[ForeignKey], stack: str, *,
             min_calls: int = MIN_CALLS, acceptable_ms: float = ACCEPTABLE_MS, rollback_ms: float = ROLLBACK_MS) -> Report:
     """The verdict on what changed since the baseline, for the constraints of the catalog."""
@@ -187,21 +208,7 @@ def compare(conn: psycopg.Connection, baseline: dict[str, Any], catalog: Sequenc
                                             "(shared_preload_libraries = 'pg_stat_statements', then CREATE EXTENSION "
                                             "pg_stat_statements, before the next rollout)"))
 
-    before_db, now_db = baseline.get("database") or {}, now["database"]
-    done_before = before_db.get("xact_commit", 0) + before_db.get("xact_rollback", 0)
-    commits = now_db.get("xact_commit", 0) - before_db.get("xact_commit", 0)
-    rollbacks = now_db.get("xact_rollback", 0) - before_db.get("xact_rollback", 0)
-    if done_before and commits + rollbacks >= 100:
-        rate_before = 100.0 * before_db.get("xact_rollback", 0) / done_before
-        rate_since = 100.0 * rollbacks / (commits + rollbacks)
-        if rate_since - rate_before > ERROR_RATE_POINTS:
-            findings.append(Finding(ROLLBACK, f"transactions rolled back: {rate_since:.1f}% since the baseline against "
-                                              f"{rate_before:.1f}% before (foreign key violations are among the causes: "
-                                              f"look for SQLSTATE 23503 in the server log)"))
-    deadlocks = now_db.get("deadlocks", 0) - before_db.get("deadlocks", 0)
-    if deadlocks > 0:
-        findings.append(Finding(INVESTIGATE, f"{deadlocks} deadlock(s) since the baseline (the server log names the "
-                                             f"statements)"))
+    findings += database_findings(baseline.get("database") or {}, now["database"])
 
     for fk in catalog:
         parent, child = now["tables"].get(str(fk.references)) or {}, now["tables"].get(str(fk.table)) or {}

@@ -69,15 +69,16 @@ def connection_settings() -> ConnectionSettings:
 
 
 @contextmanager
-def _connect(what: str, fk: ForeignKey) -> Iterator[psycopg.Connection]:
-    """The thread's connection for one step; what PostgreSQL refuses comes back as one line naming the step."""
+def _connect(what: str, fk: ForeignKey | str) -> Iterator[psycopg.Connection]:
+    """The thread's connection for one step of a constraint (or of the index of the constraints named);
+    what PostgreSQL refuses comes back as one line naming the step."""
     settings = connection_settings()
     try:
         yield connections.thread_connection(settings)
     except psycopg.Error as exc:
         reason = (exc.diag.message_primary or str(exc)).strip()
         raise rollout.RolloutError(f"{what}: PostgreSQL refused it as {settings.username}: {reason}",
-                                   constraint=fk.name) from None
+                                   constraint=fk if isinstance(fk, str) else fk.name) from None
 
 
 def _one_line_errors_in_the_provider_server() -> None:

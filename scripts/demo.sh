@@ -63,7 +63,7 @@ for step in json.load(sys.stdin).get("steps", []):
     for line in (step.get("newState") or {}).get("inputs", {}).get("plannedSql") or []:
         print("  " + line)'
 
-step "Phase 3: pulumi up adds the 16 constraints NOT VALID (brief locks, no scan)"
+step "Phase 3: pulumi up builds the 11 missing supporting indexes CONCURRENTLY (adopts the 5 that exist), then adds the 16 constraints NOT VALID (brief locks, no scan)"
 gated_up
 fkguard status -s $stack
 step "Phase 3.5: fkguard verify - the runbook counts and the Phase 3.3 behaviours, in a rolled-back transaction"

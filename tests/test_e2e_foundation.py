@@ -13,8 +13,9 @@ from fkguard_testing.fixtures import PROJECT
 def test_local_stack_previews_and_deploys_and_records_state(project, pg, conn):
     generate(conn, 1000, {}, progress=lambda _: None)
     preview = project.run("preview", "--stack", "local", "--skip-plugin-pre-install")
-    # The stack, the monitoring baseline, the 16 constraints, and a gate after each tier but the last.
-    assert "fkguard-local" in preview.stdout and "+ 21 to create" in preview.stdout
+    # The stack, the monitoring baseline, the 16 constraints, their 16 supporting indexes (index: auto;
+    # 5 adopted, 11 built), and a gate after each tier but the last.
+    assert "fkguard-local" in preview.stdout and "+ 37 to create" in preview.stdout
     assert not project.state_file("local").exists() or "resources" not in project.state_file("local").read_text()
 
     project.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install")
@@ -27,13 +28,20 @@ def test_local_stack_previews_and_deploys_and_records_state(project, pg, conn):
     assert sum(r["type"] == RESOURCE_TYPE for r in deployment["resources"]) == 16
     by_name = {r["urn"].rsplit("::", 1)[-1]: r for r in deployment["resources"]}
     # Tier order with one dependency per constraint: each tier waits on the gate of the one before,
-    # and the gate on every constraint of its tier.
+    # and the gate on every constraint of its tier. Each constraint also waits on its supporting index,
+    # which waits on the same gate.
     assert [n for n in by_name if n.startswith("tier-")] == ["tier-critical-done", "tier-high-done", "tier-medium-done"]
-    assert [d.rsplit("::", 1)[-1] for d in by_name["fk_workflow_stages_workflow_instance"]["dependencies"]] == [
-        "tier-critical-done"]
-    # The baseline of fkguard monitor is taken before the first change.
-    assert [d.rsplit("::", 1)[-1] for d in by_name["fk_workflow_instances_workspace"]["dependencies"]] == [
-        "monitor-baseline"]
+    index = "public.workflow_stages/workflow_stages_workflow_instance_id_idx"
+    assert sorted(d.rsplit("::", 1)[-1] for d in by_name["fk_workflow_stages_workflow_instance"]["dependencies"]) == [
+        index, "tier-critical-done"]
+    assert [d.rsplit("::", 1)[-1] for d in by_name[index]["dependencies"]] == ["tier-critical-done"]
+    assert sum(r["type"] == "pulumi-python:dynamic/fkguard:SupportingIndex" for r in deployment["resources"]) == 16
+    assert sum(r["outputs"].get("ours") is True for r in deployment["resources"]) == 11  # 5 adopted from the schema
+    # The baseline of fkguard monitor is taken before the first change: the first tier's keys and indexes wait on it.
+    workspace_index = "public.workflow_instances/workflow_instances_workspace_id_idx"
+    assert sorted(d.rsplit("::", 1)[-1] for d in by_name["fk_workflow_instances_workspace"]["dependencies"]) == [
+        "monitor-baseline", workspace_index]
+    assert [d.rsplit("::", 1)[-1] for d in by_name[workspace_index]["dependencies"]] == ["monitor-baseline"]
     assert by_name["monitor-baseline"]["outputs"]["snapshot"]["tables"]
     assert sorted(d.rsplit("::", 1)[-1] for d in by_name["tier-critical-done"]["dependencies"]) == [
         "fk_workflow_instances_config_version", "fk_workflow_instances_workspace"]

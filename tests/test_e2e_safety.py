@@ -85,6 +85,9 @@ class Prober(threading.Thread):
 def tight(project, conn):
     """APMS data, the critical tier only, a short lock_timeout."""
     generate(conn, 1000, {}, progress=lambda _: None)
+    # Both critical keys then adopt an index (workspace_id has one) instead of building one CONCURRENTLY, which
+    # would wait for the blockers below before any ALTER TABLE: these tests are about the ALTER's locks.
+    conn.execute("CREATE INDEX workflow_instances_config_version_id_idx ON workflow_instances (config_version_id)")
     for key, value in (("fkguard:addTiers", "critical"), ("fkguard:lockTimeout", f"{LOCK_TIMEOUT_MS}ms"),
                        ("fkguard:lockRetryBudget", "30s")):
         project.run("config", "set", key, value, "--stack", "local")
@@ -108,7 +111,7 @@ def test_add_behind_a_writer_never_stalls_others_beyond_lock_timeout(tight, conn
         blocker.release.set()
         output, _ = rollout.communicate(timeout=120)
     assert rollout.returncode == 0, output
-    assert "+ 4 created" in output  # the stack, the monitoring baseline and the critical tier's two
+    assert "+ 6 created" in output  # the stack, the monitoring baseline, 2 constraints, their 2 adopted indexes
     assert set(fks(conn)) == {fk.name for fk in CATALOG if fk.tier == "critical"}
     # While the ALTER waited for its lock, the other writer queued behind it: never longer than one attempt.
     assert len(prober.latencies) > 20

@@ -57,11 +57,16 @@ def test_each_tier_depends_on_the_gate_of_the_one_before_and_the_last_has_no_dep
     by_tier = {t: {fk.name for fk in CATALOG if fk.tier == t} for t in added}
     assert all(by_tier.values())  # the plan's catalog has constraints in every tier
     gates = {f"tier-{t}-done" for t in added[:-1]}
+    indexes = {name for name in graph if "/" in name}  # SupportingIndex: "<schema>.<table>/<index name>"
+    assert len(indexes) == sum(len(names) for names in by_tier.values())  # the plan's keys share no columns
     # nothing of a tier not added, no gate after the last; the monitoring baseline before the first change
-    assert set(graph) == set().union(*by_tier.values()) | gates | {"monitor-baseline"}
+    assert set(graph) == set().union(*by_tier.values()) | gates | indexes | {"monitor-baseline"}
     for before, tier in zip([None, *added], added, strict=False):
+        prior = {"monitor-baseline"} if before is None else {f"tier-{before}-done"}
         for name in by_tier[tier]:
-            assert graph[name] == ({"monitor-baseline"} if before is None else {f"tier-{before}-done"}), name
+            (index,) = graph[name] & indexes  # each key waits on its supporting index, built after the same prior
+            assert graph[name] - indexes == prior, name
+            assert graph[index] == prior, index
         if tier != added[-1]:
             assert graph[f"tier-{tier}-done"] == by_tier[tier]
     depended_on = set().union(*graph.values())

@@ -1,0 +1,116 @@
+"""SupportingIndex: the index on a foreign key's referencing columns, as a Pulumi resource the foreign
+key depends on (fkguard.indexes does the work).
+
+create = adopt a valid index that leads with the columns (recorded as not fkguard's), or build fkguard's
+own CONCURRENTLY; update = rebuild one found INVALID; delete = drop it only if fkguard built it; read =
+what pg_index says (gone, or INVALID), so `pulumi refresh` shows the truth.
+
+Connection settings, options and the one-DDL-at-a-time lock are the foreign key provider's: the same
+stack config, and an index build must not run beside an ALTER TABLE of the same deployment (each would
+wait for the other's lock). Pickled by reference like that provider: keep this module path and class name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi import dynamic
+
+from fkguard import indexes, rollout
+from fkguard.catalog import ForeignKey, QualifiedName
+from fkguard.settings import SettingsError
+from resources import foreign_key
+
+TYPE_NAME = "SupportingIndex"
+RESOURCE_TYPE = indexes.RESOURCE_TYPE
+# The index's identity: another table or other columns is another index (built before the old one goes).
+REPLACE_ON = ("table", "columns")
+
+
+def _wanted(props: dict[str, Any]) -> indexes.Wanted:
+    return indexes.Wanted(QualifiedName.parse(str(props["table"])), tuple(props["columns"]))
+
+
+def _outputs(props: dict[str, Any], outcome: indexes.Outcome) -> dict[str, Any]:
+    return {**{k: v for k, v in props.items() if k != "__provider"}, "indexName": outcome.name, "ours": outcome.ours,
+            "valid": outcome.valid, "state": outcome.state, "definition": outcome.definition, "sql": outcome.sql}
+
+
+def _served(props: dict[str, Any]) -> str:
+    """The constraints this index serves, as a refusal names them."""
+    return ", ".join(str(c) for c in props.get("constraints") or []) or str(props.get("table"))
+
+
+class SupportingIndexProvider(dynamic.ResourceProvider):
+    def configure(self, req: dynamic.ConfigureRequest) -> None:
+        foreign_key.ForeignKeyConstraintProvider().configure(req)
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        table, columns = news.get("table"), news.get("columns")
+        if not isinstance(table, str) or not table or not isinstance(columns, list) or not columns:
+            return dynamic.CheckResult(news, [dynamic.CheckFailure("columns", "a supporting index needs a table and "
+                                                                              "its columns; fix the catalog entry")])
+        try:
+            with foreign_key._connect(f"checking the index on {table}", _served(news)) as conn:  # noqa: SLF001 (one connection per thread)
+                # Shown by `pulumi preview --diff`: the statements and the locks they take, before they run.
+                planned = indexes.planned_sql(conn, _wanted(news))
+        except (SettingsError, rollout.RolloutError) as exc:
+            return dynamic.CheckResult(news, [dynamic.CheckFailure("table", str(exc))])
+        return dynamic.CheckResult({**news, "plannedSql": planned}, [])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        replaces = [key for key in REPLACE_ON if olds.get(key) != news.get(key)]
+        # An index refresh found INVALID (or an adopted one gone invalid) is rebuilt in place.
+        repair = olds.get("state") not in (None, "valid")
+        return dynamic.DiffResult(changes=bool(replaces) or repair, replaces=replaces, delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        wanted = _wanted(props)
+        with foreign_key._one_at_a_time, foreign_key._connect(f"indexing {wanted.table}", _served(props)) as conn:  # noqa: SLF001
+            outcome = indexes.create(conn, wanted, foreign_key._policy())  # noqa: SLF001
+        return dynamic.CreateResult(f"{wanted.table.schema}.{outcome.name}", _outputs(props, outcome))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        wanted = _wanted(news)
+        with foreign_key._one_at_a_time, foreign_key._connect(f"indexing {wanted.table}", _served(news)) as conn:  # noqa: SLF001
+            found = indexes.read(conn, wanted.table.schema, str(olds.get("indexName") or wanted.name))
+            if found is not None and found.valid:
+                outcome = indexes.Outcome(found.name, bool(olds.get("ours")), True, found.definition)
+            else:
+                outcome = indexes.create(conn, wanted, foreign_key._policy())  # noqa: SLF001
+        return dynamic.UpdateResult(_outputs(news, outcome))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        wanted = _wanted(props)
+        with foreign_key._one_at_a_time, foreign_key._connect(f"dropping the index on {wanted.table}", _served(props)) as conn:  # noqa: SLF001
+            indexes.drop(conn, wanted.table.schema, str(props.get("indexName") or wanted.name), wanted.table,
+                         bool(props.get("ours")), foreign_key._policy())  # noqa: SLF001
+
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        wanted = _wanted(props)
+        with foreign_key._connect(f"reading the index on {wanted.table}", _served(props)) as conn:  # noqa: SLF001
+            found = indexes.read(conn, wanted.table.schema, str(props.get("indexName") or wanted.name))
+        if found is None:  # gone: the next up adopts another or builds fkguard's again
+            return dynamic.ReadResult(None, {})
+        outcome = indexes.Outcome(found.name, bool(props.get("ours")), found.valid, found.definition,
+                                  list(props.get("sql") or []))
+        inputs: dict[str, Any] = {k: props[k] for k in ("table", "columns", "constraints", "plannedSql") if k in props}
+        return dynamic.ReadResult(id_, _outputs(props, outcome), inputs)
+
+
+class SupportingIndex(dynamic.Resource, module=foreign_key.MODULE, name=TYPE_NAME):
+    """The index a foreign key's parent-side checks need; its outputs say which index serves and whose it is."""
+
+    indexName: pulumi.Output[str]  # noqa: N815 (the property's name in the state)
+    ours: pulumi.Output[bool]
+    valid: pulumi.Output[bool]
+    state: pulumi.Output[str]
+    sql: pulumi.Output[list]
+
+    def __init__(self, fk: ForeignKey, constraints: list[str], opts: pulumi.ResourceOptions | None = None) -> None:
+        wanted = indexes.Wanted(fk.table, fk.columns)
+        props: dict[str, Any] = {"table": str(fk.table), "columns": list(fk.columns), "constraints": constraints,
+                                 "indexName": None, "ours": None, "valid": None, "state": None, "definition": None,
+                                 "sql": None}
+        super().__init__(SupportingIndexProvider(), f"{fk.table}/{wanted.name}", props, opts)
