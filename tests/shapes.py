@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from psycopg import sql
 
 from fkguard.catalog import ForeignKey, parse_entry
 
@@ -24,6 +25,22 @@ def catalog(entries: list[dict]) -> list[ForeignKey]:
 def write_catalog(path: Path, entries: list[dict]) -> Path:
     path.write_text(yaml.safe_dump({"constraints": entries}, sort_keys=False))
     return path
+
+
+def two_level_partitioned(schema: str, table: str, key: str, day: str) -> sql.Composed:
+    """<schema>.<table> (id, <key>, <day>, region), range-partitioned by <day> with its 2025 partition
+    list-partitioned by region (two levels, three leaves), and 2,000 rows whose <key> runs 1 to 100."""
+    names = {"t": sql.Identifier(schema, table), "key": sql.Identifier(key), "day": sql.Identifier(day),
+             **{f"p{leaf}": sql.Identifier(schema, f"{table}_{leaf}") for leaf in ("2024", "2025", "2025_eu", "2025_us")}}
+    return sql.SQL("""
+CREATE TABLE {t} (id int, {key} int, {day} date NOT NULL, region text NOT NULL) PARTITION BY RANGE ({day});
+CREATE TABLE {p2024} PARTITION OF {t} FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE {p2025} PARTITION OF {t} FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') PARTITION BY LIST (region);
+CREATE TABLE {p2025_eu} PARTITION OF {p2025} FOR VALUES IN ('eu');
+CREATE TABLE {p2025_us} PARTITION OF {p2025} FOR VALUES IN ('us');
+INSERT INTO {t} SELECT g, 1 + g % 100, date '2024-06-01' + (g % 400), CASE WHEN g % 3 = 0 THEN 'eu' ELSE 'us' END
+    FROM generate_series(1, 2000) g;
+""").format(**names)
 
 
 # Books: a link table whose primary key is (book_id, author_id), authors with an identity and a

@@ -5,21 +5,16 @@ of it, and refresh sees no drift after each step. The schema and catalog are thi
 import json
 
 import yaml
+from psycopg import sql
 
-SCHEMA = """
+from tests import shapes
+
+SCHEMA = sql.Composed([sql.SQL("""
 DROP SCHEMA IF EXISTS e2p CASCADE;
 CREATE SCHEMA e2p;
 CREATE TABLE e2p.customer (id int PRIMARY KEY);
 INSERT INTO e2p.customer SELECT generate_series(1, 100);
-CREATE TABLE e2p.orders (id int, customer_id int, placed date NOT NULL, region text NOT NULL) PARTITION BY RANGE (placed);
-CREATE TABLE e2p.orders_2024 PARTITION OF e2p.orders FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
-CREATE TABLE e2p.orders_2025 PARTITION OF e2p.orders FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')
-    PARTITION BY LIST (region);
-CREATE TABLE e2p.orders_2025_eu PARTITION OF e2p.orders_2025 FOR VALUES IN ('eu');
-CREATE TABLE e2p.orders_2025_us PARTITION OF e2p.orders_2025 FOR VALUES IN ('us');
-INSERT INTO e2p.orders SELECT g, 1 + g % 100, date '2024-06-01' + (g % 400), CASE WHEN g % 3 = 0 THEN 'eu' ELSE 'us' END
-    FROM generate_series(1, 2000) g;
-"""
+"""), shapes.two_level_partitioned("e2p", "orders", "customer_id", "placed")])
 CATALOG = {"constraints": [
     {"name": "fk_orders_customer", "tier": "critical", "table": "e2p.orders", "columns": ["customer_id"],
      "references": "e2p.customer", "referenced_columns": ["id"], "on_delete": "RESTRICT"},

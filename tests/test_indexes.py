@@ -13,6 +13,7 @@ from fkguard.catalog import CatalogError, QualifiedName, load_catalog
 from fkguard.locks import LockPolicy
 from fkguard_testing.fixtures import as_superuser
 from resources.supporting_index import SupportingIndexProvider
+from tests import shapes
 
 SCHEMA = """
 DROP SCHEMA IF EXISTS ix CASCADE;
@@ -23,16 +24,7 @@ CREATE TABLE ix.child (id int PRIMARY KEY, parent_id int, other_id int);
 INSERT INTO ix.child SELECT g, 1 + g % 100, g % 7 FROM generate_series(1, 20000) g;
 CREATE INDEX child_other_first ON ix.child (other_id, id);
 """
-PARTED = """
-CREATE TABLE ix.events (id int, parent_id int, day date NOT NULL, region text NOT NULL) PARTITION BY RANGE (day);
-CREATE TABLE ix.events_2024 PARTITION OF ix.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
-CREATE TABLE ix.events_2025 PARTITION OF ix.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')
-    PARTITION BY LIST (region);
-CREATE TABLE ix.events_2025_eu PARTITION OF ix.events_2025 FOR VALUES IN ('eu');
-CREATE TABLE ix.events_2025_us PARTITION OF ix.events_2025 FOR VALUES IN ('us');
-INSERT INTO ix.events SELECT g, 1 + g % 100, date '2024-06-01' + (g % 400), CASE WHEN g % 3 = 0 THEN 'eu' ELSE 'us' END
-    FROM generate_series(1, 2000) g;
-"""
+PARTED = shapes.two_level_partitioned("ix", "events", "parent_id", "day")
 CHILD = QualifiedName("ix", "child")
 
 
