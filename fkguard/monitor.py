@@ -5,8 +5,9 @@ takes one before its first change (resources/baseline.py) and keeps it in the st
 `compare` sets a later snapshot against it and gives the plan's verdict:
 
 - statement latency, from pg_stat_statements when the extension is installed: for each statement
-  naming an affected table, its mean time since the baseline against its mean time before. The plan
-  calls up to +10 ms acceptable and more than +20 ms a rollback; between the two, investigate.
+  naming an affected table (fkguard's own orphan counts aside), its mean time since the baseline
+  against its mean time before. The plan calls up to +10 ms acceptable and more than +20 ms a
+  rollback; between the two, investigate.
 - error rate: the share of transactions rolled back since the baseline against before (the plan's
   "error rate increase > 5%" is a rollback).
 - deadlocks since the baseline (investigate).
@@ -29,7 +30,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from fkguard import live
+from fkguard import live, orphans
 from fkguard.catalog import ForeignKey, QualifiedName
 
 # The plan's thresholds (Phase 4 "+5-10ms max", rollback matrix "degradation >20ms", "error rate >5%").
@@ -52,7 +53,7 @@ SELECT s.queryid::text AS queryid, left(s.query, 300) AS query, sum(s.calls)::bi
        sum(s.total_exec_time)::float8 AS total_ms
 FROM pg_stat_statements s
 WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND s.query ~* %s
+  AND s.query ~* %s AND s.query NOT LIKE %s
 GROUP BY s.queryid, left(s.query, 300)
 ORDER BY sum(s.total_exec_time) DESC
 LIMIT %s
@@ -100,7 +101,8 @@ def snapshot(conn: psycopg.Connection, tables: Sequence[QualifiedName]) -> dict[
     if tables and has_statements(conn):
         source = "pg_stat_statements"
         with conn.cursor(row_factory=dict_row) as cur:
-            statements = [dict(r) for r in cur.execute(_STATEMENTS, (_names_pattern(tables), MAX_STATEMENTS))]
+            ours = orphans.OWN_STATEMENT + "%"
+            statements = [dict(r) for r in cur.execute(_STATEMENTS, (_names_pattern(tables), ours, MAX_STATEMENTS))]
     # The statistics' own clock: a later snapshot older than a reset cannot be compared.
     reset = conn.execute("SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()").fetchone()
     return {

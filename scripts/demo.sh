@@ -31,6 +31,8 @@ step "Start clean: drop what an earlier demo left (pulumi destroy), then fill th
 pulumi destroy -s $stack --yes --non-interactive --skip-plugin-pre-install >/dev/null
 pulumi config rm fkguard:validateTiers -s $stack 2>/dev/null || true
 fkguard seed -s $stack --scale "$SCALE" --orphans "$ORPHANS"
+# Statement latency for fkguard monitor (Step 5.6): the local cluster preloads the library.
+scripts/pg.sh psql -q -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 
 if [ "$ORPHANS" -gt 0 ]; then
   step "The gate: pulumi up with the policy pack, over $ORPHANS planted orphans per relationship"
@@ -77,6 +79,9 @@ for tiers in critical critical,high critical,high,medium all; do
 done
 step "Every constraint validated"
 fkguard status -s $stack
+
+step "Step 5.6: fkguard monitor - latency, error rate and parent-side scans since the rollout's baseline"
+fkguard monitor -s $stack || true  # exit 1 investigate, 3 rollback: shown here, not a failure of the demo
 
 step "Rollback: the low tier, with pulumi destroy --target (fkguard rollback prints the command it runs)"
 timed fkguard rollback -s $stack --tier low --yes

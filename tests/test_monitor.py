@@ -3,8 +3,9 @@
 
 import pytest
 
-from fkguard import monitor
+from fkguard import monitor, orphans
 from fkguard.catalog import ForeignKey, QualifiedName
+from fkguard_testing.fixtures import as_superuser
 
 PARENT, CHILD = QualifiedName("public", "mn_parent"), QualifiedName("public", "mn_child")
 FK = ForeignKey(name="fk_mn_child_parent", tier="critical", table=CHILD, columns=("parent_id",), references=PARENT,
@@ -89,3 +90,18 @@ def test_statistics_reset_since_the_baseline_compares_nothing(conn, tables):
     baseline["statsReset"] = "2020-01-01T00:00:00+00:00"
     found = monitor.compare(conn, baseline, [FK], "local")
     assert found.verdict == monitor.INVESTIGATE and "were reset since the baseline" in found.findings[0].what
+
+
+def test_fkguards_own_orphan_counts_are_not_the_applications_latency(conn, tables):
+    as_superuser("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    try:
+        for _ in range(3):  # what the gate runs at every preview
+            orphans.count_orphans(conn, FK)
+        conn.execute("SELECT count(*) FROM mn_child WHERE parent_id = %s", (1,))  # the application's
+        taken = monitor.snapshot(conn, [PARENT, CHILD])
+        assert taken["source"] == "pg_stat_statements"
+        texts = [s["query"] for s in taken["statements"]]
+        assert any(t.startswith("SELECT count(*) FROM mn_child") for t in texts), texts
+        assert not [t for t in texts if orphans.OWN_STATEMENT in t], texts
+    finally:
+        as_superuser("DROP EXTENSION IF EXISTS pg_stat_statements")
