@@ -17,6 +17,7 @@ from psycopg import sql
 from bench.stall import psql
 from fkguard.settings import ConnectionSettings
 from fkguard_testing.scratch import ScratchProject
+from fkguard_testing.sessions import sessions_opened
 
 SCHEMA = "bench_scale"
 
@@ -48,13 +49,6 @@ def _timed(action: Callable[[], object]) -> float:
     return time.monotonic() - started
 
 
-def _sessions(settings: ConnectionSettings) -> int:
-    time.sleep(1.5)  # a backend reports its session when it ends
-    with settings.connect() as conn:
-        conn.execute("SELECT pg_stat_clear_snapshot()")
-        return int(conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()").fetchone()[0])
-
-
 def one_size(settings: ConnectionSettings, project: ScratchProject, noop: ScratchProject, n: int) -> dict:
     entries = synthetic(settings, n)
     (project.root / "scale.yaml").write_text(yaml.safe_dump({"constraints": entries}))
@@ -63,9 +57,9 @@ def one_size(settings: ConnectionSettings, project: ScratchProject, noop: Scratc
     r["gated_up_add_s"] = _timed(lambda: project.gated("up", "--yes"))
     r["state_bytes"] = project.state_file("local").stat().st_size
     r["preview_s"] = _timed(lambda: project.run("preview", "--stack", "local", "--skip-plugin-pre-install"))
-    before = _sessions(settings)
+    before = sessions_opened(settings)
     r["gated_preview_s"] = _timed(lambda: project.gated("preview"))
-    r["gated_preview_sessions"] = _sessions(settings) - before
+    r["gated_preview_sessions"] = sessions_opened(settings) - before
     r["gated_up_nochange_s"] = _timed(lambda: project.gated("up", "--yes"))
     project.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
     project.run("config", "rm", "fkguard:catalog", "--stack", "local")

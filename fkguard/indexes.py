@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import errors, sql
 
-from fkguard import ddl, live, partitions, stackstate
+from fkguard import ddl, live, partitions, props, stackstate
 from fkguard.catalog import QualifiedName
 from fkguard.errors import FkguardError
 from fkguard.locks import LockPolicy, lock_holders, run_locked
 
-# The SupportingIndex resource's type in a stack's state (resources/supporting_index.py).
-RESOURCE_TYPE = "pulumi-python:dynamic/fkguard:SupportingIndex"
+# The SupportingIndex resource's name and type in a stack's state (resources/supporting_index.py declares it).
+TYPE_NAME = "SupportingIndex"
+RESOURCE_TYPE = props.type_token(TYPE_NAME)
 
 
 def serving_only(resources: list[stackstate.Recorded], urns: set[str]) -> list[stackstate.Recorded]:

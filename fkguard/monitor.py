@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from fkguard import live, orphans
+from fkguard import live, orphans, props
 from fkguard.catalog import ForeignKey, QualifiedName
 
 # The plan's thresholds (Phase 4 "+5-10ms max", rollback matrix "degradation >20ms", "error rate >5%").
@@ -44,7 +44,7 @@ MAX_STATEMENTS = 200
 
 # The resource that keeps the baseline in the stack (resources/baseline.py registers it under this name).
 BASELINE_NAME = "MonitorBaseline"
-BASELINE_TYPE = f"pulumi-python:dynamic/fkguard:{BASELINE_NAME}"
+BASELINE_TYPE = props.type_token(BASELINE_NAME)
 ACCEPTABLE, INVESTIGATE, ROLLBACK = "acceptable", "investigate", "rollback"
 _RANK = {ACCEPTABLE: 0, INVESTIGATE: 1, ROLLBACK: 2}
 

@@ -11,7 +11,14 @@ from fkguard.catalog import ForeignKey, parse_entry
 # is derived here, never written out again (tests/test_resource_type.py builds the resource and compares).
 MODULE = "fkguard"
 TYPE_NAME = "ForeignKeyConstraint"
-RESOURCE_TYPE = f"pulumi-python:dynamic/{MODULE}:{TYPE_NAME}"
+
+
+def type_token(name: str) -> str:
+    """The type a Python dynamic resource of fkguard's module, declared with this name, has in a stack's state."""
+    return f"pulumi-python:dynamic/{MODULE}:{name}"
+
+
+RESOURCE_TYPE = type_token(TYPE_NAME)
 # resource property -> catalog field
 FIELDS = {
     "constraintName": "name",

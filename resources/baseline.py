@@ -36,7 +36,7 @@ class MonitorBaselineProvider(dynamic.ResourceProvider):
         """Statistics only: nothing in the database to remove."""
 
 
-class MonitorBaseline(dynamic.Resource, module="fkguard", name=monitor.BASELINE_NAME):
+class MonitorBaseline(dynamic.Resource, module=foreign_key.MODULE, name=monitor.BASELINE_NAME):
     snapshot: pulumi.Output[dict]
 
     def __init__(self, name: str, tables: list[QualifiedName], opts: pulumi.ResourceOptions | None = None) -> None:

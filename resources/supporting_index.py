@@ -22,7 +22,7 @@ from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.settings import SettingsError
 from resources import foreign_key
 
-TYPE_NAME = "SupportingIndex"
+TYPE_NAME = indexes.TYPE_NAME
 RESOURCE_TYPE = indexes.RESOURCE_TYPE
 # The index's identity: another table or other columns is another index (built before the old one goes).
 REPLACE_ON = ("table", "columns")
