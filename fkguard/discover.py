@@ -1,0 +1,464 @@
+"""`fkguard discover`: the foreign keys a live database is missing, each with the evidence for it.
+
+1. Candidates from names (fkguard.discover_names): a column `x_id`/`xId`/`x_ref` to a table `x`, `xs` or
+   `x_master` (with or without a prefix of the table's own) and that table's single-column primary key; a
+   column named like another table's distinctive single-column key; a column set named like another table's
+   composite unique key.
+2. Left out: columns an existing foreign key already covers, and relationships a trigger enforces (a row
+   trigger on the referencing table for INSERT or UPDATE, or on the referenced table for DELETE or UPDATE,
+   whose function's source names the other table and every column of the pair: how hand-written RI looks).
+3. Confirmed by fkguard's own checks: a unique key over the referenced columns (live.has_unique_key) and
+   types PostgreSQL compares without casting the referencing column (column_types.pairings, not blocking).
+4. Evidence from the data with the audit's predicate (orphans.count_keys_and_orphans): the share of keys
+   that have a parent, exact on small tables and on a repeatable TABLESAMPLE of big ones (the size said),
+   the orphans, the row counts, whether an index leads with the columns.
+5. One parent per column set (the best share, then the most direct name); a key implied by a composite one
+   through its parent's own key is left out (`Task (TenantId)` when `Task (TenantId, ProjectNo)` -> `Project`
+   and `Project (TenantId)` -> `Tenant`).
+
+Only catalog reads and aggregate queries run: no table is loaded, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from fkguard import column_types, ddl, indexes, live, orphans
+from fkguard import discover_names as names
+from fkguard.catalog import MAX_IDENTIFIER_BYTES, TIERS, ForeignKey, QualifiedName
+
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "fkguard_quarantine")
+SAMPLE_ABOVE = 100_000  # rows: tables bigger than this are sampled
+SAMPLE_ROWS = 20_000    # about this many referencing rows read from a sampled table
+MIN_SHARE = 0.9         # a candidate whose keys find a parent less often than this is not proposed
+OTHER_SCHEMA = 0.9      # factor for a parent in another schema than the referencing table
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    not_null: bool
+
+
+@dataclass
+class Table:
+    name: QualifiedName
+    oid: int
+    columns: dict[str, Column] = field(default_factory=dict)
+    keys: list[tuple[str, ...]] = field(default_factory=list)  # unique keys, the primary key first
+    primary: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Existing:
+    table: QualifiedName
+    columns: tuple[str, ...]
+    references: QualifiedName
+    referenced_columns: tuple[str, ...]
+    on_delete: str
+
+
+@dataclass
+class Candidate:
+    table: QualifiedName
+    columns: tuple[str, ...]
+    references: QualifiedName
+    referenced_columns: tuple[str, ...]
+    name_score: float
+    because: list[str]
+    types: str = ""
+    keys: int | None = None          # referencing rows with a key (in the sample, when sampled)
+    orphans: int | None = None
+    sample_percent: float | None = None
+    rows: int = 0                    # the referencing table's rows (exact below SAMPLE_ABOVE, else estimated)
+    parent_rows: int = 0
+    index: str | None = None         # a valid index leading with the columns
+    confidence: float = 0.0
+    ambiguous: str = ""
+    rejected: str = ""               # why it is not proposed ("" when it is)
+    name: str = ""
+    tier: str = "low"
+    on_delete: str = "RESTRICT"
+    on_delete_why: str = ""
+
+    @property
+    def share(self) -> float | None:
+        return None if not self.keys or self.orphans is None else (self.keys - self.orphans) / self.keys
+
+    @property
+    def label(self) -> str:
+        return "high" if self.confidence >= 0.85 else "medium" if self.confidence >= 0.6 else "low"
+
+    @property
+    def pairs(self) -> frozenset[tuple[str, str]]:
+        return frozenset(zip(self.columns, self.referenced_columns, strict=True))
+
+    def foreign_key(self) -> ForeignKey:
+        return ForeignKey(name=self.name or "fk_discover_candidate", tier=self.tier, table=self.table, columns=self.columns,
+                          references=self.references, referenced_columns=self.referenced_columns, on_delete=self.on_delete)
+
+    def describe(self) -> str:
+        return f"{self.table} ({', '.join(self.columns)}) -> {self.references} ({', '.join(self.referenced_columns)})"
+
+
+@dataclass
+class Discovery:
+    proposed: list[Candidate]
+    rejected: list[Candidate]
+    skipped: list[str]  # columns left out before any check (an existing key, a trigger), one line each
+    tables: int
+    schemas: tuple[str, ...]
+    existing: list[Existing]
+
+
+# --- the schema, read from the catalogs in a handful of queries -------------------------------------------
+
+def user_schemas(conn: psycopg.Connection) -> tuple[str, ...]:
+    rows = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname <> ALL(%s) AND nspname NOT LIKE 'pg\\_%%' "
+                        "ORDER BY nspname", (list(SYSTEM_SCHEMAS),)).fetchall()
+    return tuple(r[0] for r in rows)
+
+
+def read_tables(conn: psycopg.Connection, schemas: Iterable[str]) -> dict[int, Table]:
+    """The plain and partitioned tables of the schemas (partitions share their parent's keys: left out)."""
+    tables = {oid: Table(QualifiedName(schema, name), oid) for schema, name, oid in conn.execute(
+        "SELECT n.nspname, c.relname, c.oid::int8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY(%s) ORDER BY 1, 2",
+        (list(schemas),))}
+    oids = list(tables)
+    for oid, column, not_null in conn.execute(
+            "SELECT attrelid::int8, attname, attnotnull FROM pg_attribute WHERE attrelid = ANY(%s::oid[]) AND attnum > 0 "
+            "AND NOT attisdropped ORDER BY attrelid, attnum", (oids,)):
+        tables[oid].columns[column] = Column(column, not_null)
+    for oid, primary, key in conn.execute(
+            "SELECT i.indrelid::int8, i.indisprimary, ARRAY(SELECT a.attname::text FROM unnest((i.indkey::int2[])"
+            "[0:i.indnkeyatts - 1]) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid "
+            "AND a.attnum = k.n ORDER BY k.o) FROM pg_index i WHERE i.indrelid = ANY(%s::oid[]) AND i.indisunique "
+            "AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL ORDER BY i.indisprimary DESC, i.indexrelid",
+            (oids,)):
+        if tuple(key) not in tables[oid].keys:
+            tables[oid].keys.append(tuple(key))
+        if primary:
+            tables[oid].primary = tuple(key)
+    return tables
+
+
+def read_existing(conn: psycopg.Connection, tables: dict[int, Table]) -> list[Existing]:
+    """The foreign keys the tables already have (what a discovery leaves out, and the conventions it follows)."""
+    found = []
+    for table, ref_schema, ref_name, cols, ref_cols, deltype in conn.execute(
+            "SELECT c.conrelid::int8, rn.nspname, rt.relname, "
+            "ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a "
+            "ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i), "
+            "ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a "
+            "ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i), c.confdeltype "
+            "FROM pg_constraint c JOIN pg_class rt ON rt.oid = c.confrelid JOIN pg_namespace rn ON rn.oid = rt.relnamespace "
+            "WHERE c.contype = 'f' AND c.conrelid = ANY(%s::oid[]) ORDER BY c.conname", (list(tables),)):
+        found.append(Existing(tables[table].name, tuple(cols), QualifiedName(ref_schema, ref_name), tuple(ref_cols),
+                              live.ACTION_CODES.get(deltype, "NO ACTION")))
+    return found
+
+
+# pg_trigger.tgtype bits (pg_trigger.h): row-level, INSERT, DELETE, UPDATE.
+_ROW, _INSERT, _DELETE, _UPDATE = 1, 4, 8, 16
+
+
+def read_triggers(conn: psycopg.Connection, tables: dict[int, Table]) -> list[tuple[QualifiedName, int, str, str]]:
+    """(table, tgtype, trigger name, its function's source in lower case) of each user row trigger."""
+    return [(tables[oid].name, tgtype, name, (source or "").lower()) for oid, tgtype, name, source in conn.execute(
+        "SELECT t.tgrelid::int8, t.tgtype::int, t.tgname, p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+        "WHERE NOT t.tgisinternal AND t.tgrelid = ANY(%s::oid[]) ORDER BY t.tgname", (list(tables),))
+        if tgtype & _ROW]
+
+
+def _mentions(source: str, name: str) -> bool:
+    return re.search(r"(?<![\w$])" + re.escape(name.lower()) + r"(?![\w$])", source) is not None
+
+
+def enforcing_trigger(triggers: list[tuple[QualifiedName, int, str, str]], candidate: Candidate) -> str | None:
+    """The trigger that already enforces the relationship by hand, if one does (see the module's step 2)."""
+    for table, tgtype, trigger, source in triggers:
+        if table == candidate.table and tgtype & (_INSERT | _UPDATE):
+            other = candidate.references
+        elif table == candidate.references and tgtype & (_DELETE | _UPDATE):
+            other = candidate.table
+        else:
+            continue
+        if _mentions(source, other.name) and all(_mentions(source, c) for c in candidate.columns):
+            return f"{trigger} on {table}"
+    return None
+
+
+# --- candidates from names ------------------------------------------------------------------------------
+
+def _add(found: dict[tuple, Candidate], table: QualifiedName, columns: tuple[str, ...], parent: QualifiedName,
+         referenced: tuple[str, ...], score: float, because: str) -> None:
+    if parent.schema != table.schema:
+        score *= OTHER_SCHEMA
+    key = (table, columns, parent, referenced)
+    if key in found:
+        found[key].name_score = max(found[key].name_score, score)
+        found[key].because.append(because)
+    else:
+        found[key] = Candidate(table, columns, parent, referenced, score, [because])
+
+
+def name_candidates(tables: dict[int, Table]) -> list[Candidate]:
+    found: dict[tuple, Candidate] = {}
+    by_key_name: dict[str, list[tuple[Table, str]]] = {}
+    for parent in tables.values():
+        for key in parent.keys:
+            if len(key) == 1 and names.distinctive_key(key[0]):
+                by_key_name.setdefault(key[0], []).append((parent, key[0]))
+    for table in tables.values():
+        for column in table.columns:
+            stem = names.stem(column)
+            for parent in tables.values() if stem else ():
+                score = names.table_score(stem, parent.name.name) if stem else 0.0
+                singles = [k for k in parent.keys if len(k) == 1]
+                targets = [parent.primary] if len(parent.primary) == 1 else singles
+                for target in targets if score else ():
+                    if not (parent is table and target == (column,)):
+                        _add(found, table.name, (column,), parent.name, target, score,
+                             f"{column} names {parent.name.name}")
+            for parent, key_column in by_key_name.get(column, []):
+                if parent is not table:
+                    _add(found, table.name, (column,), parent.name, (key_column,), names.KEY_NAME,
+                         f"{column} is {parent.name.name}'s key name")
+    for parent in tables.values():
+        for key in (k for k in parent.keys if len(k) > 1):
+            for table in tables.values():
+                if table is not parent and all(c in table.columns for c in key):
+                    _add(found, table.name, key, parent.name, key, names.COMPOSITE,
+                         f"({', '.join(key)}) is {parent.name.name}'s composite key")
+    return list(found.values())
+
+
+# --- the checks and the data --------------------------------------------------------------------------------
+
+def _type_problem(conn: psycopg.Connection, candidate: Candidate) -> str:
+    """'' when fkguard's own checks accept the pair; otherwise why not. Fills candidate.types."""
+    if not live.has_unique_key(conn, candidate.references, candidate.referenced_columns):
+        return f"no unique key over {candidate.references} ({', '.join(candidate.referenced_columns)})"
+    pairs = column_types.pairings(conn, candidate.foreign_key())
+    candidate.types = "; ".join(f"{p.mine} -> {p.theirs} ({p.verdict})" for p in pairs)
+    blocking = [p for p in pairs if p.blocking]
+    return f"types: {blocking[0].column} {blocking[0].mine} -> {blocking[0].theirs}: {blocking[0].reason}" if blocking else ""
+
+
+class _Sizes:
+    """Rows per table: exact (count) at or below SAMPLE_ABOVE by the planner's estimate, the estimate above."""
+
+    def __init__(self, conn: psycopg.Connection, sample_above: int) -> None:
+        self.conn, self.sample_above = conn, sample_above
+        self.known: dict[QualifiedName, int] = {}
+
+    def estimate(self, table: QualifiedName) -> int:
+        return indexes.row_estimate(self.conn, table)
+
+    def rows(self, table: QualifiedName) -> int:
+        if table not in self.known:
+            estimate = self.estimate(table)
+            if estimate <= self.sample_above:
+                row = self.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ddl.table_ref(table))).fetchone()
+                estimate = int(row[0]) if row else 0
+            self.known[table] = estimate
+        return self.known[table]
+
+
+def measure(conn: psycopg.Connection, candidate: Candidate, sizes: _Sizes, sample_rows: int) -> None:
+    """The share of keys with a parent (sampled on a big table), the row counts and the supporting index."""
+    candidate.rows, candidate.parent_rows = sizes.rows(candidate.table), sizes.rows(candidate.references)
+    fk = candidate.foreign_key()
+    if candidate.rows > sizes.sample_above:
+        candidate.sample_percent = max(min(100.0, round(100.0 * sample_rows / candidate.rows, 4)), 0.0001)
+    candidate.keys, candidate.orphans = orphans.count_keys_and_orphans(conn, fk, candidate.sample_percent)
+    found = [i for i in live.leading_indexes(conn, candidate.table, candidate.columns) if i.valid]
+    candidate.index = found[0].name if found else None
+
+
+def _confidence(candidate: Candidate) -> float:
+    share = candidate.share
+    value = candidate.name_score * (0.5 if share is None else share)
+    if candidate.keys and candidate.keys < 10:
+        value *= 0.8  # a handful of keys proves little
+    if candidate.ambiguous:
+        value *= 0.8
+    return round(value, 3)
+
+
+def _choose(proposed: list[Candidate]) -> list[Candidate]:
+    """One parent per referencing column set: the best share, then the most direct name."""
+    def rank(c: Candidate) -> tuple:
+        return (c.share if c.share is not None else 0.5, c.name_score, -c.parent_rows)
+
+    kept: list[Candidate] = []
+    groups: dict[tuple, list[Candidate]] = {}
+    for c in proposed:
+        groups.setdefault((c.table, frozenset(c.columns)), []).append(c)
+    for group in groups.values():
+        group.sort(key=rank, reverse=True)
+        best = group[0]
+        for other in group[1:]:
+            other.rejected = f"{best.references} fits the same columns better"
+            if rank(other)[:2] == rank(best)[:2]:
+                best.ambiguous = f"{other.references} fits as well"
+        kept.append(best)
+    # Two tables naming each other with the same column (a 1:1 pair): the better direction stays.
+    for c in list(kept):
+        twin = next((o for o in kept if o.table == c.references and o.references == c.table
+                     and o.columns == c.referenced_columns and o.referenced_columns == c.columns), None)
+        if twin is not None and c in kept and rank(twin) >= rank(c):
+            c.rejected = f"the other direction ({twin.describe()}) fits better"
+            kept.remove(c)
+    return kept
+
+
+def _implied(kept: list[Candidate], existing: list[Existing], enforced: list[Candidate],
+             tables: dict[QualifiedName, Table]) -> list[Candidate]:
+    """Keys a composite one implies through its parent's own key (module step 5). The composite one (a
+    candidate, an existing key or one a trigger enforces) must be NOT NULL throughout: under MATCH SIMPLE a
+    row with a NULL in it escapes the check, and its other columns with it."""
+    relations = [(c.table, c.columns, c.pairs, c.references) for c in [*kept, *enforced]]
+    relations += [(e.table, e.columns, frozenset(zip(e.columns, e.referenced_columns, strict=True)), e.references)
+                  for e in existing]
+    implied = []
+    for small in kept:
+        for table, columns, pairs, parent in relations:
+            through = dict(pairs)
+            if table != small.table or not set(small.columns) < set(through):
+                continue
+            if not all(tables[table].columns[c].not_null for c in through):
+                continue
+            mapped = frozenset((through[c], r) for c, r in small.pairs)
+            if any(t == parent and p == mapped and r == small.references for t, _, p, r in relations):
+                small.rejected = f"implied by the key {table} ({', '.join(columns)}) -> {parent} and {parent}'s own"
+                implied.append(small)
+                break
+    return [c for c in kept if c not in implied]
+
+
+# --- names, tiers and ON DELETE ----------------------------------------------------------------------------
+
+def _short(name: str) -> str:
+    if len(name.encode()) <= MAX_IDENTIFIER_BYTES:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    cut = name
+    while len((cut + "_" + digest).encode()) > MAX_IDENTIFIER_BYTES:
+        cut = cut[:-1]
+    return f"{cut}_{digest}"
+
+
+def constraint_name(candidate: Candidate) -> str:
+    """fk_<table>_<column without its id/ref suffix> for one column, fk_<table>_<referenced table> for several;
+    longer than 63 bytes: cut, with 8 hex digits of the whole name's SHA-256."""
+    tail = names.stem_text(candidate.columns[0]) if len(candidate.columns) == 1 else candidate.references.name
+    return _short(f"fk_{candidate.table.name}_{tail}")
+
+
+def _names(conn: psycopg.Connection, kept: list[Candidate]) -> None:
+    taken = {(QualifiedName(s, t), n) for s, t, n in conn.execute(
+        "SELECT n.nspname, c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace")}
+    used: set[str] = set()  # the catalog wants names unique across the file
+    for c in kept:
+        base = constraint_name(c)
+        name, n = base, 1
+        while name in used or (c.table, name) in taken:
+            n += 1
+            name = _short(f"{base}_{n}")
+        c.name = name
+        used.add(name)
+
+
+def _tiers(kept: list[Candidate]) -> None:
+    """The keys with the fewest rows to validate (referencing plus referenced: what VALIDATE reads) first, so
+    small master parents lead and the largest child tables come last; cut into the four tiers in that order,
+    the keys of one table sharing the tier of its first."""
+    ordered = sorted(kept, key=lambda c: (c.rows + c.parent_rows, c.rows, str(c.table), c.columns))
+    first: dict[QualifiedName, str] = {}
+    for i, c in enumerate(ordered):
+        c.tier = first.setdefault(c.table, TIERS[len(TIERS) * i // max(len(ordered), 1)])
+
+
+def _part_of(candidate: Candidate) -> bool:
+    """A child named after its parent (punchlist_items of punchlists): the names hint at CASCADE."""
+    child, parent = names.words(candidate.table.name), names.words(candidate.references.name)
+    return bool(child and parent) and parent[0] in (child[0], names.plural(child[0])) and child != parent
+
+
+def _on_delete(kept: list[Candidate], existing: list[Existing], tables: dict[QualifiedName, Table]) -> None:
+    overall = Counter(e.on_delete for e in existing)
+    for c in kept:
+        to_parent = Counter(e.on_delete for e in existing if e.references == c.references)
+        if to_parent:
+            action, n = to_parent.most_common(1)[0]
+            c.on_delete, c.on_delete_why = action, (f"as {n} of the {sum(to_parent.values())} foreign keys to "
+                                                    f"{c.references} in the schema")
+        elif overall:
+            action, n = overall.most_common(1)[0]
+            c.on_delete, c.on_delete_why = action, f"the schema's convention: {n} of its {len(existing)} foreign keys"
+        else:
+            hint = (f"; the names say {c.table.name} is part of {c.references.name}: CASCADE would delete them with it"
+                    if _part_of(c) else "")
+            c.on_delete, c.on_delete_why = "RESTRICT", ("your choice: the schema has no foreign keys to take a "
+                                                        "convention from, and RESTRICT deletes nothing" + hint)
+        if c.on_delete == "SET NULL" and any(tables[c.table].columns[col].not_null for col in c.columns):
+            c.on_delete, c.on_delete_why = "RESTRICT", c.on_delete_why + "; SET NULL cannot apply to a NOT NULL column"
+
+
+# --- the whole discovery ------------------------------------------------------------------------------------
+
+def discover(conn: psycopg.Connection, schemas: Iterable[str] = (), progress: Progress = lambda _: None,
+             sample_above: int = SAMPLE_ABOVE, sample_rows: int = SAMPLE_ROWS, min_share: float = MIN_SHARE) -> Discovery:
+    chosen = tuple(schemas) or user_schemas(conn)
+    tables = read_tables(conn, chosen)
+    existing = read_existing(conn, tables)
+    triggers = read_triggers(conn, tables)
+    covered = {(e.table, frozenset(e.columns)) for e in existing}
+    candidates = name_candidates(tables)
+    progress(f"discover: {len(tables)} tables in {', '.join(chosen)}, {len(existing)} foreign keys already, "
+             f"{len(candidates)} candidates from names")
+    skipped, checked, rejected, enforced = [], [], [], []
+    for c in candidates:
+        if (c.table, frozenset(c.columns)) in covered:
+            skipped.append(f"{c.describe()}: an existing foreign key covers {c.table} ({', '.join(c.columns)})")
+        elif (trigger := enforcing_trigger(triggers, c)) is not None:
+            skipped.append(f"{c.describe()}: enforced by trigger {trigger}")
+            enforced.append(c)
+        elif problem := _type_problem(conn, c):
+            c.rejected = problem
+            rejected.append(c)
+        else:
+            checked.append(c)
+    sizes = _Sizes(conn, sample_above)
+    for i, c in enumerate(checked, 1):
+        measure(conn, c, sizes, sample_rows)
+        share = "no keys" if c.share is None else f"{100 * c.share:.1f}% of {c.keys:,} keys"
+        progress(f"discover: {i}/{len(checked)} {c.describe()}: {share}"
+                 + (f" (sample {c.sample_percent:g}% of {c.rows:,} rows)" if c.sample_percent else ""))
+        if c.share is not None and c.share < min_share:
+            c.rejected = f"only {100 * c.share:.1f}% of {c.keys:,} keys have a parent (at least {100 * min_share:g}% wanted)"
+    rejected += [c for c in checked if c.rejected]
+    kept = _choose([c for c in checked if not c.rejected])
+    by_name = {t.name: t for t in tables.values()}
+    kept = _implied(kept, existing, enforced, by_name)
+    rejected += [c for c in checked if c.rejected and c not in rejected]
+    for c in kept:
+        c.confidence = _confidence(c)
+    _names(conn, kept)
+    _tiers(kept)
+    _on_delete(kept, existing, by_name)
+    kept.sort(key=lambda c: (TIERS.index(c.tier), c.rows, str(c.table), c.columns))
+    progress(f"discover: {len(kept)} proposed, {len(rejected)} rejected, {len(skipped)} left out")
+    return Discovery(kept, rejected, skipped, len(tables), chosen, existing)
