@@ -405,6 +405,12 @@ def _init(args: argparse.Namespace) -> int:
 def _discover(args: argparse.Namespace) -> int:
     from fkguard import discover, discover_catalog
 
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not args.force:
+        raise CommandError(f"{out} exists (a catalog someone may have edited): choose another --out, or add --force "
+                           f"to replace it")
+    if out is not None and not out.parent.is_dir():
+        raise CommandError(f"{out.parent} is not a folder: create it, or choose another --out")
     # The connection only: the stack's catalog may not exist yet (discover is what writes it).
     project = stack_context.find_project(Path.cwd())
     conn_settings = settings.ConnectionSettings.from_config(settings.stack_config(args.stack, project),
@@ -413,8 +419,8 @@ def _discover(args: argparse.Namespace) -> int:
         found = discover.discover(conn, args.schema, progress=_progress, sample_above=args.sample_above,
                                   sample_rows=args.sample_rows, min_share=args.min_share)
     text = discover_catalog.to_yaml(found, conn_settings.describe())
-    if args.out:
-        Path(args.out).write_text(text)
+    if out is not None:
+        out.write_text(text)
         _progress(f"discover: wrote {len(found.proposed)} foreign keys to {args.out}; next: pulumi config set "
                   f"fkguard:catalog {args.out} -s {args.stack}, then fkguard audit -s {args.stack}")
     if args.json:
@@ -503,6 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "catalog file", _discover)
     find.add_argument("--schema", action="append", default=[], help="only this schema (repeatable; default: all)")
     find.add_argument("--out", help="write the catalog here (default: print it)")
+    find.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     find.add_argument("--json", action="store_true", help="every candidate and its evidence as JSON")
     find.add_argument("--min-share", type=float, default=0.9, help="least share of keys with a parent (default 0.9)")
     find.add_argument("--sample-above", type=int, default=100_000, help="sample tables with more rows (default 100000)")

@@ -33,6 +33,7 @@ from psycopg import sql
 from fkguard import column_types, ddl, indexes, live, orphans
 from fkguard import discover_names as names
 from fkguard.catalog import MAX_IDENTIFIER_BYTES, TIERS, ForeignKey, QualifiedName
+from fkguard.errors import FkguardError
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "fkguard_quarantine")
 SAMPLE_ABOVE = 100_000  # rows: tables bigger than this are sampled
@@ -41,6 +42,10 @@ MIN_SHARE = 0.9         # a candidate whose keys find a parent less often than t
 OTHER_SCHEMA = 0.9      # factor for a parent in another schema than the referencing table
 
 Progress = Callable[[str], None]
+
+
+class DiscoverError(FkguardError):
+    """A discovery refused before it read anything; the message names the setting and the fix."""
 
 
 @dataclass(frozen=True)
@@ -219,14 +224,18 @@ def name_candidates(tables: dict[int, Table]) -> list[Candidate]:
         for key in parent.keys:
             if len(key) == 1 and names.distinctive_key(key[0]):
                 by_key_name.setdefault(key[0], []).append((parent, key[0]))
+    index = names.TableIndex(sorted({t.name.name for t in tables.values()}))
+    by_table_name: dict[str, list[Table]] = {}
+    for t in tables.values():
+        by_table_name.setdefault(t.name.name, []).append(t)
     for table in tables.values():
         for column in table.columns:
             stem = names.stem(column)
-            for parent in tables.values() if stem else ():
-                score = names.table_score(stem, parent.name.name) if stem else 0.0
+            matched = index.matches(stem) if stem else {}
+            for parent, score in ((p, s) for name, s in matched.items() for p in by_table_name[name]):
                 singles = [k for k in parent.keys if len(k) == 1]
                 targets = [parent.primary] if len(parent.primary) == 1 else singles
-                for target in targets if score else ():
+                for target in targets:
                     if not (parent is table and target == (column,)):
                         _add(found, table.name, (column,), parent.name, target, score,
                              f"{column} names {parent.name.name}")
@@ -421,7 +430,16 @@ def _on_delete(kept: list[Candidate], existing: list[Existing], tables: dict[Qua
 
 def discover(conn: psycopg.Connection, schemas: Iterable[str] = (), progress: Progress = lambda _: None,
              sample_above: int = SAMPLE_ABOVE, sample_rows: int = SAMPLE_ROWS, min_share: float = MIN_SHARE) -> Discovery:
-    chosen = tuple(schemas) or user_schemas(conn)
+    present = user_schemas(conn)
+    missing = [s for s in schemas if s not in present]
+    if missing:
+        raise DiscoverError(f"schema {missing[0]!r} does not exist in the database (names are case-sensitive); "
+                            f"its schemas are {', '.join(present) or 'none'}")
+    if not 0 < min_share <= 1:
+        raise DiscoverError(f"--min-share {min_share:g} must be above 0 and at most 1 (the share of keys with a parent)")
+    if sample_rows < 1 or sample_above < 0:
+        raise DiscoverError("--sample-rows must be at least 1 and --sample-above at least 0")
+    chosen = tuple(schemas) or present
     tables = read_tables(conn, chosen)
     existing = read_existing(conn, tables)
     triggers = read_triggers(conn, tables)

@@ -69,6 +69,28 @@ def table_score(stem_words: tuple[str, ...], table: str) -> float:
     return best
 
 
+class TableIndex:
+    """The tables by the word tails of their names, so a stem finds its tables in a few lookups instead of
+    a comparison with every table (a schema of thousands of tables and tens of thousands of columns)."""
+
+    def __init__(self, tables: list[str]) -> None:
+        self.by_tail: dict[tuple[str, ...], list[tuple[str, bool]]] = {}
+        for table in tables:
+            found = words(table)
+            for start in range(len(found)):
+                self.by_tail.setdefault(found[start:], []).append((table, start == 0))
+
+    def matches(self, stem_words: tuple[str, ...]) -> dict[str, float]:
+        """Each table the stem names, with table_score's score (the best over the stem's forms and roles)."""
+        best: dict[str, float] = {}
+        for drop in range(len(stem_words)):
+            factor = 1.0 if drop == 0 else ROLE
+            for form in _forms(stem_words[drop:]):
+                for table, whole in self.by_tail.get(form, ()):
+                    best[table] = max(best.get(table, 0.0), (EXACT if whole else PREFIXED) * factor)
+        return best
+
+
 def distinctive_key(column: str) -> bool:
     """Whether a key column's name could only belong to its table (`customer_id` yes, `id` or `code` no)."""
     return column.lower() not in GENERIC_KEYS and "".join(words(column)) not in GENERIC_KEYS

@@ -217,3 +217,51 @@ def test_catalog_header_states_the_conventions(tmp_path):
     text = discover_catalog.to_yaml(discover.Discovery([], [], [], 0, ("public",), []), "db")
     assert "# Names: fk_<table>_<column without its _id/Id/_ref suffix>" in text
     assert Path(tmp_path).exists()
+
+
+def test_the_table_index_scores_as_table_score_does():
+    tables = ["workspaces", "workflow_stages", "approval_policy_stages", "atp_scope_master", "addresses", "User",
+              "TaskComment", "cluster_master", "cluster_approver_master"]
+    index = names.TableIndex(tables)
+    for column in ("workspace_id", "stage_id", "scope_id", "shipping_address_id", "AssigneeUserId", "cluster_id",
+                   "CommentId", "approval_policy_id", "site_id"):
+        stem = names.stem(column)
+        expected = {t: s for t in tables if (s := names.table_score(stem, t))}
+        assert index.matches(stem) == expected, column
+
+
+def test_bad_input_is_one_line_naming_the_fix(conn):
+    with pytest.raises(discover.DiscoverError, match=r"^schema 'Public' does not exist in the database \(names are "
+                                                     r"case-sensitive\); its schemas are .*public"):
+        discover.discover(conn, ["Public"])
+    with pytest.raises(discover.DiscoverError, match=r"^--min-share 1.5 must be above 0 and at most 1"):
+        discover.discover(conn, ["public"], min_share=1.5)
+
+
+def test_out_is_never_overwritten_without_force(tmp_path, monkeypatch, capsys):
+    from fkguard import cli
+
+    kept = tmp_path / "catalog.yaml"
+    kept.write_text("constraints: []  # edited by hand\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["discover", "-s", "local", "--out", "catalog.yaml"]) == 2
+    assert capsys.readouterr().err == ("fkguard discover: catalog.yaml exists (a catalog someone may have edited): choose "
+                                       "another --out, or add --force to replace it\n")
+    assert cli.main(["discover", "-s", "local", "--out", "no/such/folder/c.yaml"]) == 2
+    assert "no/such/folder is not a folder: create it, or choose another --out" in capsys.readouterr().err
+    assert kept.read_text() == "constraints: []  # edited by hand\n"
+
+
+def test_a_trigger_enforces_a_pair_when_its_source_names_the_other_table_and_every_column():
+    from fkguard.catalog import QualifiedName
+
+    child, parent = QualifiedName("s", "lines"), QualifiedName("s", "orders")
+    candidate = discover.Candidate(child, ("order_id",), parent, ("id",), 1.0, ["order_id names orders"])
+    row, insert, delete = 1, 4, 8
+    on_parent_delete = [(parent, row | delete, "orders_cascade", "begin delete from s.lines where order_id = old.id; end")]
+    assert discover.enforcing_trigger(on_parent_delete, candidate) == "orders_cascade on s.orders"
+    on_child_insert = [(child, row | insert, "lines_check", 'perform 1 from "orders" where id = new."order_id";')]
+    assert discover.enforcing_trigger(on_child_insert, candidate) == "lines_check on s.lines"
+    unrelated = [(child, row | insert, "touch", "new.updated_at := now(); -- orders_archive, order_identifier"),
+                 (parent, row | insert, "wrong_event", "select 1 from lines where order_id = 1")]
+    assert discover.enforcing_trigger(unrelated, candidate) is None
