@@ -95,6 +95,11 @@ def test_apms_finds_the_plans_16_with_their_definitions_and_three_more(conn, tmp
     # No foreign key to learn ON DELETE from: RESTRICT, said to be the user's choice.
     assert {c.on_delete for c in found.proposed} == {"RESTRICT"}
     assert all(c.on_delete_why.startswith("your choice") for c in found.proposed)
+    # The comment's hint points at 6 of the plan's 7 CASCADE keys, and at none of its RESTRICT ones
+    # (approver_overrides is not named after workflow_instances).
+    hinted = {relation(c) for c in found.proposed if "CASCADE would delete them" in c.on_delete_why}
+    cascades = {relation(fk) for fk in PLAN if fk.on_delete == "CASCADE"}
+    assert hinted == cascades - {("approver_overrides", ("workflow_instance_id",), "workflow_instances", ("id",))}
 
     written = tmp_path / "catalog.yaml"
     written.write_text(discover_catalog.to_yaml(found, "the test database"))
