@@ -1,6 +1,7 @@
 """fkguard discover: its precision and recall on the APMS schema (against the plan's 16) and on two schemas
 of other styles written for it (tests/discover_shapes.py), the catalog it writes, and its evidence."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from fkguard import discover, discover_catalog
 from fkguard import discover_names as names
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
+from fkguard_testing.fixtures import pg_script
 from tests import discover_shapes as shapes
 
 PLAN = load_catalog()
@@ -25,6 +27,21 @@ def score(found: discover.Discovery, truth: set[tuple]) -> tuple[float, float, s
     proposed = {relation(c) for c in found.proposed}
     hits = proposed & truth
     return len(hits) / len(proposed), len(hits) / len(truth), proposed - truth, truth - proposed
+
+
+def fresh_database(pg, name: str):
+    """A database of its own, so a table another test left in the shared one cannot change what is discovered;
+    dropped after the test."""
+    for statement in (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name} OWNER {pg.username}"):
+        pg_script("psql", "-d", "postgres", "-c", statement)
+    with dataclasses.replace(pg, database=name).connect() as conn:
+        yield conn
+    pg_script("psql", "-d", "postgres", "-c", f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture()
+def apms(pg):
+    yield from fresh_database(pg, "discover_apms")
 
 
 @pytest.fixture()
@@ -68,7 +85,8 @@ def test_table_scores_rank_direct_names_over_prefixes_and_roles():
 
 # --- APMS: the plan's 16 ----------------------------------------------------------------------------------
 
-def test_apms_finds_the_plans_16_with_their_definitions_and_three_more(conn, tmp_path):
+def test_apms_finds_the_plans_16_with_their_definitions_and_three_more(apms, tmp_path):
+    conn = apms
     generate(conn, 2000, {}, progress=lambda _: None)
     found = discover.discover(conn, ["public"])
     plan = {relation(fk) for fk in PLAN}
@@ -117,7 +135,8 @@ def test_apms_finds_the_plans_16_with_their_definitions_and_three_more(conn, tmp
     assert "the names say punchlist_items is part of punchlists: CASCADE would delete them with it" in text
 
 
-def test_planted_orphans_lower_the_share_and_are_counted_as_the_audit_counts_them(conn):
+def test_planted_orphans_lower_the_share_and_are_counted_as_the_audit_counts_them(apms):
+    conn = apms
     stage_actions = next(fk for fk in PLAN if fk.name == "fk_workflow_stage_actions_stage")
     generate(conn, 2000, {stage_actions: 40}, progress=lambda _: None)
     found = discover.discover(conn, ["public"])
@@ -128,7 +147,8 @@ def test_planted_orphans_lower_the_share_and_are_counted_as_the_audit_counts_the
     assert count_orphans(conn, stage_actions) == candidate.orphans
 
 
-def test_a_big_table_is_sampled_and_the_sample_is_said(conn):
+def test_a_big_table_is_sampled_and_the_sample_is_said(apms):
+    conn = apms
     generate(conn, 2000, {}, progress=lambda _: None)
     progress: list[str] = []
     found = discover.discover(conn, ["public"], progress=progress.append, sample_above=1000, sample_rows=500)

@@ -4,8 +4,11 @@ orphans -> remediate -> pulumi up (NOT VALID) -> validate -> fkguard verify."""
 
 import json
 
+import pytest
+
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
+from tests.test_discover import fresh_database
 
 PLAN = load_catalog()
 
@@ -14,6 +17,15 @@ def foreign_keys(conn) -> dict[str, tuple[bool, str]]:
     return {name: (valid, definition) for name, valid, definition in conn.execute(
         "SELECT conname, convalidated, pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE contype = 'f' AND connamespace = 'public'::regnamespace")}
+
+
+@pytest.fixture()
+def conn(pg, project):
+    """The APMS fixture in a database of its own (nothing another test left behind gets discovered), the
+    project copy's stack pointed at it."""
+    for connection in fresh_database(pg, "discover_e2e"):
+        project.run("config", "set", "postgresql:database", "discover_e2e", "--stack", "local")
+        yield connection
 
 
 def test_discovered_catalog_rolls_out_unchanged(project, conn):
