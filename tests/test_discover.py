@@ -290,3 +290,18 @@ def test_a_trigger_enforces_a_pair_when_its_source_names_the_other_table_and_eve
     unrelated = [(child, row | insert, "touch", "new.updated_at := now(); -- orders_archive, order_identifier"),
                  (parent, row | insert, "wrong_event", "select 1 from lines where order_id = 1")]
     assert discover.enforcing_trigger(unrelated, candidate) is None
+
+
+def test_a_partitioned_table_is_read_whole_and_sampled_through_its_partitions(schema):
+    from tests.shapes import two_level_partitioned
+
+    conn = schema("discover_parts", "CREATE SCHEMA discover_parts")
+    conn.execute("CREATE TABLE discover_parts.sites (id int PRIMARY KEY); "
+                 "INSERT INTO discover_parts.sites SELECT generate_series(1, 100)")
+    conn.execute(two_level_partitioned("discover_parts", "visits", "site_id", "day"))
+    conn.execute("ANALYZE discover_parts.visits")
+    found = discover.discover(conn, ["discover_parts"], sample_above=500, sample_rows=1000)
+    # The partitions are not candidates of their own: the partitioned table's key covers them.
+    assert [(relation(c), c.rows) for c in found.proposed] == [(("visits", ("site_id",), "sites", ("id",)), 2000)]
+    visit = found.proposed[0]
+    assert visit.sample_percent == 50.0 and 0 < visit.keys < 2000 and visit.orphans == 0
