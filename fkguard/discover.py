@@ -21,21 +21,27 @@ Only catalog reads and aggregate queries run: no table is loaded, so memory stay
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
 from fkguard import column_types, ddl, indexes, live, orphans
 from fkguard import discover_names as names
-from fkguard.catalog import MAX_IDENTIFIER_BYTES, TIERS, ForeignKey, QualifiedName
+from fkguard.catalog import TIERS, ForeignKey, QualifiedName
+from fkguard.discover_proposal import assign_names, assign_tiers, propose_on_delete
+from fkguard.discover_schema import (
+    Existing,
+    Table,
+    enforcing_trigger,
+    read_existing,
+    read_tables,
+    read_triggers,
+    user_schemas,
+)
 from fkguard.errors import FkguardError
 
-SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "fkguard_quarantine")
 SAMPLE_ABOVE = 100_000  # rows: tables bigger than this are sampled
 SAMPLE_ROWS = 20_000    # about this many referencing rows read from a sampled table
 MIN_SHARE = 0.9         # a candidate whose keys find a parent less often than this is not proposed
@@ -46,30 +52,6 @@ Progress = Callable[[str], None]
 
 class DiscoverError(FkguardError):
     """A discovery refused before it read anything; the message names the setting and the fix."""
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    not_null: bool
-
-
-@dataclass
-class Table:
-    name: QualifiedName
-    oid: int
-    columns: dict[str, Column] = field(default_factory=dict)
-    keys: list[tuple[str, ...]] = field(default_factory=list)  # unique keys, the primary key first
-    primary: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Existing:
-    table: QualifiedName
-    columns: tuple[str, ...]
-    references: QualifiedName
-    referenced_columns: tuple[str, ...]
-    on_delete: str
 
 
 @dataclass
@@ -123,84 +105,6 @@ class Discovery:
     tables: int
     schemas: tuple[str, ...]
     existing: list[Existing]
-
-
-# --- the schema, read from the catalogs in a handful of queries -------------------------------------------
-
-def user_schemas(conn: psycopg.Connection) -> tuple[str, ...]:
-    rows = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname <> ALL(%s) AND nspname NOT LIKE 'pg\\_%%' "
-                        "ORDER BY nspname", (list(SYSTEM_SCHEMAS),)).fetchall()
-    return tuple(r[0] for r in rows)
-
-
-def read_tables(conn: psycopg.Connection, schemas: Iterable[str]) -> dict[int, Table]:
-    """The plain and partitioned tables of the schemas (partitions share their parent's keys: left out)."""
-    tables = {oid: Table(QualifiedName(schema, name), oid) for schema, name, oid in conn.execute(
-        "SELECT n.nspname, c.relname, c.oid::int8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY(%s) ORDER BY 1, 2",
-        (list(schemas),))}
-    oids = list(tables)
-    for oid, column, not_null in conn.execute(
-            "SELECT attrelid::int8, attname, attnotnull FROM pg_attribute WHERE attrelid = ANY(%s::oid[]) AND attnum > 0 "
-            "AND NOT attisdropped ORDER BY attrelid, attnum", (oids,)):
-        tables[oid].columns[column] = Column(column, not_null)
-    for oid, primary, key in conn.execute(
-            "SELECT i.indrelid::int8, i.indisprimary, ARRAY(SELECT a.attname::text FROM unnest((i.indkey::int2[])"
-            "[0:i.indnkeyatts - 1]) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = i.indrelid "
-            "AND a.attnum = k.n ORDER BY k.o) FROM pg_index i WHERE i.indrelid = ANY(%s::oid[]) AND i.indisunique "
-            "AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL ORDER BY i.indisprimary DESC, i.indexrelid",
-            (oids,)):
-        if tuple(key) not in tables[oid].keys:
-            tables[oid].keys.append(tuple(key))
-        if primary:
-            tables[oid].primary = tuple(key)
-    return tables
-
-
-def read_existing(conn: psycopg.Connection, tables: dict[int, Table]) -> list[Existing]:
-    """The foreign keys the tables already have (what a discovery leaves out, and the conventions it follows)."""
-    found = []
-    for table, ref_schema, ref_name, cols, ref_cols, deltype in conn.execute(
-            "SELECT c.conrelid::int8, rn.nspname, rt.relname, "
-            "ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a "
-            "ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i), "
-            "ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a "
-            "ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i), c.confdeltype "
-            "FROM pg_constraint c JOIN pg_class rt ON rt.oid = c.confrelid JOIN pg_namespace rn ON rn.oid = rt.relnamespace "
-            "WHERE c.contype = 'f' AND c.conrelid = ANY(%s::oid[]) ORDER BY c.conname", (list(tables),)):
-        found.append(Existing(tables[table].name, tuple(cols), QualifiedName(ref_schema, ref_name), tuple(ref_cols),
-                              live.ACTION_CODES.get(deltype, "NO ACTION")))
-    return found
-
-
-# pg_trigger.tgtype bits (pg_trigger.h): row-level, INSERT, DELETE, UPDATE.
-_ROW, _INSERT, _DELETE, _UPDATE = 1, 4, 8, 16
-
-
-def read_triggers(conn: psycopg.Connection, tables: dict[int, Table]) -> list[tuple[QualifiedName, int, str, str]]:
-    """(table, tgtype, trigger name, its function's source in lower case) of each user row trigger."""
-    return [(tables[oid].name, tgtype, name, (source or "").lower()) for oid, tgtype, name, source in conn.execute(
-        "SELECT t.tgrelid::int8, t.tgtype::int, t.tgname, p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
-        "WHERE NOT t.tgisinternal AND t.tgrelid = ANY(%s::oid[]) ORDER BY t.tgname", (list(tables),))
-        if tgtype & _ROW]
-
-
-def _mentions(source: str, name: str) -> bool:
-    return re.search(r"(?<![\w$])" + re.escape(name.lower()) + r"(?![\w$])", source) is not None
-
-
-def enforcing_trigger(triggers: list[tuple[QualifiedName, int, str, str]], candidate: Candidate) -> str | None:
-    """The trigger that already enforces the relationship by hand, if one does (see the module's step 2)."""
-    for table, tgtype, trigger, source in triggers:
-        if table == candidate.table and tgtype & (_INSERT | _UPDATE):
-            other = candidate.references
-        elif table == candidate.references and tgtype & (_DELETE | _UPDATE):
-            other = candidate.table
-        else:
-            continue
-        if _mentions(source, other.name) and all(_mentions(source, c) for c in candidate.columns):
-            return f"{trigger} on {table}"
-    return None
 
 
 # --- candidates from names ------------------------------------------------------------------------------
@@ -356,76 +260,6 @@ def _implied(kept: list[Candidate], existing: list[Existing], enforced: list[Can
     return [c for c in kept if c not in implied]
 
 
-# --- names, tiers and ON DELETE ----------------------------------------------------------------------------
-
-def _short(name: str) -> str:
-    if len(name.encode()) <= MAX_IDENTIFIER_BYTES:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    cut = name
-    while len((cut + "_" + digest).encode()) > MAX_IDENTIFIER_BYTES:
-        cut = cut[:-1]
-    return f"{cut}_{digest}"
-
-
-def constraint_name(candidate: Candidate) -> str:
-    """fk_<table>_<column without its id/ref suffix> for one column, fk_<table>_<referenced table> for several;
-    longer than 63 bytes: cut, with 8 hex digits of the whole name's SHA-256."""
-    tail = names.stem_text(candidate.columns[0]) if len(candidate.columns) == 1 else candidate.references.name
-    return _short(f"fk_{candidate.table.name}_{tail}")
-
-
-def _names(conn: psycopg.Connection, kept: list[Candidate]) -> None:
-    taken = {(QualifiedName(s, t), n) for s, t, n in conn.execute(
-        "SELECT n.nspname, c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace")}
-    used: set[str] = set()  # the catalog wants names unique across the file
-    for c in kept:
-        base = constraint_name(c)
-        name, n = base, 1
-        while name in used or (c.table, name) in taken:
-            n += 1
-            name = _short(f"{base}_{n}")
-        c.name = name
-        used.add(name)
-
-
-def _tiers(kept: list[Candidate]) -> None:
-    """The keys with the fewest rows to validate (referencing plus referenced: what VALIDATE reads) first, so
-    small master parents lead and the largest child tables come last; cut into the four tiers in that order,
-    the keys of one table sharing the tier of its first."""
-    ordered = sorted(kept, key=lambda c: (c.rows + c.parent_rows, c.rows, str(c.table), c.columns))
-    first: dict[QualifiedName, str] = {}
-    for i, c in enumerate(ordered):
-        c.tier = first.setdefault(c.table, TIERS[len(TIERS) * i // max(len(ordered), 1)])
-
-
-def _part_of(candidate: Candidate) -> bool:
-    """A child named after its parent (punchlist_items of punchlists): the names hint at CASCADE."""
-    child, parent = names.words(candidate.table.name), names.words(candidate.references.name)
-    return bool(child and parent) and parent[0] in (child[0], names.plural(child[0])) and child != parent
-
-
-def _on_delete(kept: list[Candidate], existing: list[Existing], tables: dict[QualifiedName, Table]) -> None:
-    overall = Counter(e.on_delete for e in existing)
-    for c in kept:
-        to_parent = Counter(e.on_delete for e in existing if e.references == c.references)
-        if to_parent:
-            action, n = to_parent.most_common(1)[0]
-            c.on_delete, c.on_delete_why = action, (f"as {n} of the {sum(to_parent.values())} foreign keys to "
-                                                    f"{c.references} in the schema")
-        elif overall:
-            action, n = overall.most_common(1)[0]
-            c.on_delete, c.on_delete_why = action, f"the schema's convention: {n} of its {len(existing)} foreign keys"
-        else:
-            hint = (f"; the names say {c.table.name} is part of {c.references.name}: CASCADE would delete them with it"
-                    if _part_of(c) else "")
-            c.on_delete, c.on_delete_why = "RESTRICT", ("your choice: the schema has no foreign keys to take a "
-                                                        "convention from, and RESTRICT deletes nothing" + hint)
-        if c.on_delete == "SET NULL" and any(tables[c.table].columns[col].not_null for col in c.columns):
-            c.on_delete, c.on_delete_why = "RESTRICT", c.on_delete_why + "; SET NULL cannot apply to a NOT NULL column"
-
-
 # --- the whole discovery ------------------------------------------------------------------------------------
 
 def discover(conn: psycopg.Connection, schemas: Iterable[str] = (), progress: Progress = lambda _: None,
@@ -451,7 +285,7 @@ def discover(conn: psycopg.Connection, schemas: Iterable[str] = (), progress: Pr
     for c in candidates:
         if (c.table, frozenset(c.columns)) in covered:
             skipped.append(f"{c.describe()}: an existing foreign key covers {c.table} ({', '.join(c.columns)})")
-        elif (trigger := enforcing_trigger(triggers, c)) is not None:
+        elif (trigger := enforcing_trigger(triggers, c.table, c.columns, c.references)) is not None:
             skipped.append(f"{c.describe()}: enforced by trigger {trigger}")
             enforced.append(c)
         elif problem := _type_problem(conn, c):
@@ -474,9 +308,9 @@ def discover(conn: psycopg.Connection, schemas: Iterable[str] = (), progress: Pr
     rejected += [c for c in checked if c.rejected and c not in rejected]
     for c in kept:
         c.confidence = _confidence(c)
-    _names(conn, kept)
-    _tiers(kept)
-    _on_delete(kept, existing, by_name)
+    assign_names(conn, kept)
+    assign_tiers(kept)
+    propose_on_delete(kept, existing, by_name)
     kept.sort(key=lambda c: (TIERS.index(c.tier), c.rows, str(c.table), c.columns))
     progress(f"discover: {len(kept)} proposed, {len(rejected)} rejected, {len(skipped)} left out")
     return Discovery(kept, rejected, skipped, len(tables), chosen, existing)

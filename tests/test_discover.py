@@ -12,6 +12,7 @@ from fkguard import discover, discover_catalog
 from fkguard import discover_names as names
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
+from fkguard.discover_schema import enforcing_trigger, read_tables
 from fkguard_testing.fixtures import pg_script
 from tests import discover_shapes as shapes
 
@@ -233,7 +234,7 @@ def test_the_shapes_truths_name_real_columns(schema):
     for name, text, truth in ((shapes.SHOP, shapes.SHOP_SQL, shapes.SHOP_TRUTH),
                               (shapes.STUDIO, shapes.STUDIO_SQL, shapes.STUDIO_TRUTH)):
         conn = schema(name, text)
-        tables = {t.name.name: t for t in discover.read_tables(conn, [name]).values()}
+        tables = {t.name.name: t for t in read_tables(conn, [name]).values()}
         for table, columns, parent, referenced in truth:
             assert set(columns) <= set(tables[table].columns) and tuple(referenced) in tables[parent].keys
 
@@ -281,15 +282,14 @@ def test_a_trigger_enforces_a_pair_when_its_source_names_the_other_table_and_eve
     from fkguard.catalog import QualifiedName
 
     child, parent = QualifiedName("s", "lines"), QualifiedName("s", "orders")
-    candidate = discover.Candidate(child, ("order_id",), parent, ("id",), 1.0, ["order_id names orders"])
     row, insert, delete = 1, 4, 8
     on_parent_delete = [(parent, row | delete, "orders_cascade", "begin delete from s.lines where order_id = old.id; end")]
-    assert discover.enforcing_trigger(on_parent_delete, candidate) == "orders_cascade on s.orders"
+    assert enforcing_trigger(on_parent_delete, child, ("order_id",), parent) == "orders_cascade on s.orders"
     on_child_insert = [(child, row | insert, "lines_check", 'perform 1 from "orders" where id = new."order_id";')]
-    assert discover.enforcing_trigger(on_child_insert, candidate) == "lines_check on s.lines"
+    assert enforcing_trigger(on_child_insert, child, ("order_id",), parent) == "lines_check on s.lines"
     unrelated = [(child, row | insert, "touch", "new.updated_at := now(); -- orders_archive, order_identifier"),
                  (parent, row | insert, "wrong_event", "select 1 from lines where order_id = 1")]
-    assert discover.enforcing_trigger(unrelated, candidate) is None
+    assert enforcing_trigger(unrelated, child, ("order_id",), parent) is None
 
 
 def test_a_partitioned_table_is_read_whole_and_sampled_through_its_partitions(schema):
