@@ -416,6 +416,7 @@ def _discover(args: argparse.Namespace) -> int:
     conn_settings = settings.ConnectionSettings.from_config(settings.stack_config(args.stack, project),
                                                             stack=f"stack {args.stack!r}")
     with conn_settings.connect(application_name="fkguard-discover") as conn:
+        conn.execute("SET default_transaction_read_only = on")  # discover reads; nothing it runs may write
         found = discover.discover(conn, args.schema, progress=_progress, sample_above=args.sample_above,
                                   sample_rows=args.sample_rows, min_share=args.min_share)
     text = discover_catalog.to_yaml(found, conn_settings.describe())

@@ -293,6 +293,8 @@ def discover(conn: psycopg.Connection, schemas: Iterable[str] = (), progress: Pr
             rejected.append(c)
         else:
             checked.append(c)
+    progress(f"discover: {len(skipped)} left out (an existing key or a trigger), {len(rejected)} refused by the "
+             f"unique-key and type checks, {len(checked)} to measure in the data")
     sizes = _Sizes(conn, sample_above)
     for i, c in enumerate(checked, 1):
         measure(conn, c, sizes, sample_rows)

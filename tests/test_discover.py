@@ -159,7 +159,9 @@ def test_a_big_table_is_sampled_and_the_sample_is_said(apms):
     assert small.sample_percent is None and small.keys == 500
     assert any("(sample 25% of 2,000 rows)" in line for line in progress)
     assert "in a sample of 25% of the table's pages (TABLESAMPLE SYSTEM" in discover_catalog.to_yaml(found, "db")
-    assert progress[0].startswith("discover: 17 tables in public, 0 foreign keys already")
+    assert progress[:2] == ["discover: 17 tables in public, 0 foreign keys already, 20 candidates from names",
+                            "discover: 0 left out (an existing key or a trigger), 0 refused by the unique-key and type "
+                            "checks, 20 to measure in the data"]
 
 
 # --- two schemas of other styles ------------------------------------------------------------------------------
