@@ -402,6 +402,35 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _discover(args: argparse.Namespace) -> int:
+    from fkguard import discover, discover_catalog
+
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not args.force:
+        raise CommandError(f"{out} exists (a catalog someone may have edited): choose another --out, or add --force "
+                           f"to replace it")
+    if out is not None and not out.parent.is_dir():
+        raise CommandError(f"{out.parent} is not a folder: create it, or choose another --out")
+    # The connection only: the stack's catalog may not exist yet (discover is what writes it).
+    project = stack_context.find_project(Path.cwd())
+    conn_settings = settings.ConnectionSettings.from_config(settings.stack_config(args.stack, project),
+                                                            stack=f"stack {args.stack!r}")
+    with conn_settings.connect(application_name="fkguard-discover") as conn:
+        conn.execute("SET default_transaction_read_only = on")  # discover reads; nothing it runs may write
+        found = discover.discover(conn, args.schema, progress=_progress, sample_above=args.sample_above,
+                                  sample_rows=args.sample_rows, min_share=args.min_share)
+    text = discover_catalog.to_yaml(found, conn_settings.describe())
+    if out is not None:
+        out.write_text(text)
+        _progress(f"discover: wrote {len(found.proposed)} foreign keys to {args.out}; next: pulumi config set "
+                  f"fkguard:catalog {args.out} -s {args.stack}, then fkguard audit -s {args.stack}")
+    if args.json:
+        print(json.dumps(discover_catalog.as_json(found), indent=2))
+    elif not args.out:
+        print(text, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fkguard", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -476,6 +505,16 @@ def build_parser() -> argparse.ArgumentParser:
     debts = command("debt", "the orphans accepted as debt for the stack, and which entries are no longer needed",
                     _debt)
     debts.add_argument("--prune", action="store_true", help="remove the entries no longer needed")
+
+    find = command("discover", "propose the foreign keys the database is missing, with the evidence for each, as a "
+                   "catalog file", _discover)
+    find.add_argument("--schema", action="append", default=[], help="only this schema (repeatable; default: all)")
+    find.add_argument("--out", help="write the catalog here (default: print it)")
+    find.add_argument("--force", action="store_true", help="replace the --out file if it exists")
+    find.add_argument("--json", action="store_true", help="every candidate and its evidence as JSON")
+    find.add_argument("--min-share", type=float, default=0.9, help="least share of keys with a parent (default 0.9)")
+    find.add_argument("--sample-above", type=int, default=100_000, help="sample tables with more rows (default 100000)")
+    find.add_argument("--sample-rows", type=int, default=20_000, help="rows to sample from those (default 20000)")
 
     rollback = command("rollback", "drop constraints with pulumi destroy --target (prints the command, then runs it)",
                        _rollback)

@@ -107,6 +107,24 @@ def count_orphans(conn: psycopg.Connection, fk: ForeignKey) -> int:
         return one(conn.execute(_anti_join(conn, fk, sql.SQL("count(*)"))))[0]
 
 
+def count_keys_and_orphans(conn: psycopg.Connection, fk: ForeignKey, sample_percent: float | None = None) -> tuple[int, int]:
+    """(referencing rows with a key, orphans among them): count_orphans's join and MATCH rule, with the rows
+    it exempts counted too, for `fkguard discover`'s share. With sample_percent, only a repeatable
+    TABLESAMPLE SYSTEM of the referencing table's pages is read (the parent side is looked up by its key)."""
+    sample = (sql.SQL(" TABLESAMPLE SYSTEM ({}) REPEATABLE (0)").format(sql.Literal(sample_percent))
+              if sample_percent is not None else sql.SQL(""))
+    query = sql.SQL(OWN_STATEMENT) + sql.SQL(
+        " SELECT count(*), count(*) FILTER (WHERE pk.{first} IS NULL) FROM {fk_table} fk{sample} "
+        "LEFT JOIN {pk_table} pk ON {join} WHERE {not_null}").format(
+        first=sql.Identifier(fk.referenced_columns[0]), fk_table=_relation(conn, fk.table), sample=sample,
+        pk_table=_relation(conn, fk.references), join=_join(fk, [sql.Identifier(c) for c in fk.columns]),
+        not_null=_not_null(fk))
+    with conn.transaction():
+        conn.execute(_AS_VALIDATE_DOES)
+        keys, missing = one(conn.execute(query))
+    return int(keys), int(missing)
+
+
 def sample_orphan_keys(conn: psycopg.Connection, fk: ForeignKey, limit: int = 5, columns: tuple[str, ...] = (),
                        row_factory: RowFactory[Any] = tuple_row) -> list[Any]:
     """The first few orphans: their key columns, then any extra columns asked for (as tuples, or

@@ -1,0 +1,318 @@
+"""`fkguard discover`: the foreign keys a live database is missing, each with the evidence for it.
+
+1. Candidates from names (fkguard.discover_names): a column `x_id`/`xId`/`x_ref` to a table `x`, `xs` or
+   `x_master` (with or without a prefix of the table's own) and that table's single-column primary key; a
+   column named like another table's distinctive single-column key; a column set named like another table's
+   composite unique key.
+2. Left out: columns an existing foreign key already covers, and relationships a trigger enforces (a row
+   trigger on the referencing table for INSERT or UPDATE, or on the referenced table for DELETE or UPDATE,
+   whose function's source names the other table and every column of the pair: how hand-written RI looks).
+3. Confirmed by fkguard's own checks: a unique key over the referenced columns (live.has_unique_key) and
+   types PostgreSQL compares without casting the referencing column (column_types.pairings, not blocking).
+4. Evidence from the data with the audit's predicate (orphans.count_keys_and_orphans): the share of keys
+   that have a parent, exact on small tables and on a repeatable TABLESAMPLE of big ones (the size said),
+   the orphans, the row counts, whether an index leads with the columns.
+5. One parent per column set (the best share, then the most direct name); a key implied by a composite one
+   through its parent's own key is left out (`Task (TenantId)` when `Task (TenantId, ProjectNo)` -> `Project`
+   and `Project (TenantId)` -> `Tenant`).
+
+Only catalog reads and aggregate queries run: no table is loaded, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from fkguard import column_types, ddl, indexes, live, orphans
+from fkguard import discover_names as names
+from fkguard.catalog import TIERS, ForeignKey, QualifiedName
+from fkguard.discover_proposal import assign_names, assign_tiers, propose_on_delete
+from fkguard.discover_schema import (
+    Existing,
+    Table,
+    enforcing_trigger,
+    read_existing,
+    read_tables,
+    read_triggers,
+    user_schemas,
+)
+from fkguard.errors import FkguardError
+
+SAMPLE_ABOVE = 100_000  # rows: tables bigger than this are sampled
+SAMPLE_ROWS = 20_000    # about this many referencing rows read from a sampled table
+MIN_SHARE = 0.9         # a candidate whose keys find a parent less often than this is not proposed
+OTHER_SCHEMA = 0.9      # factor for a parent in another schema than the referencing table
+
+Progress = Callable[[str], None]
+
+
+class DiscoverError(FkguardError):
+    """A discovery refused before it read anything; the message names the setting and the fix."""
+
+
+@dataclass
+class Candidate:
+    table: QualifiedName
+    columns: tuple[str, ...]
+    references: QualifiedName
+    referenced_columns: tuple[str, ...]
+    name_score: float
+    because: list[str]
+    types: str = ""
+    keys: int | None = None          # referencing rows with a key (in the sample, when sampled)
+    orphans: int | None = None
+    sample_percent: float | None = None
+    rows: int = 0                    # the referencing table's rows (exact below SAMPLE_ABOVE, else estimated)
+    parent_rows: int = 0
+    index: str | None = None         # a valid index leading with the columns
+    confidence: float = 0.0
+    ambiguous: str = ""
+    rejected: str = ""               # why it is not proposed ("" when it is)
+    name: str = ""
+    tier: str = "low"
+    on_delete: str = "RESTRICT"
+    on_delete_why: str = ""
+
+    @property
+    def share(self) -> float | None:
+        return None if not self.keys or self.orphans is None else (self.keys - self.orphans) / self.keys
+
+    @property
+    def label(self) -> str:
+        return "high" if self.confidence >= 0.85 else "medium" if self.confidence >= 0.6 else "low"
+
+    @property
+    def pairs(self) -> frozenset[tuple[str, str]]:
+        return frozenset(zip(self.columns, self.referenced_columns, strict=True))
+
+    def foreign_key(self) -> ForeignKey:
+        return ForeignKey(name=self.name or "fk_discover_candidate", tier=self.tier, table=self.table, columns=self.columns,
+                          references=self.references, referenced_columns=self.referenced_columns, on_delete=self.on_delete)
+
+    def describe(self) -> str:
+        return f"{self.table} ({', '.join(self.columns)}) -> {self.references} ({', '.join(self.referenced_columns)})"
+
+
+@dataclass
+class Discovery:
+    proposed: list[Candidate]
+    rejected: list[Candidate]
+    skipped: list[str]  # columns left out before any check (an existing key, a trigger), one line each
+    tables: int
+    schemas: tuple[str, ...]
+    existing: list[Existing]
+
+
+# --- candidates from names ------------------------------------------------------------------------------
+
+def _add(found: dict[tuple, Candidate], table: QualifiedName, columns: tuple[str, ...], parent: QualifiedName,
+         referenced: tuple[str, ...], score: float, because: str) -> None:
+    if parent.schema != table.schema:
+        score *= OTHER_SCHEMA
+    key = (table, columns, parent, referenced)
+    if key in found:
+        found[key].name_score = max(found[key].name_score, score)
+        found[key].because.append(because)
+    else:
+        found[key] = Candidate(table, columns, parent, referenced, score, [because])
+
+
+def name_candidates(tables: dict[int, Table]) -> list[Candidate]:
+    found: dict[tuple, Candidate] = {}
+    by_key_name: dict[str, list[tuple[Table, str]]] = {}
+    for parent in tables.values():
+        for key in parent.keys:
+            if len(key) == 1 and names.distinctive_key(key[0]):
+                by_key_name.setdefault(key[0], []).append((parent, key[0]))
+    index = names.TableIndex(sorted({t.name.name for t in tables.values()}))
+    by_table_name: dict[str, list[Table]] = {}
+    for t in tables.values():
+        by_table_name.setdefault(t.name.name, []).append(t)
+    for table in tables.values():
+        for column in table.columns:
+            stem = names.stem(column)
+            matched = index.matches(stem) if stem else {}
+            for parent, score in ((p, s) for name, s in matched.items() for p in by_table_name[name]):
+                singles = [k for k in parent.keys if len(k) == 1]
+                targets = [parent.primary] if len(parent.primary) == 1 else singles
+                for target in targets:
+                    if not (parent is table and target == (column,)):
+                        _add(found, table.name, (column,), parent.name, target, score,
+                             f"{column} names {parent.name.name}")
+            for parent, key_column in by_key_name.get(column, []):
+                if parent is not table:
+                    _add(found, table.name, (column,), parent.name, (key_column,), names.KEY_NAME,
+                         f"{column} is {parent.name.name}'s key name")
+    for parent in tables.values():
+        for key in (k for k in parent.keys if len(k) > 1):
+            for table in tables.values():
+                if table is not parent and all(c in table.columns for c in key):
+                    _add(found, table.name, key, parent.name, key, names.COMPOSITE,
+                         f"({', '.join(key)}) is {parent.name.name}'s composite key")
+    return list(found.values())
+
+
+# --- the checks and the data --------------------------------------------------------------------------------
+
+def _type_problem(conn: psycopg.Connection, candidate: Candidate) -> str:
+    """'' when fkguard's own checks accept the pair; otherwise why not. Fills candidate.types."""
+    if not live.has_unique_key(conn, candidate.references, candidate.referenced_columns):
+        return f"no unique key over {candidate.references} ({', '.join(candidate.referenced_columns)})"
+    pairs = column_types.pairings(conn, candidate.foreign_key())
+    candidate.types = "; ".join(f"{p.mine} -> {p.theirs} ({p.verdict})" for p in pairs)
+    blocking = [p for p in pairs if p.blocking]
+    return f"types: {blocking[0].column} {blocking[0].mine} -> {blocking[0].theirs}: {blocking[0].reason}" if blocking else ""
+
+
+class _Sizes:
+    """Rows per table: exact (count) at or below SAMPLE_ABOVE by the planner's estimate, the estimate above."""
+
+    def __init__(self, conn: psycopg.Connection, sample_above: int) -> None:
+        self.conn, self.sample_above = conn, sample_above
+        self.known: dict[QualifiedName, int] = {}
+
+    def estimate(self, table: QualifiedName) -> int:
+        return indexes.row_estimate(self.conn, table)
+
+    def rows(self, table: QualifiedName) -> int:
+        if table not in self.known:
+            estimate = self.estimate(table)
+            if estimate <= self.sample_above:
+                row = self.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ddl.table_ref(table))).fetchone()
+                estimate = int(row[0]) if row else 0
+            self.known[table] = estimate
+        return self.known[table]
+
+
+def measure(conn: psycopg.Connection, candidate: Candidate, sizes: _Sizes, sample_rows: int) -> None:
+    """The share of keys with a parent (sampled on a big table), the row counts and the supporting index."""
+    candidate.rows, candidate.parent_rows = sizes.rows(candidate.table), sizes.rows(candidate.references)
+    fk = candidate.foreign_key()
+    if candidate.rows > sizes.sample_above:
+        candidate.sample_percent = max(min(100.0, round(100.0 * sample_rows / candidate.rows, 4)), 0.0001)
+    candidate.keys, candidate.orphans = orphans.count_keys_and_orphans(conn, fk, candidate.sample_percent)
+    found = [i for i in live.leading_indexes(conn, candidate.table, candidate.columns) if i.valid]
+    candidate.index = found[0].name if found else None
+
+
+def _confidence(candidate: Candidate) -> float:
+    share = candidate.share
+    value = candidate.name_score * (0.5 if share is None else share)
+    if candidate.keys and candidate.keys < 10:
+        value *= 0.8  # a handful of keys proves little
+    if candidate.ambiguous:
+        value *= 0.8
+    return round(value, 3)
+
+
+def _choose(proposed: list[Candidate]) -> list[Candidate]:
+    """One parent per referencing column set: the best share, then the most direct name."""
+    def rank(c: Candidate) -> tuple:
+        return (c.share if c.share is not None else 0.5, c.name_score, -c.parent_rows)
+
+    kept: list[Candidate] = []
+    groups: dict[tuple, list[Candidate]] = {}
+    for c in proposed:
+        groups.setdefault((c.table, frozenset(c.columns)), []).append(c)
+    for group in groups.values():
+        group.sort(key=rank, reverse=True)
+        best = group[0]
+        for other in group[1:]:
+            other.rejected = f"{best.references} fits the same columns better"
+            if rank(other)[:2] == rank(best)[:2]:
+                best.ambiguous = f"{other.references} fits as well"
+        kept.append(best)
+    # Two tables naming each other with the same column (a 1:1 pair): the better direction stays.
+    for c in list(kept):
+        twin = next((o for o in kept if o.table == c.references and o.references == c.table
+                     and o.columns == c.referenced_columns and o.referenced_columns == c.columns), None)
+        if twin is not None and c in kept and rank(twin) >= rank(c):
+            c.rejected = f"the other direction ({twin.describe()}) fits better"
+            kept.remove(c)
+    return kept
+
+
+def _implied(kept: list[Candidate], existing: list[Existing], enforced: list[Candidate],
+             tables: dict[QualifiedName, Table]) -> list[Candidate]:
+    """Keys a composite one implies through its parent's own key (module step 5). The composite one (a
+    candidate, an existing key or one a trigger enforces) must be NOT NULL throughout: under MATCH SIMPLE a
+    row with a NULL in it escapes the check, and its other columns with it."""
+    relations = [(c.table, c.columns, c.pairs, c.references) for c in [*kept, *enforced]]
+    relations += [(e.table, e.columns, frozenset(zip(e.columns, e.referenced_columns, strict=True)), e.references)
+                  for e in existing]
+    implied = []
+    for small in kept:
+        for table, columns, pairs, parent in relations:
+            through = dict(pairs)
+            if table != small.table or not set(small.columns) < set(through):
+                continue
+            if not all(tables[table].columns[c].not_null for c in through):
+                continue
+            mapped = frozenset((through[c], r) for c, r in small.pairs)
+            if any(t == parent and p == mapped and r == small.references for t, _, p, r in relations):
+                small.rejected = f"implied by the key {table} ({', '.join(columns)}) -> {parent} and {parent}'s own"
+                implied.append(small)
+                break
+    return [c for c in kept if c not in implied]
+
+
+# --- the whole discovery ------------------------------------------------------------------------------------
+
+def discover(conn: psycopg.Connection, schemas: Iterable[str] = (), progress: Progress = lambda _: None,
+             sample_above: int = SAMPLE_ABOVE, sample_rows: int = SAMPLE_ROWS, min_share: float = MIN_SHARE) -> Discovery:
+    present = user_schemas(conn)
+    missing = [s for s in schemas if s not in present]
+    if missing:
+        raise DiscoverError(f"schema {missing[0]!r} does not exist in the database (names are case-sensitive); "
+                            f"its schemas are {', '.join(present) or 'none'}")
+    if not 0 < min_share <= 1:
+        raise DiscoverError(f"--min-share {min_share:g} must be above 0 and at most 1 (the share of keys with a parent)")
+    if sample_rows < 1 or sample_above < 0:
+        raise DiscoverError("--sample-rows must be at least 1 and --sample-above at least 0")
+    chosen = tuple(schemas) or present
+    tables = read_tables(conn, chosen)
+    existing = read_existing(conn, tables)
+    triggers = read_triggers(conn, tables)
+    covered = {(e.table, frozenset(e.columns)) for e in existing}
+    candidates = name_candidates(tables)
+    progress(f"discover: {len(tables)} tables in {', '.join(chosen)}, {len(existing)} foreign keys already, "
+             f"{len(candidates)} candidates from names")
+    skipped, checked, rejected, enforced = [], [], [], []
+    for c in candidates:
+        if (c.table, frozenset(c.columns)) in covered:
+            skipped.append(f"{c.describe()}: an existing foreign key covers {c.table} ({', '.join(c.columns)})")
+        elif (trigger := enforcing_trigger(triggers, c.table, c.columns, c.references)) is not None:
+            skipped.append(f"{c.describe()}: enforced by trigger {trigger}")
+            enforced.append(c)
+        elif problem := _type_problem(conn, c):
+            c.rejected = problem
+            rejected.append(c)
+        else:
+            checked.append(c)
+    progress(f"discover: {len(skipped)} left out (an existing key or a trigger), {len(rejected)} refused by the "
+             f"unique-key and type checks, {len(checked)} to measure in the data")
+    sizes = _Sizes(conn, sample_above)
+    for i, c in enumerate(checked, 1):
+        measure(conn, c, sizes, sample_rows)
+        share = "no keys" if c.share is None else f"{100 * c.share:.1f}% of {c.keys:,} keys"
+        progress(f"discover: {i}/{len(checked)} {c.describe()}: {share}"
+                 + (f" (sample {c.sample_percent:g}% of {c.rows:,} rows)" if c.sample_percent else ""))
+        if c.share is not None and c.share < min_share:
+            c.rejected = f"only {100 * c.share:.1f}% of {c.keys:,} keys have a parent (at least {100 * min_share:g}% wanted)"
+    rejected += [c for c in checked if c.rejected]
+    kept = _choose([c for c in checked if not c.rejected])
+    by_name = {t.name: t for t in tables.values()}
+    kept = _implied(kept, existing, enforced, by_name)
+    rejected += [c for c in checked if c.rejected and c not in rejected]
+    for c in kept:
+        c.confidence = _confidence(c)
+    assign_names(conn, kept)
+    assign_tiers(kept)
+    propose_on_delete(kept, existing, by_name)
+    kept.sort(key=lambda c: (TIERS.index(c.tier), c.rows, str(c.table), c.columns))
+    progress(f"discover: {len(kept)} proposed, {len(rejected)} rejected, {len(skipped)} left out")
+    return Discovery(kept, rejected, skipped, len(tables), chosen, existing)
