@@ -86,8 +86,12 @@ def guard(conn: psycopg.Connection, recorded: Mapping[str, Any] | None, rebind: 
     `recorded` is what the resource's state holds (None: created before fkguard recorded identities, or
     not created yet). `what` names the step, for the message."""
     now = live(conn)
-    if rebind and rebind.strip() == now.fingerprint:
-        return now
+    if rebind:
+        if rebind.strip() == now.fingerprint:
+            return now
+        raise IdentityMismatch(
+            f"{what}: fkguard:{REBIND_KEY} names {rebind.strip()}, but stack {stack}'s postgresql:* settings reach "
+            f"{now.describe()}; set it to {now.fingerprint} to move the stack there, or remove it")
     if recorded:
         before = Identity.from_record(recorded)
         if before.fingerprint != now.fingerprint:
@@ -95,10 +99,6 @@ def guard(conn: psycopg.Connection, recorded: Mapping[str, Any] | None, rebind: 
                 f"{what}: stack {stack} was deployed to {before.describe()}, but its postgresql:* settings now reach "
                 f"{now.describe()}; refusing to change another database. Fix the settings, or to move the stack on "
                 f"purpose: pulumi config set fkguard:{REBIND_KEY} {now.fingerprint} -s {stack}")
-    if rebind and rebind.strip() != now.fingerprint:
-        raise IdentityMismatch(
-            f"{what}: fkguard:{REBIND_KEY} names {rebind.strip()}, but stack {stack}'s postgresql:* settings reach "
-            f"{now.describe()}; set it to {now.fingerprint} to move the stack there, or remove it")
     return now
 
 

@@ -168,6 +168,12 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         with _one_at_a_time, _connect(f"updating {fk.name}", fk) as conn:
             database = guarded(conn, olds, news, f"updating {fk.name}")
             found = rollout.read(conn, fk)
+            if found is None and identity.moved(olds, news):
+                # The stack was moved on purpose (fkguard:rebindDatabase) to a database without this key: add it there.
+                outcome = rollout.add(conn, fk, _policy())
+                if news.get("validated") and not outcome.validated:
+                    outcome = rollout.validate(conn, fk, _policy(), ran=outcome.sql)
+                return dynamic.UpdateResult(_outputs(fk, news.get("validated", False), outcome, database, news.get("stack")))
             if found is None:
                 raise rollout.RolloutError(
                     f"{fk.name} is missing from {fk.table}: it was dropped outside Pulumi. "
