@@ -23,6 +23,7 @@ KEYS: dict[str, str] = {
     "statementTimeout": "longest VALIDATE scan (0 = no limit)",
     "backup": "pg_dump the affected tables before the first change (true in production)",
     "backupDir": "where those dumps go",
+    "rebindDatabase": "move the stack to another database on purpose: <system_identifier>/<oid>, as its refusal prints",
 }
 
 
@@ -95,6 +96,7 @@ class Options:
     statement_timeout_ms: int = 0
     backup: bool = False
     backup_dir: str = "backups"
+    rebind_database: str | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], stack: str = "the stack") -> Options:
@@ -121,4 +123,5 @@ class Options:
             statement_timeout_ms=parse_duration_ms(values.get("statementTimeout", "0"), "statementTimeout"),
             backup=parse_bool(values.get("backup", False), "backup"),
             backup_dir=str(values.get("backupDir") or "backups"),
+            rebind_database=str(values["rebindDatabase"]).strip() if values.get("rebindDatabase") else None,
         )

@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 from pulumi import dynamic
 
-from fkguard import backup
+from fkguard import backup, identity
 from fkguard.catalog import QualifiedName
 from fkguard.errors import EXPECTED, FkguardError, one_line
 from resources import foreign_key
@@ -24,10 +24,13 @@ class TableBackupProvider(dynamic.ResourceProvider):
         foreign_key.ForeignKeyConstraintProvider().configure(req)  # the same connection settings
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
-        # At preview, before any change: a pg_dump too old for this server is said here, not mid-rollout.
-        if olds.get("path") and not self.diff("", olds, news).changes:
-            return dynamic.CheckResult(news, [])  # the dump is taken already and no new one will be
         try:
+            # The first resource of a production rollout: another database is refused here, at preview.
+            with foreign_key._connect("checking the database", "the backup") as conn:  # noqa: SLF001
+                news = {**news, identity.PROPERTY: foreign_key.guarded(conn, olds, news, "checking the database")}
+            if olds.get("path") and not self.diff("", olds, news).changes:
+                return dynamic.CheckResult(news, [])  # the dump is taken already and no new one will be
+            # At preview, before any change: a pg_dump too old for this server is said here, not mid-rollout.
             backup.client_bin(backup.server_major(foreign_key.connection_settings()))
         except EXPECTED as exc:
             reason = one_line(exc) if isinstance(exc, FkguardError) else \
@@ -38,14 +41,22 @@ class TableBackupProvider(dynamic.ResourceProvider):
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         settings = foreign_key.connection_settings()
         tables = [QualifiedName.parse(t) for t in props["tables"]]
+        with foreign_key._connect("taking the backup", "the backup") as conn:  # noqa: SLF001
+            props = {**props, identity.PROPERTY: foreign_key.guarded(conn, {}, props, "taking the backup")}
         taken = backup.take(settings, tables, Path(props["directory"]), props["label"])
         return dynamic.CreateResult(taken.path, {**props, "path": taken.path, "sizeBytes": taken.size_bytes,
                                                  "rows": taken.rows, "takenAt": taken.taken_at})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        # A new set of tables needs a new dump; anything else keeps the one taken.
-        changed = sorted(olds.get("tables") or []) != sorted(news.get("tables") or [])
-        return dynamic.DiffResult(changes=changed, replaces=["tables"] if changed else [])
+        # A new set of tables, or a stack moved on purpose to another database, needs a new dump; anything
+        # else keeps the one taken (one taken before fkguard recorded identities only records it).
+        replaces = ["tables"] if sorted(olds.get("tables") or []) != sorted(news.get("tables") or []) else []
+        if identity.moved(olds, news):
+            replaces.append(identity.PROPERTY)
+        return dynamic.DiffResult(changes=bool(replaces) or identity.to_record(olds, news), replaces=replaces)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        return dynamic.UpdateResult({**olds, identity.PROPERTY: news[identity.PROPERTY], "stack": news.get("stack")})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """The dump stays on disk: a backup is never deleted by a deployment."""
@@ -59,5 +70,6 @@ class TableBackup(dynamic.Resource, module="fkguard", name="TableBackup"):
     def __init__(self, name: str, tables: list[QualifiedName], directory: Path, label: str,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         props = {"tables": sorted(str(t) for t in tables), "directory": str(directory), "label": label,
+                 "stack": pulumi.get_stack(),
                  "path": None, "sizeBytes": None, "rows": None, "takenAt": None}
         super().__init__(TableBackupProvider(), name, props, opts)

@@ -13,8 +13,9 @@ from typing import Any
 import pulumi
 from pulumi import dynamic
 
-from fkguard import monitor
+from fkguard import identity, monitor
 from fkguard.catalog import QualifiedName
+from fkguard.errors import EXPECTED, one_line
 from resources import foreign_key
 
 
@@ -22,15 +23,34 @@ class MonitorBaselineProvider(dynamic.ResourceProvider):
     def configure(self, req: dynamic.ConfigureRequest) -> None:
         foreign_key.ForeignKeyConstraintProvider().configure(req)  # the same connection settings
 
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        # Everything the program declares depends on this resource: refusing another database here, at
+        # preview, stops the deployment before any other step.
+        try:
+            with foreign_key._connect("checking the database", "the monitor baseline") as conn:  # noqa: SLF001
+                database = foreign_key.guarded(conn, olds, news, "checking the database")
+        except EXPECTED as exc:
+            return dynamic.CheckResult(news, [dynamic.CheckFailure("tables", one_line(exc))])
+        return dynamic.CheckResult({**news, identity.PROPERTY: database}, [])
+
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         tables = [QualifiedName.parse(t) for t in props["tables"]]
         with foreign_key.connection_settings().connect(application_name="fkguard-monitor") as conn:
+            database = foreign_key.guarded(conn, {}, props, "taking the monitor baseline")
             taken = monitor.snapshot(conn, tables)
-        return dynamic.CreateResult(f"baseline-{taken['takenAt']}", {**props, "snapshot": taken})
+        return dynamic.CreateResult(f"baseline-{taken['takenAt']}",
+                                    {**props, identity.PROPERTY: database, "snapshot": taken})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        changed = sorted(olds.get("tables") or []) != sorted(news.get("tables") or [])
-        return dynamic.DiffResult(changes=changed, replaces=["tables"] if changed else [])
+        # Another set of tables, or a stack moved on purpose to another database, needs a new baseline;
+        # one taken before fkguard recorded identities only records it.
+        replaces = ["tables"] if sorted(olds.get("tables") or []) != sorted(news.get("tables") or []) else []
+        if identity.moved(olds, news):
+            replaces.append(identity.PROPERTY)
+        return dynamic.DiffResult(changes=bool(replaces) or identity.to_record(olds, news), replaces=replaces)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        return dynamic.UpdateResult({**olds, identity.PROPERTY: news[identity.PROPERTY], "stack": news.get("stack")})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Statistics only: nothing in the database to remove."""
@@ -40,5 +60,5 @@ class MonitorBaseline(dynamic.Resource, module=foreign_key.MODULE, name=monitor.
     snapshot: pulumi.Output[dict]
 
     def __init__(self, name: str, tables: list[QualifiedName], opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(MonitorBaselineProvider(), name, {"tables": sorted(str(t) for t in tables), "snapshot": None},
-                         opts)
+        super().__init__(MonitorBaselineProvider(), name,
+                         {"tables": sorted(str(t) for t in tables), "stack": pulumi.get_stack(), "snapshot": None}, opts)

@@ -24,7 +24,7 @@ import psycopg
 import pulumi
 from pulumi import dynamic
 
-from fkguard import connections, rollout
+from fkguard import connections, identity, rollout
 from fkguard import props as resource_props
 from fkguard.catalog import ForeignKey, entry_problems
 from fkguard.errors import EXPECTED, OneLineTracebacks, one_line
@@ -46,9 +46,12 @@ _config_error: str | None = None
 _one_at_a_time = threading.Lock()
 
 
-def _outputs(fk: ForeignKey, validated_wanted: bool, outcome: rollout.Outcome) -> dict[str, Any]:
+def _outputs(fk: ForeignKey, validated_wanted: bool, outcome: rollout.Outcome, database: dict[str, Any],
+             stack: Any) -> dict[str, Any]:
     return {
         **inputs_of(fk, validated_wanted),
+        "stack": stack,
+        identity.PROPERTY: database,
         "convalidated": outcome.validated,
         "definition": outcome.definition,
         "state": outcome.state,
@@ -58,6 +61,14 @@ def _outputs(fk: ForeignKey, validated_wanted: bool, outcome: rollout.Outcome) -
 
 def _policy() -> LockPolicy:
     return LockPolicy.from_options(_options)
+
+
+def guarded(conn: psycopg.Connection, recorded: dict[str, Any], props: dict[str, Any], what: str) -> dict[str, Any]:
+    """The database's identity to record, once it is the one `recorded` (a resource's state) names, or the one
+    fkguard:rebindDatabase names (fkguard.identity). Every provider step that touches the database calls it."""
+    stack = str(props.get("stack") or recorded.get("stack") or "<stack>")
+    return identity.guard(conn, identity.recorded_in(recorded), _options.rebind_database, stack=stack,
+                          what=what).record()
 
 
 def connection_settings() -> ConnectionSettings:
@@ -118,6 +129,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         inputs = {**news, **inputs_of(fk, news["validated"])}
         try:
             with _connect(f"checking {fk.name}", fk) as conn:
+                inputs[identity.PROPERTY] = guarded(conn, olds, news, f"checking {fk.name}")
                 problems = rollout.preflight(conn, fk)
                 # Shown by `pulumi preview --diff`: the statements and the locks they take, before they run.
                 deferral_only = bool(olds) and not changed(olds, news, REPLACE_ON) and bool(changed(olds, news, ALTER_ON))
@@ -136,7 +148,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         validating = bool(news.get("validated")) and not olds.get("convalidated", olds.get("validated"))
         retiered = olds.get("tier") != news.get("tier")
         return dynamic.DiffResult(
-            changes=bool(replaces or altering or validating or retiered),
+            changes=bool(replaces or altering or validating or retiered or identity.to_record(olds, news)),
             replaces=replaces,
             delete_before_replace=True,  # the name is fixed: the old one must go first
         )
@@ -144,15 +156,24 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         fk = to_foreign_key(props)
         with _one_at_a_time, _connect(f"adding {fk.name}", fk) as conn:
+            database = guarded(conn, {}, props, f"adding {fk.name}")
             outcome = rollout.add(conn, fk, _policy())
             if props.get("validated") and not outcome.validated:
                 outcome = rollout.validate(conn, fk, _policy(), ran=outcome.sql)
-        return dynamic.CreateResult(f"{fk.table}/{fk.name}", _outputs(fk, props.get("validated", False), outcome))
+        return dynamic.CreateResult(f"{fk.table}/{fk.name}",
+                                    _outputs(fk, props.get("validated", False), outcome, database, props.get("stack")))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         fk = to_foreign_key(news)
         with _one_at_a_time, _connect(f"updating {fk.name}", fk) as conn:
+            database = guarded(conn, olds, news, f"updating {fk.name}")
             found = rollout.read(conn, fk)
+            if found is None and identity.moved(olds, news):
+                # The stack was moved on purpose (fkguard:rebindDatabase) to a database without this key: add it there.
+                outcome = rollout.add(conn, fk, _policy())
+                if news.get("validated") and not outcome.validated:
+                    outcome = rollout.validate(conn, fk, _policy(), ran=outcome.sql)
+                return dynamic.UpdateResult(_outputs(fk, news.get("validated", False), outcome, database, news.get("stack")))
             if found is None:
                 raise rollout.RolloutError(
                     f"{fk.name} is missing from {fk.table}: it was dropped outside Pulumi. "
@@ -163,16 +184,19 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
                 outcome = rollout.alter_deferral(conn, fk, _policy())
             if news.get("validated") and not found.validated:
                 outcome = rollout.validate(conn, fk, _policy(), ran=outcome.sql)
-        return dynamic.UpdateResult(_outputs(fk, news.get("validated", False), outcome))
+        return dynamic.UpdateResult(_outputs(fk, news.get("validated", False), outcome, database, news.get("stack")))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         fk = to_foreign_key(props)
         with _one_at_a_time, _connect(f"dropping {fk.name}", fk) as conn:
+            guarded(conn, props, props, f"dropping {fk.name}")
             rollout.drop(conn, fk, _policy())
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         fk = to_foreign_key(props)
         with _connect(f"reading {fk.name}", fk) as conn:
+            # Before anything is read: a refresh against another database would rewrite the state to match it.
+            database = guarded(conn, props, props, f"refreshing {fk.name}")
             found = rollout.read(conn, fk)
         if found is None:
             return dynamic.ReadResult(None, {})
@@ -184,7 +208,9 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         actual = found.as_foreign_key(fk.tier)
         outcome = rollout.Outcome(exists=True, validated=found.validated, definition=found.definition,
                                   sql=list(props.get("sql") or []))
-        return dynamic.ReadResult(id_, _outputs(actual, found.validated, outcome), inputs_of(actual, found.validated))
+        return dynamic.ReadResult(id_, _outputs(actual, found.validated, outcome, database, props.get("stack")),
+                                  {**inputs_of(actual, found.validated), "stack": props.get("stack"),
+                                   identity.PROPERTY: database})
 
 
 class ForeignKeyConstraint(dynamic.Resource, module=MODULE, name=TYPE_NAME):
@@ -198,6 +224,7 @@ class ForeignKeyConstraint(dynamic.Resource, module=MODULE, name=TYPE_NAME):
     def __init__(self, fk: ForeignKey, validated: bool, opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = {
             **inputs_of(fk, validated),
+            "stack": pulumi.get_stack(),  # for the identity guard's messages: the provider's process does not know it
             "convalidated": None,
             "definition": None,
             "state": None,

@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 from pulumi import dynamic
 
-from fkguard import indexes, rollout
+from fkguard import identity, indexes, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.settings import SettingsError
 from resources import foreign_key
@@ -32,8 +32,9 @@ def _wanted(props: dict[str, Any]) -> indexes.Wanted:
     return indexes.Wanted(QualifiedName.parse(str(props["table"])), tuple(props["columns"]))
 
 
-def _outputs(props: dict[str, Any], outcome: indexes.Outcome) -> dict[str, Any]:
-    return {**{k: v for k, v in props.items() if k != "__provider"}, "indexName": outcome.name, "ours": outcome.ours,
+def _outputs(props: dict[str, Any], outcome: indexes.Outcome, database: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: v for k, v in props.items() if k != "__provider"}, identity.PROPERTY: database,
+            "indexName": outcome.name, "ours": outcome.ours,
             "valid": outcome.valid, "state": outcome.state, "definition": outcome.definition, "sql": outcome.sql}
 
 
@@ -46,57 +47,64 @@ class SupportingIndexProvider(dynamic.ResourceProvider):
     def configure(self, req: dynamic.ConfigureRequest) -> None:
         foreign_key.ForeignKeyConstraintProvider().configure(req)
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         table, columns = news.get("table"), news.get("columns")
         if not isinstance(table, str) or not table or not isinstance(columns, list) or not columns:
             return dynamic.CheckResult(news, [dynamic.CheckFailure("columns", "a supporting index needs a table and "
                                                                               "its columns; fix the catalog entry")])
         try:
             with foreign_key._connect(f"checking the index on {table}", _served(news)) as conn:  # noqa: SLF001 (one connection per thread)
+                database = foreign_key.guarded(conn, olds, news, f"checking the index on {table}")
                 # Shown by `pulumi preview --diff`: the statements and the locks they take, before they run.
                 planned = indexes.planned_sql(conn, _wanted(news))
-        except (SettingsError, rollout.RolloutError) as exc:
+        except (SettingsError, rollout.RolloutError, identity.IdentityMismatch) as exc:
             return dynamic.CheckResult(news, [dynamic.CheckFailure("table", str(exc))])
-        return dynamic.CheckResult({**news, "plannedSql": planned}, [])
+        return dynamic.CheckResult({**news, "plannedSql": planned, identity.PROPERTY: database}, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         replaces = [key for key in REPLACE_ON if olds.get(key) != news.get(key)]
         # An index refresh found INVALID (or an adopted one gone invalid) is rebuilt in place.
         repair = olds.get("state") not in (None, "valid")
-        return dynamic.DiffResult(changes=bool(replaces) or repair, replaces=replaces, delete_before_replace=False)
+        return dynamic.DiffResult(changes=bool(replaces) or repair or identity.to_record(olds, news), replaces=replaces,
+                                  delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         wanted = _wanted(props)
         with foreign_key._one_at_a_time, foreign_key._connect(f"indexing {wanted.table}", _served(props)) as conn:  # noqa: SLF001
+            database = foreign_key.guarded(conn, {}, props, f"indexing {wanted.table}")
             outcome = indexes.create(conn, wanted, foreign_key._policy())  # noqa: SLF001
-        return dynamic.CreateResult(f"{wanted.table.schema}.{outcome.name}", _outputs(props, outcome))
+        return dynamic.CreateResult(f"{wanted.table.schema}.{outcome.name}", _outputs(props, outcome, database))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         wanted = _wanted(news)
         with foreign_key._one_at_a_time, foreign_key._connect(f"indexing {wanted.table}", _served(news)) as conn:  # noqa: SLF001
+            database = foreign_key.guarded(conn, olds, news, f"indexing {wanted.table}")
             found = indexes.read(conn, wanted.table.schema, str(olds.get("indexName") or wanted.name))
             if found is not None and found.valid:
                 outcome = indexes.Outcome(found.name, bool(olds.get("ours")), True, found.definition)
             else:
                 outcome = indexes.create(conn, wanted, foreign_key._policy())  # noqa: SLF001
-        return dynamic.UpdateResult(_outputs(news, outcome))
+        return dynamic.UpdateResult(_outputs(news, outcome, database))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         wanted = _wanted(props)
         with foreign_key._one_at_a_time, foreign_key._connect(f"dropping the index on {wanted.table}", _served(props)) as conn:  # noqa: SLF001
+            foreign_key.guarded(conn, props, props, f"dropping the index on {wanted.table}")
             indexes.drop(conn, wanted.table.schema, str(props.get("indexName") or wanted.name), wanted.table,
                          bool(props.get("ours")), foreign_key._policy())  # noqa: SLF001
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         wanted = _wanted(props)
         with foreign_key._connect(f"reading the index on {wanted.table}", _served(props)) as conn:  # noqa: SLF001
+            database = foreign_key.guarded(conn, props, props, f"refreshing the index on {wanted.table}")
             found = indexes.read(conn, wanted.table.schema, str(props.get("indexName") or wanted.name))
         if found is None:  # gone: the next up adopts another or builds fkguard's again
             return dynamic.ReadResult(None, {})
         outcome = indexes.Outcome(found.name, bool(props.get("ours")), found.valid, found.definition,
                                   list(props.get("sql") or []))
-        inputs: dict[str, Any] = {k: props[k] for k in ("table", "columns", "constraints", "plannedSql") if k in props}
-        return dynamic.ReadResult(id_, _outputs(props, outcome), inputs)
+        inputs: dict[str, Any] = {k: props[k] for k in ("table", "columns", "constraints", "plannedSql", "stack")
+                                  if k in props}
+        return dynamic.ReadResult(id_, _outputs(props, outcome, database), {**inputs, identity.PROPERTY: database})
 
 
 class SupportingIndex(dynamic.Resource, module=foreign_key.MODULE, name=TYPE_NAME):
@@ -111,6 +119,7 @@ class SupportingIndex(dynamic.Resource, module=foreign_key.MODULE, name=TYPE_NAM
     def __init__(self, fk: ForeignKey, constraints: list[str], opts: pulumi.ResourceOptions | None = None) -> None:
         wanted = indexes.Wanted(fk.table, fk.columns)
         props: dict[str, Any] = {"table": str(fk.table), "columns": list(fk.columns), "constraints": constraints,
+                                 "stack": pulumi.get_stack(),
                                  "indexName": None, "ours": None, "valid": None, "state": None, "definition": None,
                                  "sql": None}
         super().__init__(SupportingIndexProvider(), f"{fk.table}/{wanted.name}", props, opts)
