@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from fkguard import stack_context, stack_secrets, stackstate
-from fkguard.errors import one_line
+from fkguard.errors import EXPECTED, one_line
 from fkguard.fleet_stack import FAILED, NOT_STARTED, OK, FleetError, StackResult, policy_config, run
 from fkguard.stack_context import StackContext
 
@@ -149,8 +149,9 @@ def preflight(stacks: Sequence[str], project_dir: Path, parallel: int, command: 
             return stack_context.for_stack(stack, project_dir, application_name="fkguard-fleet")
         except FleetError as exc:
             return exc
-        except Exception as exc:  # noqa: BLE001 (every refusal is collected, then the first one is raised)
-            return FleetError(f"stack {stack!r}: {one_line(exc)}")
+        except EXPECTED as exc:  # every refusal is collected, then the first one is raised
+            text = one_line(exc)  # most already name the stack
+            return FleetError(text if repr(stack) in text else f"stack {stack!r}: {text}")
     checked = dict(zip(stacks, _bounded(stacks, parallel, check), strict=True))
     refused = [c for c in checked.values() if isinstance(c, FleetError)]
     if refused:
@@ -165,13 +166,14 @@ class Outcome:
     results: list[StackResult]
     seconds: float
     log_dir: Path | None = None
+    checked_seconds: float = 0.0  # the preflight's part of `seconds`
 
     @property
     def ok(self) -> bool:
         return all(r.result == OK for r in self.results)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"command": self.command, "ok": self.ok, "seconds": self.seconds,
+        return {"command": self.command, "ok": self.ok, "seconds": self.seconds, "checked_seconds": self.checked_seconds,
                 "log_dir": str(self.log_dir) if self.log_dir else None, "stacks": [r.as_dict() for r in self.results]}
 
 
@@ -182,6 +184,7 @@ def roll(plan: Sequence[tuple[Wave, list[str]]], command: str, project_dir: Path
     stacks = [s for _, chosen in plan for s in chosen]
     widest = parallel or max(w.parallel for w, _ in plan)
     contexts = preflight(stacks, project_dir, widest, command)
+    checked = round(time.monotonic() - started, 2)
     results = {s: StackResult(s, wave.name, contexts[s].connection.describe()) for wave, chosen in plan for s in chosen}
     log_dir.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
@@ -205,7 +208,7 @@ def roll(plan: Sequence[tuple[Wave, list[str]]], command: str, project_dir: Path
             break
         progress(f"fleet: wave {wave.name}: {len(chosen)} stacks, {parallel or wave.parallel} at a time")
         _bounded(chosen, parallel or wave.parallel, one)
-    return Outcome(command, list(results.values()), round(time.monotonic() - started, 2), log_dir)
+    return Outcome(command, list(results.values()), round(time.monotonic() - started, 2), log_dir, checked)
 
 
 @dataclass
@@ -281,7 +284,8 @@ def status_table(found: Sequence[StackStatus]) -> tuple[list[str], list[list[obj
 def verdict(outcome: Outcome) -> str:
     counts = {k: sum(r.result == k for r in outcome.results) for k in (OK, FAILED, NOT_STARTED)}
     return (f"fleet {outcome.command}: {counts[OK]} ok, {counts[FAILED]} failed, {counts[NOT_STARTED]} not started "
-            f"of {len(outcome.results)} stacks in {outcome.seconds:.1f} s (logs: {outcome.log_dir})")
+            f"of {len(outcome.results)} stacks in {outcome.seconds:.1f} s ({outcome.checked_seconds:.1f} s of it checking "
+            f"them first; logs: {outcome.log_dir})")
 
 
 def command(args: Any, print_table: Callable[[Sequence[str], Sequence[Sequence[object]]], None]) -> int:
@@ -291,8 +295,9 @@ def command(args: Any, print_table: Callable[[Sequence[str], Sequence[Sequence[o
 
     if args.parallel is not None:
         _parallel(args.parallel, "--parallel")
+    waves = load(args.file)
     project_dir = stack_context.find_project(Path.cwd())
-    plan = resolve(load(args.file), stacks_of(project_dir))
+    plan = resolve(waves, stacks_of(project_dir))
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -175,6 +175,8 @@ def run(result: StackResult, command: str, project_dir: Path, log: Path) -> Stac
             result.error = f"{reason}; nothing changed" if phase == "preview" and command == "up" else reason
         except FkguardError as exc:
             result.result, result.error = FAILED, str(exc)
-    result.added, result.validated, result.orphans = tally.added, tally.validated, tally.orphans
+    if result.result == OK or phase == "up":  # a refused preview would change nothing: it planned nothing
+        result.added, result.validated = tally.added, tally.validated
+    result.orphans = tally.orphans
     result.seconds = round(time.monotonic() - started, 2)
     return result

@@ -42,6 +42,17 @@ def test_orphans_stop_their_wave_and_every_stack_is_as_reported(eight, tmp_path)
     before = fleet.workspace_files(project)
     assert before  # the copy's `stack select local` wrote one
 
+    preview = project.fkguard("fleet", "preview", "-f", "fleet.yaml", "--log-dir", str(tmp_path / "preview"),
+                              check=False)
+    assert preview.returncode == 1, preview.stderr
+    lines = {line.split()[1]: line.split() for line in preview.stdout.splitlines()[2:10]}
+    assert lines["test-fleet-1"][3:6] == ["ok", "3", "3"]  # to add, to validate
+    assert lines["test-fleet-2"][3:8] == ["failed", "0", "0", "fk_parcel_courier", "2"]
+    assert lines["test-fleet-3"][3:6] == ["ok", "3", "3"]
+    assert [lines[f"test-fleet-{n}"][3:5] for n in range(4, 9)] == [["not", "started"]] * 5
+    assert "fleet preview: 2 ok, 1 failed, 5 not started of 8 stacks in " in preview.stdout
+    assert all(fleet.in_database(database) == {} for database in databases.values())  # a preview changes nothing
+
     run = project.fkguard("fleet", "up", "-f", "fleet.yaml", "--json", "--log-dir", str(tmp_path / "logs"), check=False)
     assert run.returncode == 1, run.stderr
     summary = json.loads(run.stdout)
