@@ -23,6 +23,7 @@ import fnmatch
 import json
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -194,10 +195,14 @@ def roll(plan: Sequence[tuple[Wave, list[str]]], command: str, project_dir: Path
         if stop.is_set():  # a stack failed meanwhile: this one stays untouched
             return
         progress(f"fleet: {result.wave}: {stack} {command} started")
+        log = log_dir / f"{stack_secrets.short_name(stack)}.log"
         try:
-            run(result, command, project_dir, log_dir / f"{stack_secrets.short_name(stack)}.log")
+            run(result, command, project_dir, log)
         except Exception as exc:  # noqa: BLE001 (the other threads' stacks must still be reported; this one failed)
-            result.result, result.error = FAILED, one_line(exc)
+            result.result = FAILED
+            result.error = one_line(exc) if isinstance(exc, EXPECTED) else f"{type(exc).__name__}: {one_line(exc)}"
+            with log.open("a") as out:  # a bug's traceback, for its report
+                traceback.print_exc(file=out)
         if result.result != OK:
             stop.set()  # before this worker takes the next stack, so the next one sees it
         progress(f"fleet: {result.wave}: {stack} {result.result} in {result.seconds} s"

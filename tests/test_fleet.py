@@ -232,3 +232,15 @@ def test_the_command_refuses_a_bad_file_or_bound_in_one_line(tmp_path, capsys):
     assert cli.main(["fleet", "up", "-f", str(write(tmp_path, "waves: [{stacks: [a]}]")), "--parallel", "0"]) == 2
     assert capsys.readouterr().err.strip() == ("fkguard fleet: --parallel: parallel must be a whole number of stacks, "
                                                "1 or more, got 0")
+
+
+def test_a_bug_in_one_stack_fails_that_stack_with_its_traceback_in_its_log(fake, monkeypatch, tmp_path):
+    fake({}, set())
+
+    def broken(result, *_):
+        raise RuntimeError("surprise")
+    monkeypatch.setattr(fleet, "run", broken)
+    outcome = fleet.roll(PLAN, "up", tmp_path, tmp_path / "logs")
+    assert [(r.stack, r.result, r.error) for r in outcome.results[:2]] == [
+        ("s1", "failed", "RuntimeError: surprise"), ("s2", "not started", None)]
+    assert "Traceback" in (tmp_path / "logs" / "s1.log").read_text()
