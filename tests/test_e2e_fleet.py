@@ -42,6 +42,16 @@ def test_orphans_stop_their_wave_and_every_stack_is_as_reported(eight, tmp_path)
     before = fleet.workspace_files(project)
     assert before  # the copy's `stack select local` wrote one
 
+    # A mistake in the last wave is found before the first stack runs.
+    config = project.root / "policy-config.test-fleet-8.json"
+    config.rename(project.root / "kept.json")
+    refused = project.fkguard("fleet", "up", "-f", "fleet.yaml", check=False)
+    assert (refused.returncode, refused.stdout) == (2, ""), refused.stderr
+    assert refused.stderr.strip() == (f"fkguard fleet: stack 'test-fleet-8' has no policy-config.test-fleet-8.json in "
+                                      f"{project.root}: fkguard init writes one; or copy policy-config.staging.json to "
+                                      f"it; nothing ran")
+    (project.root / "kept.json").rename(config)
+
     preview = project.fkguard("fleet", "preview", "-f", "fleet.yaml", "--log-dir", str(tmp_path / "preview"),
                               check=False)
     assert preview.returncode == 1, preview.stderr
