@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import json
+import tempfile
 import threading
 import time
 import traceback
@@ -178,15 +179,17 @@ class Outcome:
                 "log_dir": str(self.log_dir) if self.log_dir else None, "stacks": [r.as_dict() for r in self.results]}
 
 
-def roll(plan: Sequence[tuple[Wave, list[str]]], command: str, project_dir: Path, log_dir: Path,
+def roll(plan: Sequence[tuple[Wave, list[str]]], command: str, project_dir: Path, log_dir: Path | None = None,
          parallel: int | None = None, progress: Callable[[str], None] = lambda _: None) -> Outcome:
-    """Preview or update the plan's stacks, wave by wave, `parallel` (else each wave's own) at a time."""
+    """Preview or update the plan's stacks, wave by wave, `parallel` (else each wave's own) at a time; each
+    stack's output in log_dir (else a new temporary folder, made only once the stacks passed their checks)."""
     started = time.monotonic()
     stacks = [s for _, chosen in plan for s in chosen]
     widest = parallel or max(w.parallel for w, _ in plan)
     contexts = preflight(stacks, project_dir, widest, command)
     checked = round(time.monotonic() - started, 2)
     results = {s: StackResult(s, wave.name, contexts[s].connection.describe()) for wave, chosen in plan for s in chosen}
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="fkguard-fleet-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
 
@@ -296,7 +299,6 @@ def verdict(outcome: Outcome) -> str:
 def command(args: Any, print_table: Callable[[Sequence[str], Sequence[Sequence[object]]], None]) -> int:
     """`fkguard fleet <action> -f FILE`: exit 0 when every stack succeeded, 1 otherwise (2: refused, by cli.main)."""
     import sys
-    import tempfile
 
     if args.parallel is not None:
         _parallel(args.parallel, "--parallel")
@@ -315,8 +317,7 @@ def command(args: Any, print_table: Callable[[Sequence[str], Sequence[Sequence[o
         else:
             print_table(*status_table(found))
         return 1 if any(s.error for s in found) else 0
-    log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="fkguard-fleet-"))
-    outcome = roll(plan, args.action, project_dir, log_dir, args.parallel, progress)
+    outcome = roll(plan, args.action, project_dir, args.log_dir, args.parallel, progress)
     if args.json:
         print(json.dumps(outcome.as_dict(), indent=2))
     else:
