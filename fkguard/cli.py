@@ -431,6 +431,12 @@ def _discover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fleet(args: argparse.Namespace) -> int:
+    from fkguard import fleet
+
+    return fleet.command(args, _print_table)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fkguard", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -522,6 +528,18 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--constraint", action="append", default=[], help="roll back one constraint by name")
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     rollback.add_argument("--print", dest="print_only", action="store_true", help="print the command only")
+
+    fleet = commands.add_parser("fleet", help="one rollout across many stacks: a fleet file's waves, a bounded number "
+                                "at a time, through the policy pack (docs/fleet.md)",
+                                description="preview or up every stack of a fleet file through the policy pack, wave "
+                                "by wave, stopping at the first failure; or the status of each (docs/fleet.md)")
+    fleet.add_argument("action", choices=("preview", "up", "status"))
+    fleet.add_argument("-f", "--file", required=True, type=Path, help="the fleet file (YAML)")
+    fleet.add_argument("--parallel", type=int, help="stacks at a time in every wave (default: the file's)")
+    fleet.add_argument("--json", action="store_true", help="machine-readable output")
+    fleet.add_argument("--log-dir", type=Path, help="each stack's pulumi output goes to <stack>.log here "
+                       "(default: a new temporary folder)")
+    fleet.set_defaults(run=_fleet, command="fleet")
     return parser
 
 

@@ -1,0 +1,182 @@
+"""One stack of a fleet through the policy pack, with pulumi.automation: what `fkguard fleet` runs per stack.
+
+Each stack gets a LocalWorkspace of its own (fkguard.settings.workspace: the bootstrap's CLI and the
+environment fkguard.stack_secrets allows for that stack) and is never `pulumi stack select`ed:
+automation's Stack() would select it, which writes the project's workspace file
+($PULUMI_HOME/workspaces/<project>-<hash>-workspace.json, one per project folder). Parallel stacks
+would race on that one file, and the user's selected stack would change under them. Every command a
+Stack runs names --stack, and pulumi's preview, up and refresh never write that file.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fkguard import settings, stack_secrets
+from fkguard.errors import FkguardError
+from fkguard.props import RESOURCE_TYPE
+
+if TYPE_CHECKING:
+    from pulumi.automation import EngineEvent, LocalWorkspace, Stack
+
+OK, FAILED, NOT_STARTED = "ok", "failed", "not started"
+POLICY_PACK = "policies"  # the same gate as make's GATE: --policy-pack policies --policy-pack-config policy-config.<stack>.json
+ORPHAN_GATE = "orphan-gate"
+# The first line of orphan-gate's finding (policies/orphan_gate.py): "<constraint>: <n> rows of <table> have no parent".
+_ORPHANS = re.compile(r"^(?P<name>\S+): (?P<rows>\d+) rows of \S+ have no parent", re.MULTILINE)
+
+
+class FleetError(FkguardError):
+    """A fleet that cannot run as asked; nothing has started. The message names the stack or file and the fix."""
+
+
+def policy_config(stack: str, project_dir: Path) -> Path:
+    """The stack's policy levels, as `make up STACK=<stack>` passes them; refused before anything runs when missing."""
+    path = project_dir / f"policy-config.{stack_secrets.short_name(stack)}.json"
+    if not path.is_file():
+        raise FleetError(f"stack {stack!r} has no {path.name} in {project_dir}: fkguard init writes one; or copy "
+                         f"policy-config.staging.json to it")
+    return path
+
+
+def gate(stack: str, project_dir: Path) -> tuple[list[str], list[str]]:
+    """Stack.preview/up's policy_packs and policy_pack_configs: the pack, and the stack's own config of it."""
+    return [str(project_dir / POLICY_PACK)], [str(policy_config(stack, project_dir))]
+
+
+def unselected(stack: str, project_dir: Path) -> Stack:
+    """An automation Stack on its own workspace, without `pulumi stack select` (see the module's docstring)."""
+    from pulumi.automation import Stack
+    from pulumi.automation._stack import StackInitMode
+
+    class _Unselected(Stack):
+        def __init__(self, name: str, workspace: LocalWorkspace) -> None:  # noqa: D107 (Stack.__init__ would select)
+            self.name, self.workspace, self._mode = name, workspace, StackInitMode.SELECT
+
+    return _Unselected(stack, settings.workspace(stack, project_dir))
+
+
+@dataclass
+class StackResult:
+    """One stack's line of the summary. For preview, added and validated are what the stack would do."""
+
+    stack: str
+    wave: str
+    database: str = ""
+    result: str = NOT_STARTED
+    added: int = 0
+    validated: int = 0
+    orphans: dict[str, int | None] = field(default_factory=dict)  # constraint -> rows without a parent
+    seconds: float | None = None
+    error: str | None = None
+    log: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stack": self.stack, "wave": self.wave, "database": self.database, "result": self.result,
+                "added": self.added, "validated": self.validated, "orphans_blocking": self.orphans,
+                "seconds": self.seconds, "error": self.error, "log": self.log}
+
+
+def _validated(outputs: Mapping[str, Any] | None) -> bool:
+    return bool(outputs) and (outputs or {}).get("state") == "validated"
+
+
+class Tally:
+    """Counts a run's foreign keys from the engine's events: in a preview the steps it plans (resource-pre
+    events), in an update the steps done (resource-outputs events, sent only once a step succeeded), so a
+    failed update counts exactly what it changed. And the mandatory violations, by policy."""
+
+    def __init__(self) -> None:
+        self.added = 0
+        self.validated = 0
+        self.orphans: dict[str, int | None] = {}
+        self.mandatory: dict[str, int] = {}  # policy -> violations
+        self._lock = threading.Lock()  # automation delivers events from a gRPC server's threads
+
+    def listener(self, phase: str, counted: bool) -> Callable[[EngineEvent], None]:
+        """on_event for one pulumi command: phase 'preview' or 'up'; counted: its steps are the ones reported."""
+        def on_event(event: EngineEvent) -> None:
+            with self._lock:
+                if event.policy_event is not None:
+                    self._policy(event.policy_event)
+                elif counted and phase == "preview" and event.resource_pre_event is not None:
+                    self._step(event.resource_pre_event.metadata, planned=True)
+                elif counted and phase == "up" and event.res_outputs_event is not None:
+                    self._step(event.res_outputs_event.metadata, planned=False)
+        return on_event
+
+    def _step(self, metadata: Any, planned: bool) -> None:
+        from pulumi.automation import OpType
+
+        if metadata.type != RESOURCE_TYPE or metadata.op not in (OpType.CREATE, OpType.CREATE_REPLACEMENT,
+                                                                 OpType.UPDATE):
+            return
+        old, new = metadata.old, metadata.new
+        if planned:  # what the step asks for (its inputs) against what the state recorded
+            now = bool(new and (new.inputs or {}).get("validated"))
+            before = bool(old and (old.outputs or {}).get("convalidated"))
+        else:
+            now = bool(new and _validated(new.outputs))
+            before = bool(old and _validated(old.outputs))
+        self.added += metadata.op != OpType.UPDATE
+        self.validated += now and not before
+
+    def _policy(self, event: Any) -> None:
+        if str(event.enforcement_level).lower() != "mandatory":
+            return
+        self.mandatory[event.policy_name] = self.mandatory.get(event.policy_name, 0) + 1
+        if event.policy_name == ORPHAN_GATE:
+            found = _ORPHANS.search(event.message or "")
+            name = found["name"] if found else str(event.resource_urn or "").rsplit("::", 1)[-1]
+            self.orphans[name] = int(found["rows"]) if found else None
+
+    def refusal(self) -> str | None:
+        if not self.mandatory:
+            return None
+        return "the policy pack refused it: " + ", ".join(f"{policy} ({n})" for policy, n in sorted(self.mandatory.items()))
+
+
+def run(result: StackResult, command: str, project_dir: Path, log: Path) -> StackResult:
+    """Preview the stack through the gate; for `up`, then update it through the gate again. The preview comes
+    first because automation's up runs `pulumi up --skip-preview`: without it, a mandatory violation would stop
+    the update only at the resource it concerns, after the steps before it had run."""
+    from pulumi.automation import CommandError
+
+    tally = Tally()
+    started = time.monotonic()
+    result.log = str(log)
+    lock = threading.Lock()
+    phase = "preview"
+    with log.open("w") as out:
+        def write(line: str) -> None:
+            with lock:
+                out.write(line + "\n")
+
+        try:
+            target = unselected(result.stack, project_dir)
+            packs, configs = gate(result.stack, project_dir)
+            target.preview(policy_packs=packs, policy_pack_configs=configs, color="never", on_output=write,
+                           on_event=tally.listener("preview", counted=command == "preview"))
+            if command == "up":
+                phase = "up"
+                target.up(policy_packs=packs, policy_pack_configs=configs, color="never", on_output=write,
+                          on_event=tally.listener("up", counted=True))
+            result.result = OK
+        except CommandError as exc:
+            result.result = FAILED
+            refused = tally.refusal()
+            reason = refused or settings.pulumi_refusal(exc, phase)
+            result.error = f"{reason}; nothing changed" if phase == "preview" and command == "up" else reason
+        except FkguardError as exc:
+            result.result, result.error = FAILED, str(exc)
+    if result.result == OK or phase == "up":  # a refused preview would change nothing: it planned nothing
+        result.added, result.validated = tally.added, tally.validated
+    result.orphans = tally.orphans
+    result.seconds = round(time.monotonic() - started, 2)
+    return result
