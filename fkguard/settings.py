@@ -115,6 +115,11 @@ class ConnectionSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], stack: str = "the stack") -> ConnectionSettings:
         """Build from a flat `{"postgresql:host": ...}` mapping (values may be plain strings)."""
+        for libpq_name, ours in (("sslcert", "cert"), ("sslkey", "key")):  # libpq's names, which users reach for
+            if f"{NAMESPACE}:{libpq_name}" in config:
+                raise SettingsError(f"{NAMESPACE}:{libpq_name} in {stack} is libpq's name; pulumi-postgresql's is "
+                                    f"{NAMESPACE}:clientcert.{ours}: pulumi config set --path {NAMESPACE}:clientcert.{ours} "
+                                    f"<file>", key=f"{NAMESPACE}:{libpq_name}")
         values = namespace_values(config, NAMESPACE, KEYS, stack)
         for key in ("host", "database", "username"):
             if not values.get(key):
