@@ -4,6 +4,7 @@ also in the worst interleaving; a SIGKILL mid-`up` and docs/recovery.md with thi
 clear in PULUMI_HOME or in the state table."""
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -20,6 +21,8 @@ from tests.test_e2e_safety import RECOVERY, Blocker, fks, kill_everything, start
 
 shared_state, second_checkout = state_db.shared_state, state_db.second_checkout  # the fixtures, for this module
 
+# Two `up` per run, a few seconds each; FKGUARD_RACE_RUNS=100 for the long measure (the gated worst case a third as often).
+RACE_RUNS = int(os.environ.get("FKGUARD_RACE_RUNS") or 5)
 CRITICAL = {"fk_workflow_instances_config_version", "fk_workflow_instances_workspace"}
 
 
@@ -108,14 +111,14 @@ def test_concurrent_ups_are_never_both_let_through(team, conn, shared_state):
     with admin_connection(shared_state.state.database) as gate:
         gate.execute(GATE)
         try:
-            for _ in range(3):
+            for _ in range(max(3, RACE_RUNS // 3)):
                 pair = _race(team, gate)
                 outcomes[f"gated {'/'.join(pair)}"] = outcomes.get(f"gated {'/'.join(pair)}", 0) + 1
                 assert pair != ("through", "through"), outcomes
                 assert shared_state.lock_rows() == []  # every refused run removed its own lock row
         finally:
             gate.execute("DROP TRIGGER race_gate ON pulumi_state; DROP FUNCTION race_gate()")
-        for _ in range(5):  # started within milliseconds of each other, with nothing holding them
+        for _ in range(RACE_RUNS):  # started within milliseconds of each other, with nothing holding them
             pair = _race(team, None)
             outcomes["/".join(pair)] = outcomes.get("/".join(pair), 0) + 1
             assert pair != ("through", "through"), outcomes
