@@ -17,7 +17,7 @@ from pathlib import Path
 
 from psycopg import sql
 
-from bench import overhead, parent, phase4, plans, report, scale, stall, validation
+from bench import backends, overhead, parent, phase4, plans, report, scale, stall, validation
 from fkguard.apms.generate import generate, row_counts
 from fkguard.catalog import load_catalog
 from fkguard.settings import ConnectionSettings
@@ -75,6 +75,8 @@ def main() -> int:
                         help="the parent-side measure again at this many rows, in a database of its own (0: not)")
     parser.add_argument("--scale-sizes", default="160",
                         help="synthetic catalog sizes for the gate's cost, comma-separated (default 160)")
+    parser.add_argument("--backend-sizes", default="16,160",
+                        help="constraints per gated up, file backend beside the postgres one (default 16,160; none: skip)")
     parser.add_argument("--keep-cluster-settings", action="store_true",
                         help="measure on the cluster as it runs, durable or not (the tests' shape check)")
     args = parser.parse_args()
@@ -110,6 +112,8 @@ def main() -> int:
     results["overhead"] = overhead.run(settings, catalog, project, args.runs)
     sizes = [int(n) for n in args.scale_sizes.split(",") if n.strip()]
     results["scale"] = scale.run(settings, project, out / "scratch", port, DATABASE, sizes, progress)
+    backend_sizes = [int(n) for n in args.backend_sizes.split(",") if n.strip().isdigit()]
+    results["backends"] = backends.run(settings, out / "scratch", port, DATABASE, backend_sizes, progress)
     progress("Phase 4: pgbench baseline, with the 16 validated, load test")
     results["phase4"] = phase4.run(settings, catalog, instances)
     progress("query plans")

@@ -81,6 +81,7 @@ def markdown(results: dict) -> str:
                      f"{r['tps']:,.0f} tx/s |")
     lines += parent_side(results.get("parent") or [])
     lines += catalog_scale(results.get("scale") or [])
+    lines += state_backends(results.get("backends") or [])
     lines += ["", "## 5. Query plans of the lookup by key (Phase 4.4)", "",
               "| constraint | indexed | plan | to add |", "|---|---|---|---|"]
     for p in results["plans"]:
@@ -128,6 +129,20 @@ def catalog_scale(sizes: list[dict]) -> list[str]:
                      f"{_ratio(ours, noop)} | {r['preview_s']:.1f} s | {r['gated_preview_s']:.1f} s | "
                      f"{_ratio(r['gated_preview_s'], r['preview_s'])} | {r['gated_up_nochange_s']:.1f} s | "
                      f"{r['gated_preview_sessions']} | {r['state_bytes'] / 1e6:.2f} MB |")
+    return lines
+
+
+def state_backends(rows: list[dict]) -> list[str]:
+    """The file backend beside the postgres one (the team's shared state), per catalog size."""
+    if not rows:
+        return []
+    lines = ["", "## 7. The state backend: file and PostgreSQL", "",
+             "A gated `pulumi up` adding the constraints, then one with nothing to change; the DIY backends rewrite "
+             "the whole state after every step.", "",
+             "| constraints | backend | gated up (add) | gated up, no change | state |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['n']:,} | {r['backend']} | {r['gated_up_add_s']:.1f} s | {r['gated_up_nochange_s']:.1f} s | "
+                     f"{r['state_bytes'] / 1e6:.2f} MB |")
     return lines
 
 

@@ -22,7 +22,7 @@ from fkguard.catalog import QualifiedName
 from fkguard.ddl import table_ref
 from fkguard.errors import FkguardError
 from fkguard.pgrow import one
-from fkguard.settings import ConnectionSettings
+from fkguard.settings import ConnectionSettings, connection_fix
 
 
 class BackupError(FkguardError):
@@ -99,6 +99,11 @@ def libpq_env(settings: ConnectionSettings) -> dict[str, str]:
            "PGUSER": settings.username, "PGSSLMODE": settings.sslmode, "PGCONNECT_TIMEOUT": "10"}
     if settings.password:
         env["PGPASSWORD"] = settings.password
+    # The stack's TLS files by libpq's environment names (PGSSLROOTCERT, ...): pg_dump verifies the server
+    # as every other connection of fkguard does, and an inherited PGSSL* of the shell cannot weaken it.
+    for name in ("sslrootcert", "sslcert", "sslkey"):
+        env.pop(f"PG{name.upper()}", None)
+    env.update({f"PG{name.upper()}": value for name, value in settings.tls_params().items()})
     return env
 
 
@@ -114,7 +119,8 @@ def take(settings: ConnectionSettings, tables: list[QualifiedName], directory: P
     if result.returncode != 0:
         path.unlink(missing_ok=True)
         reason = (result.stderr.strip().splitlines() or ["pg_dump failed"])[-1]
-        raise BackupError(f"the backup before the first change failed ({reason}); nothing was changed. Fix it, "
+        fix = connection_fix(reason) if "connection to server" in reason or "SSL" in reason else "Fix it"
+        raise BackupError(f"the backup before the first change failed ({reason}); nothing was changed. {fix}, "
                           f"or set fkguard:backup false for this stack")
     with settings.connect() as conn:
         rows = {str(t): one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table_ref(t))))[0] for t in tables}

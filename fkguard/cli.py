@@ -437,6 +437,32 @@ def _fleet(args: argparse.Namespace) -> int:
     return fleet.command(args, _print_table)
 
 
+def _state_db(args: argparse.Namespace) -> int:
+    from fkguard import state_backend
+
+    password = None
+    if args.password_env:
+        password = os.environ.get(args.password_env)
+        if not password:
+            raise CommandError(f"{args.password_env} is not set; export the state role's password there")
+    tls = {k: str(Path(v).resolve()) for k, v in (("sslrootcert", args.sslrootcert), ("sslcert", args.sslcert),
+                                                  ("sslkey", args.sslkey)) if v}
+    state = state_backend.StateDb(args.host, args.port, args.database, args.role, args.sslmode, tls)
+    admin = settings.ConnectionSettings(args.admin_host or args.host, args.port, "postgres", args.admin_user,
+                                        None, args.sslmode if not args.admin_host else "prefer",
+                                        **({} if args.admin_host else tls))  # the password: libpq's environment
+    with admin.connect(application_name="fkguard-state-db") as conn:
+        for line in state_backend.ensure(conn, state, password):
+            print(f"fkguard state-db: {line}")
+    if args.passfile and password:
+        state_backend.write_passfile(Path(args.passfile), state, password)
+        print(f"fkguard state-db: the role's password is in {args.passfile} (mode 0600)")
+    print(f"export PULUMI_BACKEND_URL='{state.backend_url()}'")
+    print(f"export PGPASSFILE='{Path(args.passfile).resolve() if args.passfile else '<a passfile, mode 0600>'}'"
+          f"  # line: {state.passfile_line('<password>')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fkguard", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -467,6 +493,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="copy the policy levels of this stack (default staging)")
     setup.add_argument("--force", action="store_true", help="set the connection of an existing stack again")
     setup.set_defaults(run=_init, command="init")
+
+    state = commands.add_parser("state-db", help="create the team's shared Pulumi state database and role "
+                                "(idempotent); prints PULUMI_BACKEND_URL", description="create or update the database "
+                                "and role of Pulumi's postgres backend, connecting as an administrator through libpq's "
+                                "environment (PGPASSWORD or PGPASSFILE); prints the PULUMI_BACKEND_URL to use (no password)")
+    state.add_argument("--host", required=True, help="the state database's host, as clients reach it")
+    state.add_argument("--port", type=int, default=5432)
+    state.add_argument("--database", default="pulumi_state")
+    state.add_argument("--role", default="pulumi_state")
+    state.add_argument("--sslmode", default="verify-full", help="libpq sslmode (default verify-full)")
+    state.add_argument("--sslrootcert", help="the CA file that signed the server's certificate")
+    state.add_argument("--sslcert", help="a client certificate file")
+    state.add_argument("--sslkey", help="the client certificate's key file")
+    state.add_argument("--admin-user", default="postgres", help="the administrator who creates them (default postgres)")
+    state.add_argument("--admin-host", help="the administrator's host or socket folder (default --host)")
+    state.add_argument("--password-env", metavar="VARIABLE", help="set the role's password from this variable")
+    state.add_argument("--passfile", help="also write the role's password line into this libpq passfile")
+    state.set_defaults(run=_state_db, command="state-db")
 
     seed = command("seed", "recreate the APMS test schema and fill it (drops those 17 tables: test databases only)",
                    _seed)

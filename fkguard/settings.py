@@ -7,6 +7,7 @@ all build their connection here, from the same `postgresql:*` keys of `Pulumi.<s
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -23,8 +24,59 @@ if TYPE_CHECKING:  # imported where used: the provider and most commands never s
     from pulumi.automation import LocalWorkspace, PulumiCommand
 
 NAMESPACE = "postgresql"
-KEYS = ("host", "port", "database", "username", "password", "sslmode")
+# sslrootcert and clientcert (an object: cert, key) are pulumi-postgresql's own names for the CA file
+# and the client certificate; the files are read by libpq, in every process fkguard starts.
+KEYS = ("host", "port", "database", "username", "password", "sslmode", "sslrootcert", "clientcert")
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+CLIENTCERT_KEYS = ("cert", "key", "sslinline")
+
+# libpq's words for a refused TLS handshake, and the setting that fixes each: a wrong CA or host name is
+# said before anything changes, naming the key, not as a bare OpenSSL error.
+_TLS_FIXES = (
+    ("does not match host name", "postgresql:host must be a name the server's certificate carries (sslmode verify-full "
+                                 "checks it); connect by that name"),
+    ("certificate verify failed", "set postgresql:sslrootcert to the CA file that signed the server's certificate"),
+    ("root certificate file", "set postgresql:sslrootcert to the CA file that signed the server's certificate"),
+    ("server does not support SSL", "the server does not serve TLS: lower postgresql:sslmode, or enable ssl on it"),
+    ("certificate", "check postgresql:clientcert (cert, key) and postgresql:sslrootcert"),
+    ("SSL", "check postgresql:sslmode, postgresql:sslrootcert and postgresql:clientcert"),
+)
+
+
+def connection_fix(reason: str) -> str:
+    """What to change for a refused connection: the TLS setting at fault, else the stack's settings in general."""
+    return next((fix for words, fix in _TLS_FIXES if words in reason), "check the postgresql:* settings of the stack")
+
+
+def _clientcert(value: Any, stack: str) -> tuple[str | None, str | None]:
+    """postgresql:clientcert's cert and key paths (an object in the stack's config, JSON text through some readers)."""
+    if value in (None, ""):
+        return None, None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    if not isinstance(value, Mapping) or not value.get("cert") or not value.get("key"):
+        raise SettingsError(f"postgresql:clientcert in {stack} must be an object with cert and key: run pulumi config set "
+                            f"--path postgresql:clientcert.cert <file> and ...clientcert.key <file>", key="postgresql:clientcert")
+    unknown = sorted(set(value) - set(CLIENTCERT_KEYS))
+    if unknown:
+        raise SettingsError(f"unknown key {unknown[0]} in postgresql:clientcert of {stack}: it takes cert and key",
+                            key="postgresql:clientcert")
+    if str(value.get("sslinline", "false")).lower() == "true":
+        raise SettingsError(f"postgresql:clientcert.sslinline in {stack}: fkguard reads the certificate and key from files; "
+                            f"give their paths and set sslinline false", key="postgresql:clientcert")
+    return str(value["cert"]), str(value["key"])
+
+
+def _existing_file(path: str | None, key: str, stack: str) -> str | None:
+    if path is None:
+        return None
+    full = Path(path).expanduser()
+    if not full.is_file():
+        raise SettingsError(f"{key} of {stack} names {path}, which is not a file: fix the path", key=key)
+    return str(full.resolve())
 
 
 class SettingsError(FkguardError):
@@ -56,10 +108,18 @@ class ConnectionSettings:
     username: str
     password: str | None = field(default=None, repr=False)
     sslmode: str = "prefer"
+    sslrootcert: str | None = None
+    sslcert: str | None = None  # postgresql:clientcert.cert
+    sslkey: str | None = None  # postgresql:clientcert.key
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], stack: str = "the stack") -> ConnectionSettings:
         """Build from a flat `{"postgresql:host": ...}` mapping (values may be plain strings)."""
+        for libpq_name, ours in (("sslcert", "cert"), ("sslkey", "key")):  # libpq's names, which users reach for
+            if f"{NAMESPACE}:{libpq_name}" in config:
+                raise SettingsError(f"{NAMESPACE}:{libpq_name} in {stack} is libpq's name; pulumi-postgresql's is "
+                                    f"{NAMESPACE}:clientcert.{ours}: pulumi config set --path {NAMESPACE}:clientcert.{ours} "
+                                    f"<file>", key=f"{NAMESPACE}:{libpq_name}")
         values = namespace_values(config, NAMESPACE, KEYS, stack)
         for key in ("host", "database", "username"):
             if not values.get(key):
@@ -77,6 +137,7 @@ class ConnectionSettings:
             raise SettingsError(f"{NAMESPACE}:sslmode in {stack} must be one of {', '.join(SSLMODES)}, got {sslmode!r}",
                                 key=f"{NAMESPACE}:sslmode")
         secret = values.get("password")
+        cert, cert_key = _clientcert(values.get("clientcert"), stack)
         return cls(
             host=str(values["host"]),
             port=port,
@@ -84,7 +145,16 @@ class ConnectionSettings:
             username=str(values["username"]),
             password=str(secret) if secret not in (None, "") else None,
             sslmode=sslmode,
+            sslrootcert=_existing_file(str(values["sslrootcert"]) if values.get("sslrootcert") else None,
+                                       f"{NAMESPACE}:sslrootcert", stack),
+            sslcert=_existing_file(cert, f"{NAMESPACE}:clientcert.cert", stack),
+            sslkey=_existing_file(cert_key, f"{NAMESPACE}:clientcert.key", stack),
         )
+
+    def tls_params(self) -> dict[str, str]:
+        """The TLS file parameters libpq takes, by its own names (for psycopg, pg_dump's PGSSL* environment, the state URL)."""
+        return {name: value for name, value in (("sslrootcert", self.sslrootcert), ("sslcert", self.sslcert),
+                                                 ("sslkey", self.sslkey)) if value}
 
     def describe(self) -> str:
         """Where the connection goes, for messages: never the password."""
@@ -94,16 +164,14 @@ class ConnectionSettings:
         """psycopg.connect's arguments: for connect() and for a psycopg_pool pool alike."""
         return {"host": self.host, "port": self.port, "dbname": self.database, "user": self.username,
                 "password": self.password, "sslmode": self.sslmode, "connect_timeout": 10,
-                "application_name": application_name, "autocommit": autocommit}
+                "application_name": application_name, "autocommit": autocommit, **self.tls_params()}
 
     def connect(self, *, autocommit: bool = True, application_name: str = "fkguard") -> psycopg.Connection:
         try:
             return psycopg.connect(**self.connect_kwargs(autocommit=autocommit, application_name=application_name))
         except psycopg.OperationalError as exc:
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            raise SettingsError(
-                f"cannot connect to {self.describe()}: {reason}; check the postgresql:* settings of the stack"
-            ) from None
+            raise SettingsError(f"cannot connect to {self.describe()}: {reason}; {connection_fix(reason)}") from None
 
 
 def pulumi_cli(project_dir: Path) -> str:

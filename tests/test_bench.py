@@ -23,7 +23,8 @@ def test_bench_writes_report_chart_and_numbers(pg, tmp_path):
     env = {**os.environ, "FKGUARD_PG_PORT": str(TEST_PG_PORT), "FKGUARD_PGDATA": str(TEST_PGDATA),
            "PATH": f"{PROJECT / '.tools' / 'bin'}:{PROJECT / '.venv' / 'bin'}:{os.environ['PATH']}"}
     result = subprocess.run([sys.executable, "-m", "bench", "--scale", "400", "--runs", "1", "--out", str(tmp_path),
-                             "--parent-scale", "0", "--keep-cluster-settings", "--scale-sizes", "8"],
+                             "--parent-scale", "0", "--keep-cluster-settings", "--scale-sizes", "8",
+                             "--backend-sizes", "none"],  # measured apart: tests/test_bench_backends.py
                             cwd=PROJECT, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = list(tmp_path.iterdir())
