@@ -66,6 +66,28 @@ def _fresh_database(admin: ConnectionSettings, name: str) -> ConnectionSettings:
     return dataclasses.replace(admin, database=name)
 
 
+def _scale_so_far(out: Path, meta: dict, sizes: list[dict]) -> None:
+    """Section 6 as far as it got (scale.md, scale.json), rewritten after each size: a long run cut short
+    keeps the sizes it finished."""
+    (out / "scale.json").write_text(json.dumps({"meta": meta, "scale": sizes}, indent=2, default=str))
+    (out / "scale.md").write_text("\n".join([f"# fkguard catalog scale, {meta['when']}", "",
+                                              f"Machine: {meta['machine']}. Durability: {meta['durability']}.",
+                                              *report.catalog_scale(sizes)]) + "\n")
+    progress(f"catalog scale so far: {out / 'scale.md'}")
+
+
+def _only_scale(admin: ConnectionSettings, out: Path, port: int, sizes: list[int], meta: dict) -> int:
+    """`--only-scale`: section 6 alone, in a database of its own with nothing else in it."""
+    settings = _fresh_database(admin, DATABASE)
+    project = ScratchProject.create(out / "scratch", port, DATABASE)
+    scale.run(settings, project, out / "scratch", port, DATABASE, sizes, progress,
+              lambda done: _scale_so_far(out, meta, done))
+    print((out / "scale.md").read_text())
+    shutil.rmtree(out / "scratch")
+    _drop_database(DATABASE)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--scale", type=int, default=200_000, help="rows in the largest table (default 200000)")
@@ -75,6 +97,8 @@ def main() -> int:
                         help="the parent-side measure again at this many rows, in a database of its own (0: not)")
     parser.add_argument("--scale-sizes", default="160",
                         help="synthetic catalog sizes for the gate's cost, comma-separated (default 160)")
+    parser.add_argument("--only-scale", action="store_true",
+                        help="only section 6, the catalog's scale (no APMS data set, no other section)")
     parser.add_argument("--keep-cluster-settings", action="store_true",
                         help="measure on the cluster as it runs, durable or not (the tests' shape check)")
     args = parser.parse_args()
@@ -86,6 +110,9 @@ def main() -> int:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out / stamp
     out.mkdir(parents=True)
+    sizes = [int(n) for n in args.scale_sizes.split(",") if n.strip()]
+    if args.only_scale:
+        return _only_scale(admin, out, port, sizes, {"when": stamp, "machine": report.machine(), "durability": durability})
     progress(f"a database of its own ({DATABASE}) on the local cluster, {args.scale:,} rows in the largest table")
     settings = _fresh_database(admin, DATABASE)
     catalog = load_catalog()
@@ -108,8 +135,8 @@ def main() -> int:
     results["validation"] = validation.run(settings, catalog, project, args.runs)
     progress("pulumi overhead: no constraint, 16, 160 synthetic")
     results["overhead"] = overhead.run(settings, catalog, project, args.runs)
-    sizes = [int(n) for n in args.scale_sizes.split(",") if n.strip()]
-    results["scale"] = scale.run(settings, project, out / "scratch", port, DATABASE, sizes, progress)
+    results["scale"] = scale.run(settings, project, out / "scratch", port, DATABASE, sizes, progress,
+                                 lambda done: _scale_so_far(out, results["meta"], done))
     progress("Phase 4: pgbench baseline, with the 16 validated, load test")
     results["phase4"] = phase4.run(settings, catalog, instances)
     progress("query plans")

@@ -71,11 +71,16 @@ def one_size(settings: ConnectionSettings, project: ScratchProject, noop: Scratc
 
 
 def run(settings: ConnectionSettings, project: ScratchProject, folder: Path, port: int, database: str,
-        sizes: list[int], progress: Callable[[str], None]) -> list[dict]:
+        sizes: list[int], progress: Callable[[str], None],
+        done: Callable[[list[dict]], None] = lambda _: None) -> list[dict]:
+    """done(results so far) after each size: a 1,000-constraint size takes most of an hour, and a run cut
+    short must keep the sizes it finished."""
     noop = ScratchProject.create(folder / "noop", port, database)
-    shutil.copy2(Path(__file__).resolve().parent / "noop" / "__main__.py", noop.root / "__main__.py")
-    results = []
+    for name in ("__main__.py", "noop_provider.py"):
+        shutil.copy2(Path(__file__).resolve().parent / "noop" / name, noop.root / name)
+    results: list[dict] = []
     for n in sizes:
         progress(f"catalog scale: {n:,} synthetic constraints, gated, and {n:,} no-op resources")
         results.append(one_size(settings, project, noop, n))
+        done(results)
     return results
