@@ -32,8 +32,14 @@ def _wanted(props: dict[str, Any]) -> indexes.Wanted:
     return indexes.Wanted(QualifiedName.parse(str(props["table"])), tuple(props["columns"]))
 
 
+# Inputs the outputs need not repeat: the SDK adds the provider itself, and the plan is the preview's (its inputs
+# keep it; what ran is `sql`). The file backend rewrites the whole state after every step, so each byte per
+# resource is paid twice per resource per `up`.
+_NOT_OUTPUTS = ("__provider", "plannedSql")
+
+
 def _outputs(props: dict[str, Any], outcome: indexes.Outcome) -> dict[str, Any]:
-    return {**{k: v for k, v in props.items() if k != "__provider"}, "indexName": outcome.name, "ours": outcome.ours,
+    return {**{k: v for k, v in props.items() if k not in _NOT_OUTPUTS}, "indexName": outcome.name, "ours": outcome.ours,
             "valid": outcome.valid, "state": outcome.state, "definition": outcome.definition, "sql": outcome.sql}
 
 
