@@ -120,14 +120,15 @@ def catalog_scale(sizes: list[dict]) -> list[str]:
              "The yardstick is `pulumi up` of as many dynamic resources whose provider does nothing.", "",
              "| constraints | gated up (add) | per constraint | no-op up, per resource | ratio (goal at 1,000: "
              "at most 1.3x) | preview | gated preview | gated / plain | gated up, no change | sessions per "
-             "gated preview | state |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "gated preview | state (no-op's) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sizes:
         n = r["n"]
         ours, noop = r["gated_up_add_s"] / n, r["noop_up_s"] / n
         lines.append(f"| {n:,} | {r['gated_up_add_s']:.1f} s | {ours * 1000:.0f} ms | {noop * 1000:.0f} ms | "
                      f"{_ratio(ours, noop)} | {r['preview_s']:.1f} s | {r['gated_preview_s']:.1f} s | "
                      f"{_ratio(r['gated_preview_s'], r['preview_s'])} | {r['gated_up_nochange_s']:.1f} s | "
-                     f"{r['gated_preview_sessions']} | {r['state_bytes'] / 1e6:.2f} MB |")
+                     f"{r['gated_preview_sessions']} | {r['state_bytes'] / 1e6:.2f} MB "
+                     f"({r.get('noop_state_bytes', 0) / 1e6:.2f} MB) |")
     return lines
 
 

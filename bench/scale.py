@@ -65,6 +65,7 @@ def one_size(settings: ConnectionSettings, project: ScratchProject, noop: Scratc
     project.run("config", "rm", "fkguard:catalog", "--stack", "local")
     noop.run("config", "set", "bench:resources", str(n), "--stack", "local")
     r["noop_up_s"] = _timed(lambda: noop.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install"))
+    r["noop_state_bytes"] = noop.state_file("local").stat().st_size  # Pulumi's own bytes per resource, beside fkguard's
     noop.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
     psql(settings, sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SCHEMA)).as_string())
     return r
