@@ -35,6 +35,9 @@ def test_bench_writes_report_chart_and_numbers(pg, tmp_path):
     assert numbers["meta"]["scale"] == 400
     stall = numbers["stall"]["fkguard (pulumi up)"]
     assert stall["n"] > 0 and stall["lock_windows"] >= 16  # the provider traced every ALTER it ran
+    control = numbers["stall"]["control: no-op pulumi up (no SQL)"]  # the outlier's control: no SQL, no lock
+    assert control["n"] > 0 and control["lock_windows"] == 0 and control["checkpoints"] >= 0
+    assert len(stall["slowest_outside"]) == 3 and "slowest writes outside lock windows" in report
     assert len(numbers["plans"]) == 16 and set(numbers["phase4"]["load"]) and numbers["overhead"]["160"] > 0
     assert numbers["validation"]["audit_peak_rss_mib"] > 0
     assert numbers["meta"]["durability"] == "fsync=off, synchronous_commit=off"  # the test cluster, kept as found
