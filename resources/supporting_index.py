@@ -12,7 +12,7 @@ wait for the other's lock). Pickled by reference like that provider: keep this m
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi import dynamic
@@ -108,11 +108,12 @@ class SupportingIndexProvider(dynamic.ResourceProvider):
 class SupportingIndex(dynamic.Resource, module=foreign_key.MODULE, name=TYPE_NAME):
     """The index a foreign key's parent-side checks need; its outputs say which index serves and whose it is."""
 
-    indexName: pulumi.Output[str]  # noqa: N815 (the property's name in the state)
-    ours: pulumi.Output[bool]
-    valid: pulumi.Output[bool]
-    state: pulumi.Output[str]
-    sql: pulumi.Output[list]
+    if TYPE_CHECKING:  # for the type checker only: class annotations cost the SDK a get_type_hints per resource
+        indexName: pulumi.Output[str]  # noqa: N815 (the property's name in the state)
+        ours: pulumi.Output[bool]
+        valid: pulumi.Output[bool]
+        state: pulumi.Output[str]
+        sql: pulumi.Output[list]
 
     def __init__(self, fk: ForeignKey, constraints: list[str], opts: pulumi.ResourceOptions | None = None) -> None:
         wanted = indexes.Wanted(fk.table, fk.columns)
