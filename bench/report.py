@@ -141,12 +141,22 @@ def catalog_scale(sizes: list[dict]) -> list[str]:
              "gated preview | state (no-op's) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sizes:
         n = r["n"]
-        ours, noop = r["gated_up_add_s"] / n, r["noop_up_s"] / n
-        lines.append(f"| {n:,} | {r['gated_up_add_s']:.1f} s | {ours * 1000:.0f} ms | {noop * 1000:.0f} ms | "
-                     f"{_ratio(ours, noop)} | {r['preview_s']:.1f} s | {r['gated_preview_s']:.1f} s | "
-                     f"{_ratio(r['gated_preview_s'], r['preview_s'])} | {r['gated_up_nochange_s']:.1f} s | "
-                     f"{r['gated_preview_sessions']} | {r['state_bytes'] / 1e6:.2f} MB "
-                     f"({r.get('noop_state_bytes', 0) / 1e6:.2f} MB) |")
+
+        def seconds(key: str, r: dict = r) -> str:  # a row cut short shows what it measured, "…" for the rest
+            return f"{r[key]:.1f} s" if key in r else "…"
+
+        def per(key: str, r: dict = r, n: int = n) -> str:
+            return f"{r[key] / n * 1000:.0f} ms" if key in r else "…"
+
+        def ratio(a: str, b: str, r: dict = r) -> str:
+            return _ratio(r[a], r[b]) if a in r and b in r else "…"
+
+        state = f"{r['state_bytes'] / 1e6:.2f} MB" if "state_bytes" in r else "…"
+        noop_state = f"{r['noop_state_bytes'] / 1e6:.2f} MB" if "noop_state_bytes" in r else "…"
+        lines.append(f"| {n:,} | {seconds('gated_up_add_s')} | {per('gated_up_add_s')} | {per('noop_up_s')} | "
+                     f"{ratio('gated_up_add_s', 'noop_up_s')} | {seconds('preview_s')} | {seconds('gated_preview_s')} | "
+                     f"{ratio('gated_preview_s', 'preview_s')} | {seconds('gated_up_nochange_s')} | "
+                     f"{r.get('gated_preview_sessions', '…')} | {state} ({noop_state}) |")
     return lines
 
 
