@@ -66,6 +66,51 @@ def _fresh_database(admin: ConnectionSettings, name: str) -> ConnectionSettings:
     return dataclasses.replace(admin, database=name)
 
 
+def _scale_so_far(out: Path, meta: dict, sizes: list[dict]) -> None:
+    """Section 6 as far as it got (scale.md, scale.json), rewritten after each size: a long run cut short
+    keeps the sizes it finished."""
+    (out / "scale.json").write_text(json.dumps({"meta": meta, "scale": sizes}, indent=2, default=str))
+    (out / "scale.md").write_text("\n".join([f"# fkguard catalog scale, {meta['when']}", "",
+                                              f"Machine: {meta['machine']}. Durability: {meta['durability']}.",
+                                              *report.catalog_scale(sizes)]) + "\n")
+    progress(f"catalog scale so far: {out / 'scale.md'}")
+
+
+def _only_scale(admin: ConnectionSettings, out: Path, port: int, sizes: list[int], meta: dict) -> int:
+    """`--only-scale`: section 6 alone, in a database of its own with nothing else in it."""
+    settings = _fresh_database(admin, DATABASE)
+    project = ScratchProject.create(out / "scratch", port, DATABASE)
+    scale.run(settings, project, out / "scratch", port, DATABASE, sizes, progress,
+              lambda done: _scale_so_far(out, meta, done))
+    print((out / "scale.md").read_text())
+    shutil.rmtree(out / "scratch")
+    _drop_database(DATABASE)
+    return 0
+
+
+def _only_stall(admin: ConnectionSettings, out: Path, port: int, rows: int, meta: dict) -> int:
+    """`--only-stall`: section 1 alone (the writer's stall, with its no-op control), in a database of its own
+    (apms_bench_stall), so that it can run beside a long `--only-scale` run."""
+    name = f"{DATABASE}_stall"
+    settings = _fresh_database(admin, name)
+    with settings.connect() as conn:
+        counts = generate(conn, rows, {}, progress=progress)
+        conn.execute("VACUUM (ANALYZE)")
+        meta = {**meta, "postgres": conn.execute("SHOW server_version").fetchone()[0], "rows": sum(counts.values())}
+    project = ScratchProject.create(out / "scratch", port, name)
+    results = stall.run(settings, load_catalog(), project, row_counts(rows)["workflow_instances"], progress)
+    (out / "stall.json").write_text(json.dumps({"meta": meta, "stall": {n: {x: y for x, y in r.items() if x not in (
+        "samples", "windows")} for n, r in results.items()}}, indent=2, default=str))
+    text = "\n".join([f"# fkguard writer's stall, {meta['when']}", "",
+                      f"Machine: {meta['machine']}. PostgreSQL {meta['postgres']}. {meta['rows']:,} rows ({rows:,} in the "
+                      f"largest table). Durability: {meta['durability']}.", "", *report.stall_section(results)]) + "\n"
+    (out / "stall.md").write_text(text)
+    print(text)
+    shutil.rmtree(out / "scratch")
+    _drop_database(name)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--scale", type=int, default=200_000, help="rows in the largest table (default 200000)")
@@ -77,6 +122,10 @@ def main() -> int:
                         help="synthetic catalog sizes for the gate's cost, comma-separated (default 160)")
     parser.add_argument("--backend-sizes", default="16,160",
                         help="constraints per gated up, file backend beside the postgres one (default 16,160; none: skip)")
+    parser.add_argument("--only-scale", action="store_true",
+                        help="only section 6, the catalog's scale (no APMS data set, no other section)")
+    parser.add_argument("--only-stall", action="store_true",
+                        help="only section 1, the writer's stall and its no-op control, at --scale rows")
     parser.add_argument("--keep-cluster-settings", action="store_true",
                         help="measure on the cluster as it runs, durable or not (the tests' shape check)")
     args = parser.parse_args()
@@ -88,6 +137,12 @@ def main() -> int:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out / stamp
     out.mkdir(parents=True)
+    sizes = [int(n) for n in args.scale_sizes.split(",") if n.strip()]
+    if args.only_scale:
+        return _only_scale(admin, out, port, sizes, {"when": stamp, "machine": report.machine(), "durability": durability})
+    if args.only_stall:
+        return _only_stall(admin, out, port, args.scale, {"when": stamp, "machine": report.machine(),
+                                                          "durability": durability})
     progress(f"a database of its own ({DATABASE}) on the local cluster, {args.scale:,} rows in the largest table")
     settings = _fresh_database(admin, DATABASE)
     catalog = load_catalog()
@@ -110,8 +165,8 @@ def main() -> int:
     results["validation"] = validation.run(settings, catalog, project, args.runs)
     progress("pulumi overhead: no constraint, 16, 160 synthetic")
     results["overhead"] = overhead.run(settings, catalog, project, args.runs)
-    sizes = [int(n) for n in args.scale_sizes.split(",") if n.strip()]
-    results["scale"] = scale.run(settings, project, out / "scratch", port, DATABASE, sizes, progress)
+    results["scale"] = scale.run(settings, project, out / "scratch", port, DATABASE, sizes, progress,
+                                 lambda done: _scale_so_far(out, results["meta"], done))
     backend_sizes = [int(n) for n in args.backend_sizes.split(",") if n.strip().isdigit()]
     results["backends"] = backends.run(settings, out / "scratch", port, DATABASE, backend_sizes, progress)
     progress("Phase 4: pgbench baseline, with the 16 validated, load test")

@@ -49,33 +49,48 @@ def _timed(action: Callable[[], object]) -> float:
     return time.monotonic() - started
 
 
-def one_size(settings: ConnectionSettings, project: ScratchProject, noop: ScratchProject, n: int) -> dict:
+def one_size(settings: ConnectionSettings, project: ScratchProject, noop: ScratchProject, n: int,
+             measured: Callable[[dict], None] = lambda _: None) -> dict:
+    """Each measure goes to measured(row so far) as soon as it is taken, the yardstick right after the gated
+    `up` it is the yardstick of: at 1,000 constraints on a busy machine a size takes more than an hour, and a
+    run cut short keeps its most telling numbers. The destroys (cleanup, not measured) come last."""
     entries = synthetic(settings, n)
     (project.root / "scale.yaml").write_text(yaml.safe_dump({"constraints": entries}))
     project.run("config", "set", "fkguard:catalog", "scale.yaml", "--stack", "local")
     r: dict = {"n": n}
     r["gated_up_add_s"] = _timed(lambda: project.gated("up", "--yes"))
     r["state_bytes"] = project.state_file("local").stat().st_size
+    measured(r)
+    noop.run("config", "set", "bench:resources", str(n), "--stack", "local")
+    r["noop_up_s"] = _timed(lambda: noop.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install"))
+    r["noop_state_bytes"] = noop.state_file("local").stat().st_size  # Pulumi's own bytes per resource, beside fkguard's
+    measured(r)
     r["preview_s"] = _timed(lambda: project.run("preview", "--stack", "local", "--skip-plugin-pre-install"))
+    measured(r)
     before = sessions_opened(settings)
     r["gated_preview_s"] = _timed(lambda: project.gated("preview"))
     r["gated_preview_sessions"] = sessions_opened(settings) - before
+    measured(r)
     r["gated_up_nochange_s"] = _timed(lambda: project.gated("up", "--yes"))
+    measured(r)
+    noop.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
     project.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
     project.run("config", "rm", "fkguard:catalog", "--stack", "local")
-    noop.run("config", "set", "bench:resources", str(n), "--stack", "local")
-    r["noop_up_s"] = _timed(lambda: noop.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install"))
-    noop.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
     psql(settings, sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SCHEMA)).as_string())
     return r
 
 
 def run(settings: ConnectionSettings, project: ScratchProject, folder: Path, port: int, database: str,
-        sizes: list[int], progress: Callable[[str], None]) -> list[dict]:
+        sizes: list[int], progress: Callable[[str], None],
+        done: Callable[[list[dict]], None] = lambda _: None) -> list[dict]:
+    """done(results so far) after each measure: a 1,000-constraint size takes most of an hour, and a run cut
+    short must keep what it measured."""
     noop = ScratchProject.create(folder / "noop", port, database)
-    shutil.copy2(Path(__file__).resolve().parent / "noop" / "__main__.py", noop.root / "__main__.py")
-    results = []
+    for name in ("__main__.py", "noop_provider.py"):
+        shutil.copy2(Path(__file__).resolve().parent / "noop" / name, noop.root / name)
+    results: list[dict] = []
     for n in sizes:
         progress(f"catalog scale: {n:,} synthetic constraints, gated, and {n:,} no-op resources")
-        results.append(one_size(settings, project, noop, n))
+        results.append(one_size(settings, project, noop, n, lambda row: done([*results, row])))
+        done(results)
     return results

@@ -20,7 +20,7 @@ KEYS: dict[str, str] = {
     "validateTiers": "tiers whose constraints are validated",
     "lockTimeout": "longest wait for a table lock per attempt",
     "lockRetryBudget": "total time to keep retrying a lock",
-    "statementTimeout": "longest VALIDATE scan (0 = no limit)",
+    "statementTimeout": "longest VALIDATE scan or supporting-index build (0 = no limit)",
     "backup": "pg_dump the affected tables before the first change (true in production)",
     "backupDir": "where those dumps go",
     "rebindDatabase": "move the stack to another database on purpose: <system_identifier>/<oid>, as its refusal prints",

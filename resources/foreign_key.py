@@ -18,7 +18,7 @@ import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pulumi
@@ -216,10 +216,11 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
 class ForeignKeyConstraint(dynamic.Resource, module=MODULE, name=TYPE_NAME):
     """A foreign key rolled out the safe way; its outputs say what PostgreSQL has."""
 
-    convalidated: pulumi.Output[bool]
-    definition: pulumi.Output[str]
-    state: pulumi.Output[str]
-    sql: pulumi.Output[list]
+    if TYPE_CHECKING:  # for the type checker only: class annotations cost the SDK a get_type_hints per resource
+        convalidated: pulumi.Output[bool]
+        definition: pulumi.Output[str]
+        state: pulumi.Output[str]
+        sql: pulumi.Output[list]
 
     def __init__(self, fk: ForeignKey, validated: bool, opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = {

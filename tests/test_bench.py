@@ -36,6 +36,9 @@ def test_bench_writes_report_chart_and_numbers(pg, tmp_path):
     assert numbers["meta"]["scale"] == 400
     stall = numbers["stall"]["fkguard (pulumi up)"]
     assert stall["n"] > 0 and stall["lock_windows"] >= 16  # the provider traced every ALTER it ran
+    control = numbers["stall"]["control: no-op pulumi up (no SQL)"]  # the outlier's control: no SQL, no lock
+    assert control["n"] > 0 and control["lock_windows"] == 0 and control["checkpoints"] >= 0
+    assert len(stall["slowest_outside"]) == 3 and "slowest writes outside lock windows" in report
     assert len(numbers["plans"]) == 16 and set(numbers["phase4"]["load"]) and numbers["overhead"]["160"] > 0
     assert numbers["validation"]["audit_peak_rss_mib"] > 0
     assert numbers["meta"]["durability"] == "fsync=off, synchronous_commit=off"  # the test cluster, kept as found
@@ -46,3 +49,21 @@ def test_bench_writes_report_chart_and_numbers(pg, tmp_path):
     (size,) = numbers["scale"]
     assert size["n"] == 8 and size["noop_up_s"] > 0 and size["state_bytes"] > 0
     assert 0 < size["gated_preview_sessions"] <= 10  # bounded, whatever the catalog's size
+
+
+def test_only_scale_writes_each_measure_as_it_is_taken(pg, tmp_path):
+    """`--only-scale`: section 6 alone, its rows written after each measure (a 1,000-constraint size takes
+    more than an hour, and a run cut short keeps what it measured); the no-op yardstick's provider is pickled by
+    reference, so its resources carry no copy of the program."""
+    env = {**os.environ, "FKGUARD_PG_PORT": str(TEST_PG_PORT), "FKGUARD_PGDATA": str(TEST_PGDATA),
+           "PATH": f"{PROJECT / '.tools' / 'bin'}:{PROJECT / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    result = subprocess.run([sys.executable, "-m", "bench", "--only-scale", "--scale-sizes", "3,5", "--out", str(tmp_path),
+                             "--keep-cluster-settings"],
+                            cwd=PROJECT, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = list(tmp_path.iterdir())
+    assert sorted(p.name for p in run.iterdir()) == ["scale.json", "scale.md"]
+    assert result.stderr.count("catalog scale so far") >= 2 * 5  # after each of a size's five measures
+    sizes = json.loads((run / "scale.json").read_text())["scale"]
+    assert [s["n"] for s in sizes] == [3, 5] and all(s["noop_up_s"] > 0 for s in sizes)
+    assert "| 5 |" in (run / "scale.md").read_text()
