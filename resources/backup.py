@@ -17,12 +17,10 @@ from fkguard import backup, identity
 from fkguard.catalog import QualifiedName
 from fkguard.errors import EXPECTED, FkguardError, one_line
 from resources import foreign_key
+from resources.taken_once import TakenOnceProvider
 
 
-class TableBackupProvider(dynamic.ResourceProvider):
-    def configure(self, req: dynamic.ConfigureRequest) -> None:
-        foreign_key.ForeignKeyConstraintProvider().configure(req)  # the same connection settings
-
+class TableBackupProvider(TakenOnceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         try:
             # The first resource of a production rollout: another database is refused here, at preview.
@@ -46,17 +44,6 @@ class TableBackupProvider(dynamic.ResourceProvider):
         taken = backup.take(settings, tables, Path(props["directory"]), props["label"])
         return dynamic.CreateResult(taken.path, {**props, "path": taken.path, "sizeBytes": taken.size_bytes,
                                                  "rows": taken.rows, "takenAt": taken.taken_at})
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        # A new set of tables, or a stack moved on purpose to another database, needs a new dump; anything
-        # else keeps the one taken (one taken before fkguard recorded identities only records it).
-        replaces = ["tables"] if sorted(olds.get("tables") or []) != sorted(news.get("tables") or []) else []
-        if identity.moved(olds, news):
-            replaces.append(identity.PROPERTY)
-        return dynamic.DiffResult(changes=bool(replaces) or identity.to_record(olds, news), replaces=replaces)
-
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        return dynamic.UpdateResult({**olds, identity.PROPERTY: news[identity.PROPERTY], "stack": news.get("stack")})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """The dump stays on disk: a backup is never deleted by a deployment."""

@@ -17,12 +17,10 @@ from fkguard import identity, monitor
 from fkguard.catalog import QualifiedName
 from fkguard.errors import EXPECTED, one_line
 from resources import foreign_key
+from resources.taken_once import TakenOnceProvider
 
 
-class MonitorBaselineProvider(dynamic.ResourceProvider):
-    def configure(self, req: dynamic.ConfigureRequest) -> None:
-        foreign_key.ForeignKeyConstraintProvider().configure(req)  # the same connection settings
-
+class MonitorBaselineProvider(TakenOnceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         # Everything the program declares depends on this resource: refusing another database here, at
         # preview, stops the deployment before any other step.
@@ -40,17 +38,6 @@ class MonitorBaselineProvider(dynamic.ResourceProvider):
             taken = monitor.snapshot(conn, tables)
         return dynamic.CreateResult(f"baseline-{taken['takenAt']}",
                                     {**props, identity.PROPERTY: database, "snapshot": taken})
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        # Another set of tables, or a stack moved on purpose to another database, needs a new baseline;
-        # one taken before fkguard recorded identities only records it.
-        replaces = ["tables"] if sorted(olds.get("tables") or []) != sorted(news.get("tables") or []) else []
-        if identity.moved(olds, news):
-            replaces.append(identity.PROPERTY)
-        return dynamic.DiffResult(changes=bool(replaces) or identity.to_record(olds, news), replaces=replaces)
-
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        return dynamic.UpdateResult({**olds, identity.PROPERTY: news[identity.PROPERTY], "stack": news.get("stack")})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Statistics only: nothing in the database to remove."""
