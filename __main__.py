@@ -6,8 +6,10 @@ that tier, so tiers go in the plan's order; the provider runs one ALTER TABLE (a
 drop) at a time.
 
 A key whose catalog entry says `index: auto` (the default) or `required` depends on a SupportingIndex
-(resources/supporting_index.py): a valid index leading with its columns, adopted or built CONCURRENTLY
-before the key is added. Keys on the same columns of the same table share one.
+(resources/supporting_index.py), built CONCURRENTLY before the key is added, unless a valid index that is
+not fkguard's already leads with its columns: that one serves, fkguard never drops it, and a resource for it
+would only cost (Pulumi's engine pays for every resource at every step). The program asks the database
+which, in one query. Keys on the same columns of the same table share one.
 """
 
 import os
@@ -16,11 +18,12 @@ from pathlib import Path
 import pulumi
 from pulumi.runtime.config import CONFIG
 
-from fkguard import debt, stack_secrets
+from fkguard import debt, indexes, stack_secrets
 from fkguard.catalog import TIERS, load_catalog
 from fkguard.desired import VALIDATED, desired
 from fkguard.errors import EXPECTED, one_line
 from fkguard.options import Options
+from fkguard.settings import ConnectionSettings
 from resources.backup import TableBackup
 from resources.baseline import MonitorBaseline
 from resources.foreign_key import ForeignKeyConstraint
@@ -49,6 +52,15 @@ if added:
     # The plan's Step 5.6: `fkguard monitor` compares against statistics taken before the first change,
     # and after the dump, whose reads they would otherwise count.
     previous_tier = [MonitorBaseline("monitor-baseline", touched, pulumi.ResourceOptions(depends_on=previous_tier))]
+try:
+    wanted = list(dict.fromkeys(indexes.Wanted(fk.table, fk.columns) for fk in added if fk.index != "none"))
+    served_already: set[indexes.Wanted] = set()
+    if wanted:
+        settings = ConnectionSettings.from_config(CONFIG.get(), stack=f"stack {pulumi.get_stack()!r}")
+        with settings.connect(application_name="fkguard-program") as conn:
+            served_already = indexes.unmanaged(conn, wanted)
+except EXPECTED as exc:
+    raise pulumi.RunError(one_line(exc)) from None
 finished: tuple[str, list[pulumi.Resource]] | None = None  # the last tier with constraints, not yet gated
 supporting: dict[tuple[object, tuple[str, ...]], SupportingIndex] = {}  # (table, columns in any order) -> index
 for tier in TIERS:
@@ -64,10 +76,11 @@ for tier in TIERS:
         goal = desired(fk, options, debt.accepted(debts, fk.name, pulumi.get_stack()))
         wanted = goal.state == VALIDATED
         needs: list[pulumi.Resource] = list(previous_tier)
-        if fk.index != "none":
+        if fk.index != "none" and indexes.Wanted(fk.table, fk.columns) not in served_already:
             key = (fk.table, tuple(sorted(fk.columns)))
             if key not in supporting:
-                served = [k.name for k in added if k.index != "none" and (k.table, tuple(sorted(k.columns))) == key]
+                served = [k.name for k in added if k.index != "none" and (k.table, tuple(sorted(k.columns))) == key
+                          and indexes.Wanted(k.table, k.columns) not in served_already]
                 supporting[key] = SupportingIndex(fk, served, pulumi.ResourceOptions(depends_on=previous_tier))
             needs.append(supporting[key])
         constraint = ForeignKeyConstraint(fk, wanted, pulumi.ResourceOptions(depends_on=needs))

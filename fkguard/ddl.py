@@ -170,6 +170,11 @@ def drop_index(schema: str, name: str, *, concurrently: bool = True) -> sql.Comp
     return sql.SQL("DROP INDEX {how}IF EXISTS {index}").format(how=how, index=sql.Identifier(schema, name))
 
 
+def mark_index(schema: str, name: str, text: str) -> sql.Composed:
+    """COMMENT ON INDEX: it takes SHARE UPDATE EXCLUSIVE on the index alone, which no read or write waits for."""
+    return sql.SQL("COMMENT ON INDEX {index} IS {text}").format(index=sql.Identifier(schema, name), text=sql.Literal(text))
+
+
 def add_unique(table: QualifiedName, columns: tuple[str, ...]) -> sql.Composed:
     """A unique constraint built from an index made without blocking writes."""
     index = sql.Identifier(_name_within_limit(table.name, *columns, "key"))

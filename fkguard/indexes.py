@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -84,9 +84,10 @@ class Outcome:
 def read(conn: psycopg.Connection, schema: str, name: str) -> live.LiveIndex | None:
     """The index of this name as PostgreSQL has it (valid or not), or None."""
     row = conn.execute(
-        "SELECT n.nspname, c.relname, i.indisvalid AND i.indisready, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "SELECT n.nspname, c.relname, i.indisvalid AND i.indisready, pg_get_indexdef(i.indexrelid), "
+        "coalesce(starts_with(obj_description(i.indexrelid, 'pg_class'), %s), false) FROM pg_index i "
         "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname = %s", (schema, name)).fetchone()
+        "WHERE n.nspname = %s AND c.relname = %s", (live.BUILT_BY_FKGUARD, schema, name)).fetchone()
     return live.LiveIndex(*row) if row else None
 
 
@@ -123,6 +124,8 @@ def planned_sql(conn: psycopg.Connection, wanted: Wanted) -> list[str]:
     if live.relkind(conn, wanted.table) not in ("r", "p"):
         return [f"-- {wanted.table} does not exist: its foreign key's check says so"]
     found = adoptable(conn, wanted)
+    if found is not None and found.fkguards:
+        return [f"-- {found.schema}.{found.name} is fkguard's own, built by an earlier run: nothing is built"]
     if found is not None:
         return [f"-- adopts {found.schema}.{found.name}, a valid index that leads with ({', '.join(wanted.columns)}): "
                 f"nothing is built, and fkguard will never drop it ({found.definition})"]
@@ -135,6 +138,8 @@ def planned_sql(conn: psycopg.Connection, wanted: Wanted) -> list[str]:
                         f"(DROP INDEX CONCURRENTLY)")
         else:
             plan.append(f"{text};  -- in one short transaction per level: a catalog entry, no build")
+    plan.append(f"{_mark_statement(wanted.table.schema, wanted.name).as_string(conn)};  -- SHARE UPDATE EXCLUSIVE on "
+                f"the new index alone: marks it as fkguard's, to be dropped with the last key that needs it")
     return plan
 
 
@@ -242,10 +247,34 @@ def _build(conn: psycopg.Connection, statement: sql.Composed, schema: str, name:
     return ran
 
 
+def unmanaged(conn: psycopg.Connection, wanted: Sequence[Wanted]) -> set[Wanted]:
+    """The wanted indexes that need no SupportingIndex resource: a valid index not fkguard's already serves,
+    and none of fkguard's leads with the columns. One query for the whole catalog (the program asks it once
+    per run): a resource per adopted index was half of a big catalog's resources, and Pulumi's engine pays
+    for each resource in every step's snapshot (issue 12's profile)."""
+    found = live.leading_indexes_of(conn, [(w.table, w.columns) for w in wanted])
+    return {w for w, indexes in zip(wanted, found, strict=True)
+            if any(i.valid and not i.fkguards for i in indexes) and not any(i.fkguards for i in indexes)}
+
+
+def _mark_statement(schema: str, name: str) -> sql.Composed:
+    return ddl.mark_index(schema, name, f"{live.BUILT_BY_FKGUARD}; fkguard drops it with the last key that needs it")
+
+
+def _mark(conn: psycopg.Connection, schema: str, name: str, table: QualifiedName, policy: LockPolicy) -> str:
+    statement = _mark_statement(schema, name)
+    run_locked(conn, [statement], [table], policy, what=f"marking {schema}.{name} as fkguard's")
+    return statement.as_string(conn)
+
+
 def create(conn: psycopg.Connection, wanted: Wanted, policy: LockPolicy,
            sleep: Callable[[float], None] = time.sleep) -> Outcome:
-    """Adopt a valid index that leads with the columns, or build fkguard's own."""
+    """Adopt a valid index that leads with the columns, or build fkguard's own (marked as fkguard's, so that a
+    later run, or another checkout's state, still knows it for fkguard's)."""
     found = adoptable(conn, wanted)
+    if found is not None and found.fkguards:
+        return Outcome(found.name, ours=True, valid=True, definition=found.definition,
+                       sql=[f"-- {found.schema}.{found.name} is fkguard's own, built by an earlier run"])
     if found is not None:
         return Outcome(found.name, ours=False, valid=True, definition=found.definition,
                        sql=[f"-- adopted {found.schema}.{found.name}, a valid index that leads with "
@@ -274,16 +303,28 @@ def create(conn: psycopg.Connection, wanted: Wanted, policy: LockPolicy,
     if built is None or not built.valid:
         raise IndexError_(f"{schema}.{wanted.name} on {wanted.table} is {'missing' if built is None else 'INVALID'} "
                           f"after its build; run pulumi up again (an INVALID one is dropped and rebuilt)")
+    ran.append(_mark(conn, schema, wanted.name, wanted.table, policy))
     return Outcome(wanted.name, ours=True, valid=True, definition=built.definition, sql=ran)
 
 
-def drop(conn: psycopg.Connection, schema: str, name: str, table: QualifiedName, ours: bool, policy: LockPolicy,
+def drop(conn: psycopg.Connection, schema: str, name: str, wanted: Wanted, ours: bool, policy: LockPolicy,
          sleep: Callable[[float], None] = time.sleep) -> list[str]:
-    """Drop the index if fkguard built it; an adopted one stays (someone else made it, for their reasons)."""
+    """Drop the index if fkguard built it and no foreign key on its columns is left; an adopted one stays
+    (someone else made it, for their reasons), and so does one a key still needs: the resource can leave the
+    state while its key stays (index: none, or a stack whose program no longer registers it), and dropping
+    it then would make every parent delete scan the child table. It stays marked as fkguard's, so a later
+    run that needs it again takes it back as fkguard's."""
+    table = wanted.table
     if not ours:
         return [f"-- left {schema}.{name}: fkguard adopted it and did not build it"]
-    if read(conn, schema, name) is None:
+    found = read(conn, schema, name)
+    if found is None:
         return [f"-- {schema}.{name} is already gone"]
+    needing = live.foreign_keys_on(conn, table, wanted.columns)
+    if needing:
+        marked = [] if found.fkguards else [_mark(conn, schema, name, table, policy)]
+        return [*marked, f"-- kept {schema}.{name}: the foreign key {', '.join(needing)} on {table} "
+                         f"({', '.join(wanted.columns)}) still needs it; fkguard drops it with the last such key"]
     if live.relkind(conn, table) == "p":
         statement = ddl.drop_index(schema, name, concurrently=False)
         run_locked(conn, [statement], [table, *(t for t, _, _ in _tree(conn, table))], policy,

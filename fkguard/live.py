@@ -3,7 +3,8 @@ tables that decide whether one can be added."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -132,13 +133,21 @@ def table_exists(conn: psycopg.Connection, table: QualifiedName) -> bool:
     return relkind(conn, table) in ("r", "p")
 
 
-# The indexes that start with exactly these columns, in any order (a btree serves either), valid ones first.
-_LEADING = ("SELECT n.nspname, c.relname, i.indisvalid AND i.indisready, pg_get_indexdef(i.indexrelid) "
-            "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE i.indrelid = to_regclass(%s) AND i.indpred IS NULL AND "
-            "(SELECT array_agg(a.attname::text ORDER BY a.attname) FROM unnest((i.indkey::int2[])[0:%s - 1]) k(n) "
-            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) = %s "
-            "ORDER BY NOT i.indisvalid, c.relname")
+# The marker fkguard writes on every index it builds (COMMENT ON INDEX): what tells its own from a team's
+# index of the same default name (`<table>_<columns>_idx` is also PostgreSQL's name for CREATE INDEX ON t (c)).
+BUILT_BY_FKGUARD = "fkguard: built to support a foreign key"
+
+# For each wanted (table, columns): the indexes that start with exactly those columns, in any order (a btree
+# serves either), valid ones first. One query for a whole catalog: the program asks it of every key.
+_LEADING = ("SELECT w.k, n.nspname, c.relname, i.indisvalid AND i.indisready, pg_get_indexdef(i.indexrelid), "
+            "coalesce(starts_with(obj_description(i.indexrelid, 'pg_class'), %s), false) "
+            "FROM jsonb_to_recordset(%s::jsonb) AS w(k int, rel text, cols text[]) "
+            "JOIN pg_index i ON i.indrelid = to_regclass(w.rel) "
+            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE i.indpred IS NULL AND "
+            "(SELECT array_agg(a.attname::text ORDER BY a.attname) FROM unnest((i.indkey::int2[])[0:cardinality(w.cols) - 1]) "
+            "k(n) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) = w.cols "
+            "ORDER BY w.k, NOT i.indisvalid, c.relname")
 
 
 @dataclass(frozen=True)
@@ -147,12 +156,35 @@ class LiveIndex:
     name: str
     valid: bool  # an INVALID one (a failed CONCURRENTLY build) serves no lookup
     definition: str
+    fkguards: bool = False  # carries BUILT_BY_FKGUARD: fkguard built it, and drops it with the last key needing it
+
+
+def leading_indexes_of(conn: psycopg.Connection,
+                       wanted: Sequence[tuple[QualifiedName, tuple[str, ...]]]) -> list[list[LiveIndex]]:
+    """leading_indexes for each (table, columns), in one query."""
+    if not wanted:
+        return []
+    keys = [{"k": k, "rel": ddl.table_ref(table).as_string(conn), "cols": sorted(columns)}
+            for k, (table, columns) in enumerate(wanted)]
+    found: list[list[LiveIndex]] = [[] for _ in wanted]
+    for k, *row in conn.execute(_LEADING, (BUILT_BY_FKGUARD, json.dumps(keys))):
+        found[k].append(LiveIndex(*row))
+    return found
 
 
 def leading_indexes(conn: psycopg.Connection, table: QualifiedName, columns: tuple[str, ...]) -> list[LiveIndex]:
     """The indexes of `table` (not partial) whose leading columns are `columns`, valid ones first."""
-    regclass = ddl.table_ref(table).as_string(conn)
-    return [LiveIndex(*row) for row in conn.execute(_LEADING, (regclass, len(columns), sorted(columns)))]
+    return leading_indexes_of(conn, [(table, columns)])[0]
+
+
+def foreign_keys_on(conn: psycopg.Connection, table: QualifiedName, columns: tuple[str, ...]) -> list[str]:
+    """The foreign keys of `table` over exactly these columns (any order): what an index leading with them serves."""
+    rows = conn.execute(
+        "SELECT c.conname FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = to_regclass(%s) AND "
+        "(SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a "
+        "WHERE a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)) = %s ORDER BY c.conname",
+        (ddl.table_ref(table).as_string(conn), sorted(columns)))
+    return [name for (name,) in rows]
 
 
 def has_leading_index(conn: psycopg.Connection, fk: ForeignKey) -> bool:

@@ -96,7 +96,7 @@ class SupportingIndexProvider(dynamic.ResourceProvider):
         wanted = _wanted(props)
         with foreign_key._one_at_a_time, foreign_key._connect(f"dropping the index on {wanted.table}", _served(props)) as conn:  # noqa: SLF001
             foreign_key.guarded(conn, props, props, f"dropping the index on {wanted.table}")
-            indexes.drop(conn, wanted.table.schema, str(props.get("indexName") or wanted.name), wanted.table,
+            indexes.drop(conn, wanted.table.schema, str(props.get("indexName") or wanted.name), wanted,
                          bool(props.get("ours")), foreign_key._policy())  # noqa: SLF001
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:

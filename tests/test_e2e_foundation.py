@@ -13,9 +13,10 @@ from fkguard_testing.fixtures import PROJECT
 def test_local_stack_previews_and_deploys_and_records_state(project, pg, conn):
     generate(conn, 1000, {}, progress=lambda _: None)
     preview = project.run("preview", "--stack", "local", "--skip-plugin-pre-install")
-    # The stack, the monitoring baseline, the 16 constraints, their 16 supporting indexes (index: auto;
-    # 5 adopted, 11 built), and a gate after each tier but the last.
-    assert "fkguard-local" in preview.stdout and "+ 37 to create" in preview.stdout
+    # The stack, the monitoring baseline, the 16 constraints, the 11 supporting indexes fkguard builds (index: auto;
+    # 5 keys have an index of the schema's own, which serves as it is, with no resource), and a gate after each
+    # tier but the last.
+    assert "fkguard-local" in preview.stdout and "+ 32 to create" in preview.stdout
     assert not project.state_file("local").exists() or "resources" not in project.state_file("local").read_text()
 
     project.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install")
@@ -28,20 +29,25 @@ def test_local_stack_previews_and_deploys_and_records_state(project, pg, conn):
     assert sum(r["type"] == RESOURCE_TYPE for r in deployment["resources"]) == 16
     by_name = {r["urn"].rsplit("::", 1)[-1]: r for r in deployment["resources"]}
     # Tier order with one dependency per constraint: each tier waits on the gate of the one before,
-    # and the gate on every constraint of its tier. Each constraint also waits on its supporting index,
-    # which waits on the same gate.
+    # and the gate on every constraint of its tier. A constraint whose index fkguard builds also waits on
+    # it, and the index on the same gate; one the schema's own index serves waits on the gate alone.
     assert [n for n in by_name if n.startswith("tier-")] == ["tier-critical-done", "tier-high-done", "tier-medium-done"]
-    index = "public.workflow_stages/workflow_stages_workflow_instance_id_idx"
-    assert sorted(d.rsplit("::", 1)[-1] for d in by_name["fk_workflow_stages_workflow_instance"]["dependencies"]) == [
-        index, "tier-critical-done"]
-    assert [d.rsplit("::", 1)[-1] for d in by_name[index]["dependencies"]] == ["tier-critical-done"]
-    assert sum(r["type"] == "pulumi-python:dynamic/fkguard:SupportingIndex" for r in deployment["resources"]) == 16
-    assert sum(r["outputs"].get("ours") is True for r in deployment["resources"]) == 11  # 5 adopted from the schema
+    assert [d.rsplit("::", 1)[-1] for d in by_name["fk_workflow_stages_workflow_instance"]["dependencies"]] == [
+        "tier-critical-done"]
+    assert "public.workflow_stages/workflow_stages_workflow_instance_id_idx" not in by_name
+    indexes = [r for r in deployment["resources"] if r["type"] == "pulumi-python:dynamic/fkguard:SupportingIndex"]
+    assert len(indexes) == 11 and all(r["outputs"]["ours"] is True for r in indexes)
     # The baseline of fkguard monitor is taken before the first change: the first tier's keys and indexes wait on it.
-    workspace_index = "public.workflow_instances/workflow_instances_workspace_id_idx"
-    assert sorted(d.rsplit("::", 1)[-1] for d in by_name["fk_workflow_instances_workspace"]["dependencies"]) == [
-        "monitor-baseline", workspace_index]
-    assert [d.rsplit("::", 1)[-1] for d in by_name[workspace_index]["dependencies"]] == ["monitor-baseline"]
+    built = "public.workflow_instances/workflow_instances_config_version_id_idx"
+    assert sorted(d.rsplit("::", 1)[-1] for d in by_name["fk_workflow_instances_config_version"]["dependencies"]) == [
+        "monitor-baseline", built]
+    assert [d.rsplit("::", 1)[-1] for d in by_name[built]["dependencies"]] == ["monitor-baseline"]
+    assert [d.rsplit("::", 1)[-1] for d in by_name["fk_workflow_instances_workspace"]["dependencies"]] == [
+        "monitor-baseline"]
+    # fkguard's mark on what it built, which the next run's program reads: the same 11 stay resources
+    assert conn.execute("SELECT count(*) FROM pg_index i JOIN pg_description d ON d.objoid = i.indexrelid "
+                        "WHERE d.description LIKE 'fkguard: built%'").fetchone()[0] == 11
+    project.run("preview", "--stack", "local", "--skip-plugin-pre-install", "--expect-no-changes")
     assert by_name["monitor-baseline"]["outputs"]["snapshot"]["tables"]
     assert sorted(d.rsplit("::", 1)[-1] for d in by_name["tier-critical-done"]["dependencies"]) == [
         "fk_workflow_instances_config_version", "fk_workflow_instances_workspace"]

@@ -26,6 +26,9 @@ CREATE INDEX child_other_first ON ix.child (other_id, id);
 """
 PARTED = shapes.two_level_partitioned("ix", "events", "parent_id", "day")
 CHILD = QualifiedName("ix", "child")
+MARK = ("COMMENT ON INDEX \"ix\".\"child_parent_id_idx\" IS 'fkguard: built to support a foreign key; fkguard drops it "
+        "with the last key that needs it'")
+TO_PARENT = "ALTER TABLE ix.child ADD CONSTRAINT fk_child_parent FOREIGN KEY (parent_id) REFERENCES ix.parent NOT VALID"
 
 
 @pytest.fixture()
@@ -73,7 +76,9 @@ def test_check_plans_the_concurrent_build_or_the_adoption(index_provider, ix):
     planned = index_provider.check({}, props()).inputs["plannedSql"]
     assert planned == ['CREATE INDEX CONCURRENTLY "child_parent_id_idx" ON "ix"."child" ("parent_id");  -- on its own, '
                        'outside any transaction block: SHARE UPDATE EXCLUSIVE on the table, reads and writes continue '
-                       "during the build; a failed build's INVALID index is dropped (DROP INDEX CONCURRENTLY)"]
+                       "during the build; a failed build's INVALID index is dropped (DROP INDEX CONCURRENTLY)",
+                       f"{MARK};  -- SHARE UPDATE EXCLUSIVE on the new index alone: marks it as fkguard's, to be dropped "
+                       f"with the last key that needs it"]
     adopting, = index_provider.check({}, props(columns=("other_id",))).inputs["plannedSql"]
     assert adopting.startswith("-- adopts ix.child_other_first, a valid index that leads with (other_id): nothing is "
                                "built, and fkguard will never drop it")
@@ -83,7 +88,7 @@ def test_create_builds_read_sees_it_delete_drops_it(index_provider, ix):
     created = index_provider.create(index_provider.check({}, props()).inputs)
     assert created.id == "ix.child_parent_id_idx"
     assert (created.outs["indexName"], created.outs["ours"], created.outs["state"]) == ("child_parent_id_idx", True, "valid")
-    assert created.outs["sql"] == ['CREATE INDEX CONCURRENTLY "child_parent_id_idx" ON "ix"."child" ("parent_id")']
+    assert created.outs["sql"] == ['CREATE INDEX CONCURRENTLY "child_parent_id_idx" ON "ix"."child" ("parent_id")', MARK]
     assert index_names(ix) == {"ix.child_other_first": True, "ix.child_parent_id_idx": True}
 
     read = index_provider.read(created.id, created.outs)
@@ -105,6 +110,53 @@ def test_an_existing_valid_index_is_adopted_not_duplicated_and_never_dropped(ind
     assert index_names(ix) == {"ix.child_other_first": True}
 
 
+def test_only_an_index_not_fkguards_spares_a_key_its_resource(ix):
+    """indexes.unmanaged, the program's one query: a team's valid index serves as it is; fkguard's own (marked), a
+    missing or an INVALID one needs the SupportingIndex resource."""
+    parent, other = indexes.Wanted(CHILD, ("parent_id",)), indexes.Wanted(CHILD, ("other_id",))
+    missing = indexes.Wanted(QualifiedName("ix", "nowhere"), ("parent_id",))
+    assert indexes.unmanaged(ix, [parent, other, missing]) == {other}
+    ix.execute("CREATE INDEX child_parent_id_idx ON ix.child (parent_id)")  # PostgreSQL's default name is fkguard's too
+    assert indexes.unmanaged(ix, [parent, other]) == {parent, other}
+    ix.execute(MARK)
+    assert indexes.unmanaged(ix, [parent, other]) == {other}
+    ix.execute("CREATE INDEX team_index ON ix.child (parent_id, id)")  # fkguard's stays managed beside a team's
+    assert indexes.unmanaged(ix, [parent]) == set()
+
+
+def test_create_takes_back_fkguards_own_index_from_an_earlier_run(index_provider, ix):
+    ix.execute("CREATE INDEX child_parent_id_idx ON ix.child (parent_id)")
+    ix.execute(MARK)
+    assert index_provider.check({}, props()).inputs["plannedSql"] == [
+        "-- ix.child_parent_id_idx is fkguard's own, built by an earlier run: nothing is built"]
+    created = index_provider.create(props())
+    assert (created.outs["ours"], created.outs["sql"]) == (True, [
+        "-- ix.child_parent_id_idx is fkguard's own, built by an earlier run"])
+    index_provider.delete(created.id, created.outs)
+    assert index_names(ix) == {"ix.child_other_first": True}
+
+
+def test_delete_keeps_fkguards_index_while_a_key_on_its_columns_needs_it(index_provider, ix):
+    """The resource can leave the state while its key stays (index: none; a stack from before the marker, whose
+    program no longer registers the index): dropping it then would make every parent delete scan the child."""
+    created = index_provider.create(props())
+    ix.execute(TO_PARENT)
+    index_provider.delete(created.id, created.outs)
+    assert index_names(ix) == {"ix.child_other_first": True, "ix.child_parent_id_idx": True}
+    ix.execute("ALTER TABLE ix.child DROP CONSTRAINT fk_child_parent")
+    index_provider.delete(created.id, created.outs)  # the last key gone: now it goes
+    assert index_names(ix) == {"ix.child_other_first": True}
+
+
+def test_an_index_fkguard_built_before_the_marker_is_kept_and_marked(index_provider, ix):
+    ix.execute("CREATE INDEX child_parent_id_idx ON ix.child (parent_id)")
+    ix.execute(TO_PARENT)
+    legacy = {**props(), "indexName": "child_parent_id_idx", "ours": True}
+    index_provider.delete("ix.child_parent_id_idx", legacy)
+    assert index_names(ix) == {"ix.child_other_first": True, "ix.child_parent_id_idx": True}
+    assert indexes.unmanaged(ix, [indexes.Wanted(CHILD, ("parent_id",))]) == set()  # the next run takes it back
+
+
 def test_an_invalid_index_is_not_adopted(index_provider, ix):
     as_superuser("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'ix.child_other_first'::regclass")
     created = index_provider.create(props(columns=("other_id",)))
@@ -120,7 +172,7 @@ def test_a_build_that_times_out_on_a_lock_drops_its_invalid_index_and_retries(in
     ran = created.outs["sql"]
     assert ran[0] == ('DROP INDEX CONCURRENTLY IF EXISTS "ix"."child_parent_id_idx";  -- the INVALID index a failed '
                       'build left')
-    assert ran[-1] == 'CREATE INDEX CONCURRENTLY "child_parent_id_idx" ON "ix"."child" ("parent_id")'
+    assert ran[-2:] == ['CREATE INDEX CONCURRENTLY "child_parent_id_idx" ON "ix"."child" ("parent_id")', MARK]
     assert index_names(ix) == {"ix.child_other_first": True, "ix.child_parent_id_idx": True}
 
 
@@ -165,7 +217,8 @@ def test_a_partitioned_table_is_indexed_per_partition_then_attached_and_dropped_
         'ALTER INDEX "ix"."events_2025_parent_id_idx" ATTACH PARTITION "ix"."events_2025_us_parent_id_idx"',
         'CREATE INDEX IF NOT EXISTS "events_parent_id_idx" ON ONLY "ix"."events" ("parent_id")',
         'ALTER INDEX "ix"."events_parent_id_idx" ATTACH PARTITION "ix"."events_2024_parent_id_idx"',
-        'ALTER INDEX "ix"."events_parent_id_idx" ATTACH PARTITION "ix"."events_2025_parent_id_idx"']
+        'ALTER INDEX "ix"."events_parent_id_idx" ATTACH PARTITION "ix"."events_2025_parent_id_idx"',
+        MARK.replace('"child_parent_id_idx"', '"events_parent_id_idx"')]
     assert [s.replace(" IF NOT EXISTS", "") for s in created.outs["sql"]] == planned
     assert (created.outs["indexName"], created.outs["ours"], created.outs["state"]) == ("events_parent_id_idx", True,
                                                                                           "valid")

@@ -1,15 +1,22 @@
-"""The Pulumi program's tier graph (__main__.py), under pulumi.runtime.set_mocks: no engine, no database.
+"""The Pulumi program's tier graph (__main__.py), under pulumi.runtime.set_mocks: no engine, and a database of
+the test's own, which the program asks which keys an index not fkguard's already serves.
 Each tier's constraints depend on the previous tier's gate alone, each gate on its whole tier, and the
 last tier's constraints have no dependents (so `pulumi destroy --target` takes them alone)."""
 
+import dataclasses
 import runpy
+from collections.abc import Iterator
 from pathlib import Path
 
 import pulumi
 import pytest
+from psycopg import sql
 from pulumi.runtime.mocks import MockMonitor
 
+from fkguard import ddl, live
 from fkguard.catalog import TIERS, load_catalog
+from fkguard.settings import ConnectionSettings
+from fkguard_testing.fixtures import as_superuser
 
 PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
 CATALOG = load_catalog()
@@ -49,10 +56,25 @@ def run_program(config: dict[str, str]) -> dict[str, set[str]]:
     return monitor.depends_on
 
 
+@pytest.fixture()
+def program_db(pg: ConnectionSettings) -> Iterator[ConnectionSettings]:
+    """A database of this test's own, none of the catalog's tables in it."""
+    name = "fkguard_program_graph"
+    as_superuser(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    as_superuser(f"CREATE DATABASE {name} OWNER {pg.username}")
+    yield dataclasses.replace(pg, database=name)
+    as_superuser(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def config_for(settings: ConnectionSettings, **extra: str) -> dict[str, str]:
+    return {"postgresql:host": settings.host, "postgresql:port": str(settings.port),
+            "postgresql:database": settings.database, "postgresql:username": settings.username,
+            "postgresql:password": settings.password, "postgresql:sslmode": "disable", **extra}
+
+
 @pytest.mark.parametrize("tiers", [TIERS, ("critical", "medium")])
-def test_each_tier_depends_on_the_gate_of_the_one_before_and_the_last_has_no_dependents(tiers):
-    graph = run_program({"fkguard:addTiers": ",".join(tiers), "postgresql:host": "db.invalid",
-                         "postgresql:database": "apms", "postgresql:username": "fkguard"})
+def test_each_tier_depends_on_the_gate_of_the_one_before_and_the_last_has_no_dependents(tiers, program_db):
+    graph = run_program(config_for(program_db, **{"fkguard:addTiers": ",".join(tiers)}))
     added = [t for t in TIERS if t in tiers]
     by_tier = {t: {fk.name for fk in CATALOG if fk.tier == t} for t in added}
     assert all(by_tier.values())  # the plan's catalog has constraints in every tier
@@ -71,3 +93,25 @@ def test_each_tier_depends_on_the_gate_of_the_one_before_and_the_last_has_no_dep
             assert graph[f"tier-{tier}-done"] == by_tier[tier]
     depended_on = set().union(*graph.values())
     assert not depended_on & by_tier[added[-1]]
+
+
+def test_a_key_an_index_not_fkguards_already_serves_gets_no_index_resource(program_db):
+    """A SupportingIndex only where fkguard builds or built the index: a team's own index serves as it is (fkguard
+    never drops it), and a resource for it would only cost; fkguard's own (marked by its comment) stays managed."""
+    served = CATALOG[0]
+    marked = next(fk for fk in CATALOG if fk.table != served.table)
+    with program_db.connect() as conn:
+        for fk in (served, marked):
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(fk.table.schema)))
+            conn.execute(sql.SQL("CREATE TABLE {} ({})").format(
+                ddl.table_ref(fk.table), sql.SQL(", ").join(sql.SQL("{} int").format(sql.Identifier(c)) for c in fk.columns)))
+            conn.execute(sql.SQL("CREATE INDEX {} ON {} ({})").format(
+                sql.Identifier(ddl.index_name(fk.table, fk.columns)), ddl.table_ref(fk.table),
+                sql.SQL(", ").join(map(sql.Identifier, fk.columns))))
+        conn.execute(ddl.mark_index(marked.table.schema, ddl.index_name(marked.table, marked.columns), live.BUILT_BY_FKGUARD))
+    graph = run_program(config_for(program_db))
+    indexes = {name for name in graph if "/" in name}
+    assert f"{marked.table}/{ddl.index_name(marked.table, marked.columns)}" in indexes
+    assert f"{served.table}/{ddl.index_name(served.table, served.columns)}" not in indexes
+    assert len(indexes) == len(CATALOG) - 1
+    assert not graph[served.name] & indexes  # nothing to wait for: its index is there
