@@ -139,7 +139,7 @@ def catalog_scale(sizes: list[dict]) -> list[str]:
              "The yardstick is `pulumi up` of as many dynamic resources whose provider does nothing.", "",
              "| constraints | gated up (add) | per constraint | no-op up, per resource | ratio (goal at 1,000: "
              "at most 1.3x) | preview | gated preview | gated / plain | gated up, no change | sessions per "
-             "gated preview | state (no-op's) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "gated preview | state (no-op's) | no-op up, no change |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sizes:
         n = r["n"]
 
@@ -157,7 +157,7 @@ def catalog_scale(sizes: list[dict]) -> list[str]:
         lines.append(f"| {n:,} | {seconds('gated_up_add_s')} | {per('gated_up_add_s')} | {per('noop_up_s')} | "
                      f"{ratio('gated_up_add_s', 'noop_up_s')} | {seconds('preview_s')} | {seconds('gated_preview_s')} | "
                      f"{ratio('gated_preview_s', 'preview_s')} | {seconds('gated_up_nochange_s')} | "
-                     f"{r.get('gated_preview_sessions', '…')} | {state} ({noop_state}) |")
+                     f"{r.get('gated_preview_sessions', '…')} | {state} ({noop_state}) | {seconds('noop_up_nochange_s')} |")
     return lines
 
 

@@ -64,6 +64,7 @@ def one_size(settings: ConnectionSettings, project: ScratchProject, noop: Scratc
     noop.run("config", "set", "bench:resources", str(n), "--stack", "local")
     r["noop_up_s"] = _timed(lambda: noop.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install"))
     r["noop_state_bytes"] = noop.state_file("local").stat().st_size  # Pulumi's own bytes per resource, beside fkguard's
+    r["noop_up_nochange_s"] = _timed(lambda: noop.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install"))
     measured(r)
     r["preview_s"] = _timed(lambda: project.run("preview", "--stack", "local", "--skip-plugin-pre-install"))
     measured(r)

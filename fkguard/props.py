@@ -41,11 +41,8 @@ REPLACE_ON = ("constraintName", "table", "columns", "references", "referencedCol
               "onUpdate", "match")
 # These change in place (ALTER CONSTRAINT), keeping the constraint and its validation: see ddl.alter_deferrable.
 ALTER_ON = ("deferrable", "initiallyDeferred")
-# What a property missing from a stack's state means: the default. State written before it existed has none, and
-# inputs_of leaves out every property at its default: Pulumi's engine rewrites every resource's properties into
-# the whole snapshot after each step, so each byte of a resource is paid once per resource per step (issue 12).
-DEFAULTS: dict[str, Any] = {"onDeleteColumns": [], "onDeleteExplicit": True, "onUpdate": "NO ACTION", "match": "SIMPLE",
-                            "deferrable": False, "initiallyDeferred": False, "waivers": []}
+# What a property missing from a stack's state means: state written before it existed holds the default.
+DEFAULTS: dict[str, Any] = {"onDeleteColumns": [], "deferrable": False, "initiallyDeferred": False, "waivers": []}
 
 
 def value(props: dict[str, Any], key: str) -> Any:
@@ -59,8 +56,8 @@ def changed(olds: dict[str, Any], news: dict[str, Any], keys: tuple[str, ...]) -
 
 
 def to_entry(props: dict[str, Any]) -> dict[str, Any]:
-    entry = {field: value(props, prop) for prop, field in FIELDS.items()}
-    entry["on_delete_explicit"] = value(props, "onDeleteExplicit")
+    entry = {field: props.get(prop) for prop, field in FIELDS.items()}
+    entry["on_delete_explicit"] = props.get("onDeleteExplicit", True)
     return entry
 
 
@@ -69,8 +66,7 @@ def to_foreign_key(props: dict[str, Any]) -> ForeignKey:
 
 
 def inputs_of(fk: ForeignKey, validated: bool) -> dict[str, Any]:
-    """The resource's inputs, less those at their default (DEFAULTS)."""
-    every = {
+    return {
         "constraintName": fk.name,
         "table": str(fk.table),
         "columns": list(fk.columns),
@@ -88,4 +84,3 @@ def inputs_of(fk: ForeignKey, validated: bool) -> dict[str, Any]:
         "waivers": [{"policy": w.policy, "reason": w.reason, "by": w.by} for w in fk.waivers],
         "validated": bool(validated),
     }
-    return {key: v for key, v in every.items() if key not in DEFAULTS or v != DEFAULTS[key]}
