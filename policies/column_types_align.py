@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import Finding, StackContext, fkguard_policy
+from context import Finding, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel
 
 from fkguard import column_types, ddl
@@ -29,7 +29,7 @@ def _advice(conn, fk: ForeignKey, pair: column_types.Pairing) -> Finding:
 
 def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
     with ctx.connect() as conn:
-        return [_advice(conn, fk, pair) for pair in column_types.pairings(conn, fk)
+        return [_advice(conn, fk, pair) for pair in shared(ctx, conn, column_types.pairings, fk)
                 if pair.verdict in (column_types.ALIGNED, column_types.COMPATIBLE)]
 
 

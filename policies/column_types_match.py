@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import Finding, StackContext, fkguard_policy
+from context import Finding, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel
 
 from fkguard import column_types, ddl
@@ -30,7 +30,7 @@ def _refusal(conn, fk: ForeignKey, pair: column_types.Pairing) -> Finding:
 
 def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
     with ctx.connect() as conn:
-        return [_refusal(conn, fk, pair) for pair in column_types.pairings(conn, fk) if pair.blocking]
+        return [_refusal(conn, fk, pair) for pair in shared(ctx, conn, column_types.pairings, fk) if pair.blocking]
 
 
 POLICY = fkguard_policy(

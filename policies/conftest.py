@@ -33,7 +33,9 @@ def compliant(**changes: Any) -> dict[str, Any]:
     return {**inputs_of(COMPLIANT, False), **changes}
 
 
-def run(policy: ResourceValidationPolicy, props: dict[str, Any], config: dict[str, Any] | None = None) -> list[str]:
+def run(policy: ResourceValidationPolicy, props: dict[str, Any], config: dict[str, Any] | None = None,
+        fresh: bool = True) -> list[str]:
+    """One policy's validate; fresh=False continues the engine's call about the same resource."""
     name = props.get("constraintName", "x")
     urn = f"urn:pulumi:{STACK}::fkguard::{RESOURCE_TYPE}::{name}"
     # No resource options or provider: no fkguard policy reads them.
@@ -43,5 +45,7 @@ def run(policy: ResourceValidationPolicy, props: dict[str, Any], config: dict[st
     def report(message: str, _urn: str | None = None) -> None:
         reported.append(message)
 
+    if fresh:
+        context.forget()  # a call of its own: the test may have changed the database since the last one
     policy.validate(args, report)
     return reported

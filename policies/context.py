@@ -13,8 +13,9 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import psycopg
 import reports
 from pulumi_policy import (
     EnforcementLevel,
@@ -83,6 +84,37 @@ def for_stack(stack: str) -> StackContext:
 
 _refusals: dict[tuple[str, ForeignKey], str | None] = {}
 
+# The facts the policies of one resource share within one Analyze call: the engine asks every policy about a
+# resource in turn on one thread, and several ask the same (does the table exist, the constraint of that name,
+# the column types): once each per resource instead of once per policy. Fresh for another resource, and when
+# a policy is asked again (a new call): nothing is kept from one call to the next, so nothing can go stale.
+_shared = threading.local()
+T = TypeVar("T")
+
+
+def _begin(urn: str, policy: str) -> None:
+    state = getattr(_shared, "state", None)
+    if state is None or state[0] != urn or policy in state[1]:
+        _shared.state = (urn, {policy}, {})
+    else:
+        state[1].add(policy)
+
+
+def forget() -> None:
+    """Start afresh (tests that change the database between two policies' calls)."""
+    _shared.state = None
+
+
+def shared(ctx: StackContext, conn: psycopg.Connection, compute: Callable[..., T], *args: Any) -> T:
+    """compute(conn, *args), asked once per resource by all the policies judging it in this call."""
+    state = getattr(_shared, "state", None)
+    if state is None:
+        return compute(conn, *args)
+    key = (ctx.stack, compute, args)
+    if key not in state[2]:
+        state[2][key] = compute(conn, *args)
+    return state[2][key]
+
 
 def provider_refusal(context: StackContext, fk: ForeignKey) -> str | None:
     """What the provider's check refuses about this entry (rollout.preflight), asked once per pack run."""
@@ -123,6 +155,7 @@ def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type != RESOURCE_TYPE:
             return
+        _begin(args.urn, name)
         props = plain(args.props)
         try:
             fk = to_foreign_key(props)

@@ -51,3 +51,30 @@ def test_outside_any_project_the_command_says_where_to_run(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     with pytest.raises(settings.SettingsError, match="^no Pulumi.yaml here or above: run fkguard and pulumi from the "):
         cli._stack_context("ctx")
+
+
+def test_the_policies_of_one_resource_share_each_fact_within_one_call(stack, monkeypatch):
+    """column-types-match and column-types-align both pair the columns: once per resource per call, asked again
+    in the engine's next call (nothing kept from one call to the next can go stale)."""
+    import column_types_align
+    import column_types_match
+
+    from conftest import compliant, run
+    from fkguard import column_types
+
+    asked: list[str] = []
+    real = column_types.pairings
+
+    def counting(conn, fk):
+        asked.append(fk.name)
+        return real(conn, fk)
+
+    monkeypatch.setattr(column_types, "pairings", counting)
+    assert run(column_types_match.POLICY, compliant()) == []
+    assert run(column_types_align.POLICY, compliant(), fresh=False) == []
+    assert len(asked) == 1
+    assert run(column_types_match.POLICY, compliant(), fresh=False) == []  # the same policy again: a new call
+    assert len(asked) == 2
+    other = compliant(constraintName="fk_other_name")
+    assert run(column_types_align.POLICY, other, fresh=False) == []  # another resource
+    assert asked == [compliant()["constraintName"]] * 2 + ["fk_other_name"]

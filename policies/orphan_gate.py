@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import Finding, NotApplicable, StackContext, fkguard_policy
+from context import Finding, NotApplicable, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema
 
 from fkguard import debt, live, orphans
@@ -22,10 +22,10 @@ NAME = "orphan-gate"
 
 def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, config: Mapping[str, Any]) -> list[Finding]:
     with ctx.connect() as conn:
-        missing = next((t for t in (fk.table, fk.references) if not live.table_exists(conn, t)), None)
+        missing = next((t for t in (fk.table, fk.references) if not shared(ctx, conn, live.table_exists, t)), None)
         if missing is not None:
             raise NotApplicable(f"{missing} does not exist, so it has no rows to count")
-        found = live.read_constraint(conn, fk.table, fk.name)
+        found = shared(ctx, conn, live.read_constraint, fk.table, fk.name)
         if found is not None and found.validated and found.same_as(fk):
             return []
         count = orphans.count_orphans(conn, fk)

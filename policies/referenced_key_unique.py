@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import Finding, NotApplicable, StackContext, fkguard_policy
+from context import Finding, NotApplicable, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel
 
 from fkguard import ddl, live
@@ -19,7 +19,7 @@ NAME = "referenced-key-unique"
 
 def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
     with ctx.connect() as conn:
-        if not live.table_exists(conn, fk.references):
+        if not shared(ctx, conn, live.table_exists, fk.references):
             raise NotApplicable(f"{fk.references} does not exist, so it has no key to judge")
         if live.has_unique_key(conn, fk.references, fk.referenced_columns):
             return []

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import Finding, NotApplicable, StackContext, fkguard_policy
+from context import Finding, NotApplicable, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema
 
 from fkguard import ddl, indexes, live, partitions
@@ -29,7 +29,7 @@ DEFAULT_ON_DELETE = ["CASCADE", "SET NULL", "RESTRICT", "NO ACTION"]
 def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, config: Mapping[str, Any]) -> list[Finding]:
     entry = next((c for c in ctx.catalog if c.name == fk.name), fk)
     with ctx.connect() as conn:
-        if not live.table_exists(conn, fk.table):
+        if not shared(ctx, conn, live.table_exists, fk.table):
             raise NotApplicable(f"{fk.table} does not exist, so it has no index to judge")
         if entry.index != "none":
             return []  # fkguard adopts or builds it before the key (fkguard.indexes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import Finding, NotApplicable, StackContext, fkguard_policy
+from context import Finding, NotApplicable, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel
 
 from fkguard import live, rollout
@@ -23,7 +23,7 @@ def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, _config: 
     if not props.get("validated"):
         return []
     with ctx.connect() as conn:
-        if not live.table_exists(conn, fk.table):
+        if not shared(ctx, conn, live.table_exists, fk.table):
             raise NotApplicable(f"{fk.table} does not exist, so nothing can be added to it yet")
         # rollout.read: a partitioned table's NOT VALID leaves count as added (fkguard.partitions)
         if rollout.read(conn, fk) is not None:

@@ -5,8 +5,8 @@ one session per policy per foreign key was thousands per deployment)."""
 from fkguard.apms.generate import generate
 from fkguard_testing.sessions import sessions_opened
 
-# The policy pack's and the provider's connection per engine thread (4 each at most), and the
-# check of the pre-change backup's pg_dump.
+# The policy pack's and the provider's connection per engine thread (4 each at most), the check of the
+# pre-change backup's pg_dump, and the program's one query for the indexes that already serve.
 BOUND = 10
 
 
