@@ -73,6 +73,7 @@ def _scale_so_far(out: Path, meta: dict, sizes: list[dict]) -> None:
     (out / "scale.md").write_text("\n".join([f"# fkguard catalog scale, {meta['when']}", "",
                                               f"Machine: {meta['machine']}. Durability: {meta['durability']}.",
                                               *report.catalog_scale(sizes)]) + "\n")
+    report.scale_chart(sizes, out / "scale.png")
     progress(f"catalog scale so far: {out / 'scale.md'}")
 
 
@@ -187,6 +188,7 @@ def main() -> int:
     text = report.markdown(results)
     (out / "report.md").write_text(text)
     report.chart(results, out / "chart.png")
+    report.scale_chart(results["scale"], out / "scale.png")
     slim = {k: ({n: {x: y for x, y in r.items() if x not in ("samples", "windows")} for n, r in v.items()}
                 if k == "stall" else v)
             for k, v in results.items()}

@@ -207,6 +207,30 @@ def chart(results: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def scale_chart(sizes: list[dict], path: Path) -> None:
+    """Section 6 as a curve: what one constraint costs as the catalog grows, beside one no-op resource."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for key, label in (("gated_up_add_s", "fkguard: gated up adding them"), ("noop_up_s", "no-op resources: up"),
+                       ("gated_up_nochange_s", "fkguard: gated up, nothing to change"),
+                       ("noop_up_nochange_s", "no-op resources: up, nothing to change")):
+        points = [(r["n"], r[key] / r["n"] * 1000) for r in sizes if key in r]
+        if points:
+            ax.plot([n for n, _ in points], [ms for _, ms in points], marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("constraints (resources)")
+    ax.set_ylabel("ms per constraint (resource)")
+    ax.set_title("The catalog's scale: cost per constraint")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def machine() -> str:
     cpus = Path("/proc/cpuinfo").read_text().count("processor\t:") if Path("/proc/cpuinfo").exists() else "?"
     mem = next((int(line.split()[1]) // 1024 // 1024 for line in Path("/proc/meminfo").read_text().splitlines()

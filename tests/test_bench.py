@@ -31,6 +31,7 @@ def test_bench_writes_report_chart_and_numbers(pg, tmp_path):
     report = (run / "report.md").read_text()
     assert [s for s in SECTIONS if s not in report] == []
     assert (run / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (run / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the catalog-scale curve
     assert not (run / "scratch").exists()  # the throwaway project copy is removed
     numbers = json.loads((run / "results.json").read_text())
     assert numbers["meta"]["scale"] == 400
@@ -62,7 +63,7 @@ def test_only_scale_writes_each_measure_as_it_is_taken(pg, tmp_path):
                             cwd=PROJECT, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = list(tmp_path.iterdir())
-    assert sorted(p.name for p in run.iterdir()) == ["scale.json", "scale.md"]
+    assert sorted(p.name for p in run.iterdir()) == ["scale.json", "scale.md", "scale.png"]
     assert result.stderr.count("catalog scale so far") >= 2 * 5  # after each of a size's five measures
     sizes = json.loads((run / "scale.json").read_text())["scale"]
     assert [s["n"] for s in sizes] == [3, 5] and all(s["noop_up_s"] > 0 for s in sizes)
