@@ -136,10 +136,13 @@ def catalog_scale(sizes: list[dict]) -> list[str]:
         return []
     lines = ["", "## 6. The catalog's scale and the gate's cost", "",
              "Synthetic constraints over small indexed tables, through the policy pack (\"gated\"), once each. "
-             "The yardstick is `pulumi up` of as many dynamic resources whose provider does nothing.", "",
+             "The yardstick is `pulumi up` of as many dynamic resources whose provider does nothing: of one "
+             "property, and shaped like the keys (their properties, values of the same size), which tells what Pulumi "
+             "charges for a resource holding a key's definition from what fkguard's parts add.", "",
              "| constraints | gated up (add) | per constraint | no-op up, per resource | ratio (goal at 1,000: "
              "at most 1.3x) | preview | gated preview | gated / plain | gated up, no change | sessions per "
-             "gated preview | state (no-op's) | no-op up, no change |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "gated preview | state (no-op's) | no-op up, no change | key-shaped no-op up, per resource | ratio to it "
+             "| key-shaped no-op's state |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in sizes:
         n = r["n"]
 
@@ -152,12 +155,15 @@ def catalog_scale(sizes: list[dict]) -> list[str]:
         def ratio(a: str, b: str, r: dict = r) -> str:
             return _ratio(r[a], r[b]) if a in r and b in r else "…"
 
-        state = f"{r['state_bytes'] / 1e6:.2f} MB" if "state_bytes" in r else "…"
-        noop_state = f"{r['noop_state_bytes'] / 1e6:.2f} MB" if "noop_state_bytes" in r else "…"
+        def megabytes(key: str, r: dict = r) -> str:
+            return f"{r[key] / 1e6:.2f} MB" if key in r else "…"
+
         lines.append(f"| {n:,} | {seconds('gated_up_add_s')} | {per('gated_up_add_s')} | {per('noop_up_s')} | "
                      f"{ratio('gated_up_add_s', 'noop_up_s')} | {seconds('preview_s')} | {seconds('gated_preview_s')} | "
                      f"{ratio('gated_preview_s', 'preview_s')} | {seconds('gated_up_nochange_s')} | "
-                     f"{r.get('gated_preview_sessions', '…')} | {state} ({noop_state}) | {seconds('noop_up_nochange_s')} |")
+                     f"{r.get('gated_preview_sessions', '…')} | {megabytes('state_bytes')} ({megabytes('noop_state_bytes')}) | "
+                     f"{seconds('noop_up_nochange_s')} | {per('keyshaped_up_s')} | {ratio('gated_up_add_s', 'keyshaped_up_s')} | "
+                     f"{megabytes('keyshaped_state_bytes')} |")
     return lines
 
 

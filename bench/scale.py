@@ -66,6 +66,16 @@ def one_size(settings: ConnectionSettings, project: ScratchProject, noop: Scratc
     r["noop_state_bytes"] = noop.state_file("local").stat().st_size  # Pulumi's own bytes per resource, beside fkguard's
     r["noop_up_nochange_s"] = _timed(lambda: noop.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install"))
     measured(r)
+    # The same number of no-op resources shaped like the keys (their properties, values of the same size): what
+    # Pulumi charges for a resource holding a key's definition, told apart from what fkguard's parts add.
+    noop.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
+    (noop.root / "scale.yaml").write_text(yaml.safe_dump({"constraints": entries}))
+    for key, value in (("bench:shape", "key"), ("bench:catalog", "scale.yaml")):
+        noop.run("config", "set", key, value, "--stack", "local")
+    r["keyshaped_up_s"] = _timed(lambda: noop.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install"))
+    r["keyshaped_state_bytes"] = noop.state_file("local").stat().st_size
+    measured(r)
+    noop.run("config", "rm", "bench:shape", "--stack", "local")
     r["preview_s"] = _timed(lambda: project.run("preview", "--stack", "local", "--skip-plugin-pre-install"))
     measured(r)
     before = sessions_opened(settings)

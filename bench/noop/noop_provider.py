@@ -12,5 +12,5 @@ class NoOpProvider(dynamic.ResourceProvider):
 
 
 class NoOp(dynamic.Resource, module="bench", name="NoOp"):
-    def __init__(self, name: str) -> None:
-        super().__init__(NoOpProvider(), name, {"name": name})
+    def __init__(self, name: str, props: dict | None = None) -> None:
+        super().__init__(NoOpProvider(), name, {"name": name, **(props or {})})
