@@ -222,6 +222,7 @@ def scale_chart(sizes: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for key, label in (("gated_up_add_s", "fkguard: gated up adding them"), ("noop_up_s", "no-op resources: up"),
+                       ("keyshaped_up_s", "no-op resources shaped like a key: up"),
                        ("gated_up_nochange_s", "fkguard: gated up, nothing to change"),
                        ("noop_up_nochange_s", "no-op resources: up, nothing to change")):
         points = [(r["n"], r[key] / r["n"] * 1000) for r in sizes if key in r]
