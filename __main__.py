@@ -33,7 +33,8 @@ from resources.tier_gate import TierGate
 try:
     # A real stack opened with the local stack's public passphrase must not deploy (fkguard.stack_secrets).
     stack_secrets.env_for(pulumi.get_stack(), os.environ, Path.cwd())
-    options = Options.from_config(CONFIG.get(), stack=f"stack {pulumi.get_stack()!r}")
+    label = f"stack {pulumi.get_stack()!r}"
+    options = Options.from_config(CONFIG.get(), stack=label)
     catalog = load_catalog(options.catalog)
     debts = debt.load(Path.cwd())
 except EXPECTED as exc:
@@ -56,7 +57,7 @@ try:
     wanted = list(dict.fromkeys(indexes.Wanted(fk.table, fk.columns) for fk in added if fk.index != "none"))
     served_already: set[indexes.Wanted] = set()
     if wanted:
-        settings = ConnectionSettings.from_config(CONFIG.get(), stack=f"stack {pulumi.get_stack()!r}")
+        settings = ConnectionSettings.from_config(CONFIG.get(), stack=label)
         with settings.connect(application_name="fkguard-program") as conn:
             served_already = indexes.unmanaged(conn, wanted)
 except EXPECTED as exc:
@@ -79,8 +80,7 @@ for tier in TIERS:
         if fk.index != "none" and indexes.Wanted(fk.table, fk.columns) not in served_already:
             key = (fk.table, tuple(sorted(fk.columns)))
             if key not in supporting:
-                served = [k.name for k in added if k.index != "none" and (k.table, tuple(sorted(k.columns))) == key
-                          and indexes.Wanted(k.table, k.columns) not in served_already]
+                served = [k.name for k in added if k.index != "none" and (k.table, tuple(sorted(k.columns))) == key]
                 supporting[key] = SupportingIndex(fk, served, pulumi.ResourceOptions(depends_on=previous_tier))
             needs.append(supporting[key])
         constraint = ForeignKeyConstraint(fk, wanted, pulumi.ResourceOptions(depends_on=needs))

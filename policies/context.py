@@ -82,8 +82,6 @@ def for_stack(stack: str) -> StackContext:
         return _contexts[stack]
 
 
-_refusals: dict[tuple[str, ForeignKey], str | None] = {}
-
 # The facts the policies of one resource share within one Analyze call: the engine asks every policy about a
 # resource in turn on one thread, and several ask the same (does the table exist, the constraint of that name,
 # the column types): once each per resource instead of once per policy. Fresh for another resource, and when
@@ -116,19 +114,16 @@ def shared(ctx: StackContext, conn: psycopg.Connection, compute: Callable[..., T
     return state[2][key]
 
 
-def provider_refusal(context: StackContext, fk: ForeignKey) -> str | None:
-    """What the provider's check refuses about this entry (rollout.preflight), asked once per pack run."""
-    key = (context.stack, fk)
-    with _lock:
-        if key in _refusals:
-            return _refusals[key]
-    with context.connect() as conn:
-        problems = rollout.preflight(conn, fk)
+def _refusal(conn: psycopg.Connection, fk: ForeignKey) -> str | None:
+    problems = rollout.preflight(conn, fk)
     # A missing unique key is referenced-key-unique's own finding, which carries the fix.
-    refused = next((message for field, message in problems if field != "referenced_columns"), None)
-    with _lock:
-        _refusals[key] = refused
-    return refused
+    return next((message for field, message in problems if field != "referenced_columns"), None)
+
+
+def provider_refusal(context: StackContext, fk: ForeignKey) -> str | None:
+    """What the provider's check refuses about this entry (rollout.preflight), asked once per resource per call."""
+    with context.connect() as conn:
+        return shared(context, conn, _refusal, fk)
 
 
 def plain(value: Any) -> Any:

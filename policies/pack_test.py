@@ -93,11 +93,13 @@ def test_each_policy_carries_its_remediation_and_its_page_written_as_instead_of_
 
 
 def test_a_table_gone_after_the_provider_check_makes_a_policy_not_applicable_not_silent(stack, conn):
+    import context
     import pytest
     from pulumi_policy.policy import _NotApplicableError
 
-    conn.execute("DROP TABLE IF EXISTS na_child, na_parent; CREATE TABLE na_parent (id int PRIMARY KEY); "
-                 "CREATE TABLE na_child (id int PRIMARY KEY, parent_id int)")
+    from conftest import STACK
+    from fkguard.props import RESOURCE_TYPE, to_foreign_key
+
     props = {**inputs_of(CATALOG[2], True), "constraintName": "fk_na_child_parent", "table": "public.na_child",
              "columns": ["parent_id"], "references": "public.na_parent", "referencedColumns": ["id"]}
     guarded = {"constraint_name": "public.na_child does not exist, so it has no constraints to compare",
@@ -105,10 +107,14 @@ def test_a_table_gone_after_the_provider_check_makes_a_policy_not_applicable_not
                "referenced_key_unique": "public.na_parent does not exist, so it has no key to judge",
                "referencing_index": "public.na_child does not exist, so it has no index to judge",
                "safe_pattern": "public.na_child does not exist, so nothing can be added to it yet"}
-    for module_name in guarded:
-        run(importlib.import_module(module_name).POLICY, props)  # the provider's check passes, and is remembered
-    conn.execute("DROP TABLE na_child, na_parent")  # dropped while the pack runs
     for module_name, reason in guarded.items():
+        conn.execute("DROP TABLE IF EXISTS na_child, na_parent; CREATE TABLE na_parent (id int PRIMARY KEY); "
+                     "CREATE TABLE na_child (id int PRIMARY KEY, parent_id int)")
+        # One Analyze call: the provider's check passes and is remembered for it, then the tables are dropped
+        context.forget()
+        context._begin(f"urn:pulumi:{STACK}::fkguard::{RESOURCE_TYPE}::fk_na_child_parent", "the provider's check")
+        assert context.provider_refusal(stack, to_foreign_key(props)) is None
+        conn.execute("DROP TABLE na_child, na_parent")  # dropped while the pack runs
         with pytest.raises(_NotApplicableError) as skipped:
-            run(importlib.import_module(module_name).POLICY, props)
+            run(importlib.import_module(module_name).POLICY, props, fresh=False)
         assert skipped.value.reason == reason
