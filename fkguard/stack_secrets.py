@@ -1,6 +1,6 @@
 """Which passphrase may encrypt a stack's secrets.
 
-The local stack's passphrase is public on purpose (scripts/local.env, the README): it guards a
+The local stack's passphrase is public on purpose (fkguard/local.env, the README): it guards a
 throwaway cluster on 127.0.0.1. A stack holding a real database password must never be encrypted
 with it, yet a shell that exported it for the local stack would silently do exactly that on
 `pulumi stack init staging`. So the public passphrase is handed to throwaway stacks only, by
@@ -42,12 +42,13 @@ def is_throwaway(stack: str) -> bool:
 
 @lru_cache(maxsize=1)
 def public_passphrase() -> str:
-    """The local stack's passphrase, from scripts/local.env (its one place)."""
-    text = (Path(__file__).resolve().parent.parent / "scripts" / "local.env").read_text()
+    """The local stack's passphrase, from fkguard/local.env (its one place): package data, so the policy pack,
+    which runs fkguard from its wheel, reads the same file as the checkout (scripts/local.env links to it)."""
+    text = (Path(__file__).resolve().parent / "local.env").read_text()
     for line in text.splitlines():
         if line.startswith(f"{PASSPHRASE}="):
             return line.split(":-", 1)[1].rstrip("}").strip() if ":-" in line else line.split("=", 1)[1].strip()
-    raise SettingsError(f"scripts/local.env does not set {PASSPHRASE}; restore it from git")
+    raise SettingsError(f"fkguard/local.env does not set {PASSPHRASE}; restore it from git")
 
 
 def _passphrase_in(env: Mapping[str, str]) -> str | None:

@@ -19,7 +19,9 @@ REFUSED = ("error: stack 'staging' must not use the local stack's public passphr
 
 def test_the_public_passphrase_is_the_one_of_local_env():
     assert stack_secrets.public_passphrase() == PUBLIC
-    assert f"PULUMI_CONFIG_PASSPHRASE:-{PUBLIC}" in (PROJECT / "scripts" / "local.env").read_text()
+    assert f"PULUMI_CONFIG_PASSPHRASE:-{PUBLIC}" in (PROJECT / "fkguard" / "local.env").read_text()
+    # the scripts source the same file, not a copy
+    assert (PROJECT / "scripts" / "local.env").resolve() == (PROJECT / "fkguard" / "local.env").resolve()
 
 
 @pytest.mark.parametrize("stack", ["local", "test-bench", "acme/fkguard/local"])
