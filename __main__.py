@@ -18,8 +18,8 @@ from pathlib import Path
 import pulumi
 from pulumi.runtime.config import CONFIG
 
-from fkguard import debt, indexes, stack_secrets
-from fkguard.catalog import TIERS, load_catalog
+from fkguard import debt, indexes, live, stack_secrets
+from fkguard.catalog import TIERS, formerly_named, load_catalog
 from fkguard.desired import VALIDATED, desired
 from fkguard.errors import EXPECTED, one_line
 from fkguard.options import Options
@@ -55,11 +55,16 @@ if added:
     previous_tier = [MonitorBaseline("monitor-baseline", touched, pulumi.ResourceOptions(depends_on=previous_tier))]
 try:
     wanted = list(dict.fromkeys(indexes.Wanted(fk.table, fk.columns) for fk in added if fk.index != "none"))
+    shared_names = [(fk.table, fk.name) for fk in added if fk.label != fk.name]
     served_already: set[indexes.Wanted] = set()
-    if wanted:
+    present: set = set()
+    if wanted or shared_names:
         settings = ConnectionSettings.from_config(CONFIG.get(), stack=label)
         with settings.connect(application_name="fkguard-program") as conn:
             served_already = indexes.unmanaged(conn, wanted)
+            present = live.constraints_present(conn, shared_names)
+    # A stack written before a name was shared knows that key by its bare name: carry it over, not replace it.
+    former = formerly_named(added, present)
 except EXPECTED as exc:
     raise pulumi.RunError(one_line(exc)) from None
 finished: tuple[str, list[pulumi.Resource]] | None = None  # the last tier with constraints, not yet gated
@@ -68,22 +73,23 @@ for tier in TIERS:
     this_tier: list[pulumi.Resource] = []
     for fk in (fk for fk in catalog if fk.tier == tier):
         if tier not in options.add_tiers:
-            states[fk.name] = "absent"
+            states[fk.label] = "absent"
             continue
         if finished:
             # Only a tier something comes after gets a gate: the last tier's constraints keep no
             # dependent, so `pulumi destroy --target` takes them alone.
             previous_tier, finished = [TierGate(*finished)], None
-        goal = desired(fk, options, debt.accepted(debts, fk.name, pulumi.get_stack()))
+        goal = desired(fk, options, debt.accepted(debts, fk, pulumi.get_stack()))
         wanted = goal.state == VALIDATED
         needs: list[pulumi.Resource] = list(previous_tier)
         if fk.index != "none" and indexes.Wanted(fk.table, fk.columns) not in served_already:
             key = (fk.table, tuple(sorted(fk.columns)))
             if key not in supporting:
-                served = [k.name for k in added if k.index != "none" and (k.table, tuple(sorted(k.columns))) == key]
+                served = [k.label for k in added if k.index != "none" and (k.table, tuple(sorted(k.columns))) == key]
                 supporting[key] = SupportingIndex(fk, served, pulumi.ResourceOptions(depends_on=previous_tier))
             needs.append(supporting[key])
-        constraint = ForeignKeyConstraint(fk, wanted, pulumi.ResourceOptions(depends_on=needs))
+        aliases = [pulumi.Alias(name=former[fk])] if fk in former else None
+        constraint = ForeignKeyConstraint(fk, wanted, pulumi.ResourceOptions(depends_on=needs, aliases=aliases))
         if goal.why:
             pulumi.log.info(f"stays NOT VALID while tier {tier} validates: {goal.why}", resource=constraint)
         for waiver in fk.waivers:
@@ -94,7 +100,7 @@ for tier in TIERS:
             constraint.convalidated.apply(lambda done, c=constraint, kept=kept: done and pulumi.log.warn(
                 f"validated in the database although {kept}: PostgreSQL cannot un-validate a constraint, so it "
                 f"stays validated", resource=c))
-        states[fk.name] = constraint.state
+        states[fk.label] = constraint.state
         this_tier.append(constraint)
     if this_tier:
         finished = (tier, this_tier)

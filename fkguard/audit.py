@@ -32,7 +32,7 @@ class Finding:
     note: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {"constraint": self.fk.name, "tier": self.fk.tier, "table": str(self.fk.table),
+        return {"constraint": self.fk.label, "tier": self.fk.tier, "table": str(self.fk.table),
                 "columns": list(self.fk.columns), "references": str(self.fk.references), "orphans": self.orphans,
                 "sample": self.sample, "seconds": round(self.seconds, 3), "note": self.note}
 
@@ -143,13 +143,13 @@ def audit(settings: ConnectionSettings, catalog: list[ForeignKey], sample_size: 
             with lock:
                 for finding in findings:
                     done += 1
-                    progress(f"audit: {done}/{len(catalog)} {finding.fk.name}: {finding.orphans} orphans, "
+                    progress(f"audit: {done}/{len(catalog)} {finding.fk.label}: {finding.orphans} orphans, "
                              f"{finding.seconds:.2f}s")
             return findings
 
         with ThreadPoolExecutor(max_workers=jobs) as threads:
-            found = {f.fk.name: f for findings in threads.map(one, passes) for f in findings}
-    return [found[fk.name] for fk in catalog]
+            found = {f.fk.qualified: f for findings in threads.map(one, passes) for f in findings}
+    return [found[fk.qualified] for fk in catalog]
 
 
 def all_rows(conn: psycopg.Connection, fk: ForeignKey) -> Iterator[dict[str, Any]]:

@@ -31,7 +31,7 @@ decides to live with are accepted debt (`fkguard remediate --action accept`), co
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -120,6 +120,23 @@ class ForeignKey:
     # The supporting index: one of INDEX_CHOICES (not part of the constraint's definition).
     index: str = field(default="auto", compare=False)
     waivers: tuple[Waiver, ...] = field(default=(), compare=False)
+    # How the catalog, the stack and every command call this key: its name where no other entry of the
+    # catalog has that name, else schema.table.name (PostgreSQL makes a name unique per table only).
+    # Set by load_catalog; a key built on its own (a resource's inputs) goes by its name.
+    label: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
+
+    @property
+    def qualified(self) -> str:
+        """schema.table.name: unique in any catalog and any database."""
+        return f"{self.table}.{self.name}"
+
+    def called(self, text: str) -> bool:
+        """Whether a user's `text` names this key: its label, or its schema.table.name."""
+        return text in (self.label, self.qualified)
 
     @property
     def tier_rank(self) -> int:
@@ -341,8 +358,51 @@ def load_catalog(path: str | Path | None = None) -> list[ForeignKey]:
     keys = [parse_entry(e, f"{path.name} entry {i + 1}") for i, e in enumerate(document["constraints"])]
     seen: set[str] = set()
     for fk in keys:
-        if fk.name in seen:
-            raise CatalogError(f"{path.name}: constraint name '{fk.name}' appears twice; names must be unique",
-                               entry=fk.name, field="name")
-        seen.add(fk.name)
-    return sorted(keys, key=lambda fk: fk.tier_rank)
+        # As strict as PostgreSQL, no stricter: a name once per table, any number of times per database.
+        if fk.qualified in seen:
+            raise CatalogError(f"{path.name}: constraint name '{fk.name}' appears twice on {fk.table}; PostgreSQL "
+                               f"allows a name once per table: rename one", entry=fk.name, field="name")
+        seen.add(fk.qualified)
+    return sorted(labelled(keys), key=lambda fk: fk.tier_rank)
+
+
+def labelled(keys: list[ForeignKey]) -> list[ForeignKey]:
+    """The keys with their labels: the bare name where it is the catalog's only one of that name."""
+    counts: dict[str, int] = {}
+    for fk in keys:
+        counts[fk.name] = counts.get(fk.name, 0) + 1
+    return [replace(fk, label=fk.name if counts[fk.name] == 1 else fk.qualified) for fk in keys]
+
+
+def formerly_named(catalog: list[ForeignKey], present: set[tuple[QualifiedName, str]]) -> dict[ForeignKey, str]:
+    """The key that may be recorded in a stack under its bare name, for each name the catalog now shares between
+    tables (its label became schema.table.name): a stack from before the second entry holds one resource of that
+    name, and only one key may take it over (Pulumi refuses an alias two resources claim). The one whose constraint
+    `present` (the database) has, else the first in the catalog. The others are new resources."""
+    chosen: dict[str, ForeignKey] = {}
+    for fk in catalog:
+        if fk.label == fk.name:
+            continue
+        held = chosen.get(fk.name)
+        if held is None or ((fk.table, fk.name) in present and (held.table, held.name) not in present):
+            chosen[fk.name] = fk
+    return {fk: name for name, fk in chosen.items()}
+
+
+def find(catalog: list[ForeignKey], text: str, *, table: str | None = None) -> ForeignKey:
+    """The one key `text` names: a label, schema.table.name, or a bare name with `table` (schema.table or table)
+    saying which. One line naming the choices when it names none or several."""
+    if table is not None:
+        where = QualifiedName.parse(table)
+        found = [fk for fk in catalog if fk.name == text and fk.table == where]
+    else:
+        found = [fk for fk in catalog if fk.called(text)] or [fk for fk in catalog if fk.name == text]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise CatalogError(f"constraint '{text}' names {len(found)} keys of the catalog; say which: "
+                           f"{' or '.join(fk.qualified for fk in found)}", entry=text)
+    close = difflib.get_close_matches(text, [fk.label for fk in catalog], n=1)
+    on = f" on {table}" if table is not None else ""
+    raise CatalogError(f"no constraint '{text}'{on} in the catalog" + (f": did you mean '{close[0]}'?" if close else
+                                                                       "; fkguard status lists them"), entry=text)

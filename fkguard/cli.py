@@ -28,21 +28,20 @@ from fkguard import (
     stackstate,
     verify,
 )
-from fkguard.catalog import TIERS, CatalogError, ForeignKey, load_catalog
+from fkguard.catalog import TIERS, CatalogError, ForeignKey, find, load_catalog
 from fkguard.desired import desired, observed
 from fkguard.errors import EXPECTED, FkguardError, one_line
 from fkguard.locks import LockPolicy
-from fkguard.options import Options
 
 
 class CommandError(FkguardError):
     """A command refused before it changed anything; the message says what to do instead."""
 
 
-def _stack_context(stack: str) -> tuple[settings.ConnectionSettings, Options, list[ForeignKey]]:
-    """The connection, the fkguard:* options and the catalog of a stack: the same the program and the pack see."""
-    context = stack_context.for_stack(stack, stack_context.find_project(Path.cwd()))
-    return context.connection, context.options, context.catalog
+def _stack(stack: str) -> stack_context.StackContext:
+    """A stack as the program and the pack see it: its connection, options, catalog and accepted debt, read from
+    the project folder (found from the current folder, as pulumi finds it), whatever subfolder fkguard runs in."""
+    return stack_context.for_stack(stack, stack_context.find_project(Path.cwd()))
 
 
 def _print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -55,7 +54,8 @@ def _seed(args: argparse.Namespace) -> int:
     from fkguard.apms.generate import generate, row_counts
 
     row_counts(args.scale)  # refuses a bad scale before touching the database
-    conn_settings, options, catalog = _stack_context(args.stack)
+    context = _stack(args.stack)
+    conn_settings, catalog = context.connection, context.catalog
     if args.catalog:
         catalog = load_catalog(args.catalog)
     print(f"fkguard seed: resetting the APMS schema in {conn_settings.describe()}", file=sys.stderr)
@@ -66,19 +66,19 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    conn_settings, options, catalog = _stack_context(args.stack)
-    recorded = stackstate.recorded_constraints(args.stack)
-    debts = debt.load(Path.cwd())
+    context = _stack(args.stack)
+    conn_settings, options, catalog, debts = context.connection, context.options, context.catalog, context.debts
+    recorded = stackstate.recorded_constraints(args.stack, context.project_dir)
     rows = []
     with conn_settings.connect() as conn:
         for fk in catalog:
             found = rollout.read(conn, fk)  # a partitioned table's leaves too (fkguard.partitions)
             in_db = observed(found)
-            in_stack = recorded[fk.name].state if fk.name in recorded else "absent"
-            goal = desired(fk, options, debt.accepted(debts, fk.name, args.stack))
+            in_stack = recorded[fk.qualified].state if fk.qualified in recorded else "absent"
+            goal = desired(fk, options, debt.accepted(debts, fk, args.stack))
             # Validation state aside, is it the constraint the catalog describes? (a hand-made DEFERRABLE, say)
             differs = found.differences(fk) if found is not None else []
-            rows.append({"constraint": fk.name, "tier": fk.tier, "database": in_db, "stack": in_stack,
+            rows.append({"constraint": fk.label, "tier": fk.tier, "database": in_db, "stack": in_stack,
                          "config": goal.state, "kept_not_valid": goal.why or None,
                          "drift": in_db != in_stack or bool(differs), "differs": differs,
                          "waivers": [{"policy": w.policy, "reason": w.reason, "by": w.by} for w in fk.waivers]})
@@ -100,15 +100,16 @@ def _status(args: argparse.Namespace) -> int:
               f"{counts['absent']} absent in the database" + (f"; {drifted} defined otherwise than the catalog"
                                                                if drifted else ""))
         for fk in (fk for fk in catalog if fk.waivers):
-            print(f"{fk.name}: " + "; ".join(f"policy {w}" for w in fk.waivers))
+            print(f"{fk.label}: " + "; ".join(f"policy {w}" for w in fk.waivers))
     return 0
 
 
 def _monitor(args: argparse.Namespace) -> int:
     from fkguard import monitor
 
-    conn_settings, _, catalog = _stack_context(args.stack)
-    baseline = stackstate.recorded_output(args.stack, monitor.BASELINE_TYPE, "snapshot")
+    context = _stack(args.stack)
+    conn_settings, catalog = context.connection, context.catalog
+    baseline = stackstate.recorded_output(args.stack, monitor.BASELINE_TYPE, "snapshot", context.project_dir)
     if not baseline:
         raise CommandError(f"stack {args.stack!r} has no monitoring baseline: it is taken by the rollout's first "
                            f"`pulumi up` (fkguard:addTiers), before its first change")
@@ -137,51 +138,49 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _selected(catalog: list[ForeignKey], names: list[str], stack: str) -> list[ForeignKey]:
+def _selected(catalog: list[ForeignKey], names: list[str], table: str | None = None) -> list[ForeignKey]:
+    """The keys `--constraint` names (a label, schema.table.name, or a name with --table), in catalog order."""
     if not names:
         return catalog
-    unknown = [n for n in names if n not in {fk.name for fk in catalog}]
-    if unknown:
-        raise CatalogError(f"{', '.join(unknown)} is not in the stack's catalog; fkguard status -s {stack} lists them",
-                           entry=unknown[0])
-    return [fk for fk in catalog if fk.name in names]
+    chosen = {find(catalog, name, table=table) for name in names}
+    return [fk for fk in catalog if fk in chosen]
 
 
 def _audit(args: argparse.Namespace) -> int:
-    conn_settings, _, catalog = _stack_context(args.stack)
-    chosen = _selected(catalog, args.constraint, args.stack)
+    context = _stack(args.stack)
+    conn_settings, catalog, debts = context.connection, context.catalog, context.debts
+    chosen = _selected(catalog, args.constraint, args.table)
     if args.all_rows:
         with conn_settings.connect() as conn:
             # Every orphan as one JSON line, streamed from a server-side cursor: flat memory.
             for fk in chosen:
                 for row in audit.all_rows(conn, fk):
-                    print(json.dumps({"constraint": fk.name, **row}))
+                    print(json.dumps({"constraint": fk.label, **row}))
         return 0
-    debts = debt.load(Path.cwd())
     started = time.monotonic()
     findings = audit.audit(conn_settings, chosen, args.sample, progress=_progress, jobs=args.jobs)
     elapsed = time.monotonic() - started
     total = sum(f.orphans or 0 for f in findings)
-    accepted = {f.fk.name: entry for f in findings
-                if (entry := debt.accepted(debts, f.fk.name, args.stack)) and f.orphans and f.orphans <= entry.orphans}
-    stale = {f.fk.name: reason for f in findings if (entry := debt.accepted(debts, f.fk.name, args.stack))
+    accepted = {f.fk.label: entry for f in findings
+                if (entry := debt.accepted(debts, f.fk, args.stack)) and f.orphans and f.orphans <= entry.orphans}
+    stale = {f.fk.label: reason for f in findings if (entry := debt.accepted(debts, f.fk, args.stack))
              and (reason := debt.stale_reason(entry, f.orphans, False, True))}
-    open_orphans = sum(f.orphans or 0 for f in findings if f.fk.name not in accepted)
+    open_orphans = sum(f.orphans or 0 for f in findings if f.fk.label not in accepted)
     if args.json:
         print(json.dumps({"stack": args.stack, "orphans": total, "orphans_not_accepted": open_orphans,
                           "seconds": round(elapsed, 3),
-                          "relationships": [{**f.as_json(), "accepted": accepted[f.fk.name].reason
-                                             if f.fk.name in accepted else None, "stale_debt": stale.get(f.fk.name)}
+                          "relationships": [{**f.as_json(), "accepted": accepted[f.fk.label].reason
+                                             if f.fk.label in accepted else None, "stale_debt": stale.get(f.fk.label)}
                                             for f in findings]}, indent=2))
     else:
         _print_table(["constraint", "tier", "relationship", "orphans", "seconds", ""],
-                     [[f.fk.name, f.fk.tier, f"{f.fk.table}.{','.join(f.fk.columns)} -> {f.fk.references}",
+                     [[f.fk.label, f.fk.tier, f"{f.fk.table}.{','.join(f.fk.columns)} -> {f.fk.references}",
                        "n/a: " + f.note if f.orphans is None else f.orphans, f"{f.seconds:.2f}",
-                       debt.label(accepted[f.fk.name]) if f.fk.name in accepted
-                       else f"stale debt: {stale[f.fk.name]}" if f.fk.name in stale else ""] for f in findings])
+                       debt.label(accepted[f.fk.label]) if f.fk.label in accepted
+                       else f"stale debt: {stale[f.fk.label]}" if f.fk.label in stale else ""] for f in findings])
         for f in findings:
             if f.sample:
-                print(f"\n{f.fk.name}: {f.orphans} orphans, first {len(f.sample)}:")
+                print(f"\n{f.fk.label}: {f.orphans} orphans, first {len(f.sample)}:")
                 _print_table(list(f.sample[0]), [list(r.values()) for r in f.sample])
         summary = f"\n{args.stack}: {total} orphans in {sum(bool(f.orphans) for f in findings)} of {len(findings)} relationships"
         if accepted:
@@ -203,7 +202,8 @@ def _confirm(question: str, yes: bool) -> bool:
 
 
 def _remediate(args: argparse.Namespace) -> int:
-    conn_settings, options, catalog = _stack_context(args.stack)
+    context = _stack(args.stack)
+    conn_settings, options, catalog = context.connection, context.options, context.catalog
     policy = LockPolicy.from_options(options)  # the same lock and statement budget as every other statement
     with conn_settings.connect() as conn:
         if args.list:
@@ -223,13 +223,13 @@ def _remediate(args: argparse.Namespace) -> int:
             raise remediate.RemediationError("say what to do: --action delete, nullify or accept (or --undo, --list)")
         if not args.constraint and not args.all:
             raise remediate.RemediationError("say which relationships: --constraint <name> (repeatable) or --all")
-        chosen = _selected(catalog, args.constraint, args.stack)
+        chosen = _selected(catalog, args.constraint, args.table)
         # Every relationship is planned, against the whole catalog, before the first one changes anything.
         plans, refusals = [], []
         for fk in chosen:
             count, refusal = remediate.plan(conn, fk, args.action, catalog)
             if count and refusal:
-                refusals.append(f"{fk.name}: {refusal}")
+                refusals.append(f"{fk.label}: {refusal}")
             elif count:
                 plans.append((fk, count))
         if refusals:
@@ -246,7 +246,7 @@ def _remediate(args: argparse.Namespace) -> int:
         for fk, count in plans:
             what = {"delete": "copy to quarantine, then delete", "nullify": "copy to quarantine, then set to NULL",
                     "accept": "record as accepted debt in " + debt.FILE_NAME}[args.action]
-            print(f"  {fk.name}: {count} orphan rows of {fk.table}: {what}")
+            print(f"  {fk.label}: {count} orphan rows of {fk.table}: {what}")
         if args.action == "accept" and not (args.reason or "").strip():
             raise debt.DebtError("accepting orphans as debt needs a reason: --reason '<why, and the ticket>'")
         if not _confirm(f"{args.action} {sum(c for _, c in plans)} rows in {len(plans)} relationships?", args.yes):
@@ -254,7 +254,7 @@ def _remediate(args: argparse.Namespace) -> int:
             return 1
         if args.action == "accept":
             for fk, count in plans:
-                debt.record(Path.cwd(), fk.name, args.stack, count, args.reason)
+                debt.record(context.project_dir, fk.label, args.stack, count, args.reason)
             print(f"fkguard remediate: recorded in {debt.FILE_NAME}; commit it. The orphan gate lets these "
                   f"constraints in NOT VALID; they cannot be validated while the orphans remain")
             return 0
@@ -267,26 +267,26 @@ def _remediate(args: argparse.Namespace) -> int:
                 if applied:  # the relationships before this one are done, each in its own transaction
                     raise remediate.RemediationError(f"{exc}; the {applied} relationships before it are in batch "
                                                      f"{batch} (undo: fkguard remediate -s {args.stack} --undo "
-                                                     f"{batch})", constraint=fk.name) from None
+                                                     f"{batch})", constraint=fk.label) from None
                 raise
-            _progress(f"remediate: {fk.name}: {result.rows} rows copied to quarantine and {done}")
+            _progress(f"remediate: {fk.label}: {result.rows} rows copied to quarantine and {done}")
         print(f"fkguard remediate: batch {batch} (undo: fkguard remediate -s {args.stack} --undo {batch})")
         # The plan's Step 1.3: removing a parent can orphan its own children, so look again.
-        left = {fk.name: n for fk in catalog if (n := audit.audit_one(conn, fk, 0).orphans)}
+        left = {fk.label: n for fk in catalog if (n := audit.audit_one(conn, fk, 0).orphans)}
         if not left:
             print(f"fkguard remediate: re-audit: no orphans left in the {len(catalog)} relationships")
             return 0
         print(f"fkguard remediate: re-audit: orphans remain in {len(left)} relationships (a removed parent can "
               f"orphan its children): {', '.join(f'{k} {v}' for k, v in left.items())}")
-        return 1 if set(left) & {fk.name for fk, _ in plans} else 0
+        return 1 if set(left) & {fk.label for fk, _ in plans} else 0
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
-    conn_settings, options, catalog = _stack_context(args.stack)
+    context = _stack(args.stack)
+    conn_settings, options, catalog = context.connection, context.options, context.catalog
     with conn_settings.connect() as conn:
-        summary, checks = verify.verify(conn, catalog, options, options.lock_timeout_ms, debt.load(Path.cwd()),
-                                        args.stack)
+        summary, checks = verify.verify(conn, catalog, options, options.lock_timeout_ms, context.debts, args.stack)
     failed = [c for c in checks if not c.ok]
     accepted = [c for c in checks if c.accepted]
     if args.json:
@@ -303,24 +303,32 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _debt(args: argparse.Namespace) -> int:
-    conn_settings, _, catalog = _stack_context(args.stack)
-    by_name = {fk.name: fk for fk in catalog}
-    entries = [d for d in debt.load(Path.cwd()) if d.stack == args.stack]
+    context = _stack(args.stack)
+    entries = [d for d in context.debts if d.stack == args.stack]
     rows, stale = [], set()
-    with conn_settings.connect() as conn:
+    with context.connection.connect() as conn:
         for entry in entries:
-            fk = by_name.get(entry.constraint)
-            found, count = None, None
-            if fk is not None and live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references):
-                found, count = live.read_constraint(conn, fk.table, fk.name), orphans.count_orphans(conn, fk)
-            reason = debt.stale_reason(entry, count, bool(found and found.validated), fk is not None)
+            # A bare name covers every key of that name (fkguard.debt.covers): the entry is stale once all are.
+            keys = [fk for fk in context.catalog if debt.covers(entry, fk)]
+            reasons, count = [], None
+            for fk in keys:
+                found, orphans_now = None, None
+                if live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references):
+                    found, orphans_now = live.read_constraint(conn, fk.table, fk.name), orphans.count_orphans(conn, fk)
+                    count = (count or 0) + orphans_now
+                reasons.append(debt.stale_reason(entry, orphans_now, bool(found and found.validated), True))
+            reason = debt.stale_reason(entry, None, False, False) if not keys else (
+                None if None in reasons else "; ".join(dict.fromkeys(r for r in reasons if r)))
             if reason:
                 stale.add(entry.constraint)
             rows.append([entry.constraint, entry.orphans, "n/a" if count is None else count,
                          f"stale: {reason}" if reason else "needed", entry.reason, entry.accepted_by, entry.accepted_on])
     _print_table(["constraint", "accepted", "orphans now", "", "reason", "by", "on"], rows)
     if args.prune and stale:
-        gone = debt.remove(Path.cwd(), args.stack, stale)
+        if not _confirm(f"Remove {len(stale)} entries ({', '.join(sorted(stale))}) from {debt.FILE_NAME}?", args.yes):
+            print("fkguard debt: nothing changed")
+            return 1
+        gone = debt.remove(context.project_dir, args.stack, stale)
         print(f"\nfkguard debt: removed {len(gone)} stale entries from {debt.FILE_NAME} ({', '.join(sorted(stale))}); "
               f"commit it. Their tiers' validation now includes them")
     elif stale:
@@ -331,16 +339,18 @@ def _debt(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    _, _, catalog = _stack_context(args.stack)
-    _selected(catalog, args.constraint, args.stack)
-    wanted = [fk.name for fk in catalog if fk.tier in args.tier or fk.name in args.constraint]
+    context = _stack(args.stack)
+    catalog, project = context.catalog, context.project_dir
+    named = set(_selected(catalog, args.constraint, args.table)) if args.constraint else set()
+    wanted = [fk for fk in catalog if fk.tier in args.tier or fk in named]
     if not wanted:
         raise CatalogError("say what to roll back: --tier <tier> or --constraint <name>")
-    resources = stackstate.recorded_resources(args.stack)
+    resources = stackstate.recorded_resources(args.stack, project)
     recorded = stackstate.constraints_of(resources)
-    targets = [recorded[n] for n in wanted if n in recorded]
+    targets = [recorded[fk.qualified] for fk in wanted if fk.qualified in recorded]
     if not targets:
-        print(f"fkguard rollback: none of {', '.join(wanted)} is in stack {args.stack}: nothing to roll back")
+        print(f"fkguard rollback: none of {', '.join(fk.label for fk in wanted)} is in stack {args.stack}: "
+              f"nothing to roll back")
         return 0
     # Everything that depends, directly or not, on what is dropped goes too.
     dependents = stackstate.dependents(resources, {t.urn for t in targets})
@@ -354,7 +364,7 @@ def _rollback(args: argparse.Namespace) -> int:
     if supporting:
         print(f"fkguard rollback: with their supporting indexes: {', '.join(sorted(r.name for r in supporting))}")
     if dependents:
-        names = sorted(r.name for r in dependents if r.type == stackstate.RESOURCE_TYPE)
+        names = sorted(r.label for r in dependents if r.type == stackstate.RESOURCE_TYPE)
         if names:
             print(f"fkguard rollback: later tiers depend on these, so they go too: {', '.join(names)}")
         command.append("--target-dependents")
@@ -366,13 +376,13 @@ def _rollback(args: argparse.Namespace) -> int:
     if not args.yes and not sys.stdin.isatty():
         raise CommandError("nothing dropped: pulumi asks for a confirmation and there is no terminal to answer it; "
                            "add --yes (or --print to see the command only)")
-    command[0] = settings.pulumi_cli(Path.cwd())
+    command[0] = settings.pulumi_cli(project)
     # The CLI, not pulumi.automation's Stack.destroy(target=..., target_dependents=True): that would first
     # `pulumi stack select` the stack (changing the user's selected stack), and always runs --yes
     # --non-interactive, so without --yes pulumi could not show its plan and ask. The printed command is
     # exactly what runs. destroy opens the stack's secrets: the same passphrase rule as every other pulumi
-    env = stack_secrets.env_for(args.stack, os.environ, Path.cwd())
-    return subprocess.run(command, check=False, env=env).returncode
+    env = stack_secrets.env_for(args.stack, os.environ, project)
+    return subprocess.run(command, check=False, env=env, cwd=project).returncode
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -524,7 +534,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_cmd = command("audit", "orphans per relationship of the catalog, with a sample of offending rows "
                         "(exit 1 when there are any)", _audit)
-    audit_cmd.add_argument("--constraint", action="append", default=[], help="only this relationship (repeatable)")
+    audit_cmd.add_argument("--constraint", action="append", default=[], help="only this relationship (repeatable): "
+                           "its name, or schema.table.name where keys of other tables share the name")
+    audit_cmd.add_argument("--table", help="with --constraint: the key of that name on this table (schema.table)")
     audit_cmd.add_argument("--sample", type=int, default=5, help="offending rows shown per relationship (default 5)")
     audit_cmd.add_argument("--json", action="store_true", help="machine-readable output")
     audit_cmd.add_argument("--all-rows", action="store_true", help="stream every orphan row as JSON lines")
@@ -533,7 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
     fix = command("remediate", "delete, nullify or accept orphans; rows are copied to a quarantine table first",
                   _remediate)
     fix.add_argument("--action", choices=("delete", "nullify", "accept"), help="what to do with the orphans")
-    fix.add_argument("--constraint", action="append", default=[], help="the relationship (repeatable)")
+    fix.add_argument("--constraint", action="append", default=[], help="the relationship (repeatable): its name, "
+                     "or schema.table.name where keys of other tables share the name")
+    fix.add_argument("--table", help="with --constraint: the key of that name on this table (schema.table)")
     fix.add_argument("--all", action="store_true", help="every relationship of the catalog")
     fix.add_argument("--reason", help="why the orphans are accepted (with --action accept)")
     fix.add_argument("--undo", metavar="BATCH", help="put a quarantined batch back exactly")
@@ -555,6 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     debts = command("debt", "the orphans accepted as debt for the stack, and which entries are no longer needed",
                     _debt)
     debts.add_argument("--prune", action="store_true", help="remove the entries no longer needed")
+    debts.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     find = command("discover", "propose the foreign keys the database is missing, with the evidence for each, as a "
                    "catalog file", _discover)
@@ -569,7 +584,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = command("rollback", "drop constraints with pulumi destroy --target (prints the command, then runs it)",
                        _rollback)
     rollback.add_argument("--tier", action="append", default=[], choices=TIERS, help="roll back a whole tier")
-    rollback.add_argument("--constraint", action="append", default=[], help="roll back one constraint by name")
+    rollback.add_argument("--constraint", action="append", default=[], help="roll back one constraint: its name, or "
+                          "schema.table.name where keys of other tables share the name")
+    rollback.add_argument("--table", help="with --constraint: the key of that name on this table (schema.table)")
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     rollback.add_argument("--print", dest="print_only", action="store_true", help="print the command only")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from fkguard.catalog import ForeignKey
 from fkguard.errors import FkguardError
 
 FILE_NAME = "fkguard-debt.yaml"
@@ -48,8 +49,14 @@ def load(project_dir: Path) -> list[Debt]:
         raise DebtError(f"{path} is not a valid debt file ({type(exc).__name__}); fix it or remove the entry") from None
 
 
-def accepted(entries: list[Debt], constraint: str, stack: str) -> Debt | None:
-    return next((d for d in entries if d.constraint == constraint and d.stack == stack), None)
+def covers(entry: Debt, fk: ForeignKey) -> bool:
+    """Whether an entry is about this key: `fkguard remediate --action accept` writes the key's label (its name,
+    or schema.table.name where keys of other tables share the name); a bare name covers every key of that name."""
+    return entry.constraint in (fk.name, fk.qualified)
+
+
+def accepted(entries: list[Debt], fk: ForeignKey, stack: str) -> Debt | None:
+    return next((d for d in entries if covers(d, fk) and d.stack == stack), None)
 
 
 def _write(project_dir: Path, entries: list[Debt]) -> None:

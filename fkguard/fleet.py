@@ -243,10 +243,11 @@ def _status_of(context: StackContext, wave: str) -> StackStatus:
 
     recorded = stackstate.recorded_constraints(context.stack, context.project_dir)
     in_db: dict[str, str] = {}
+    in_state: dict[str, str] = {}
     with context.connection.connect(application_name=context.application_name) as conn:
         for fk in context.catalog:
-            in_db[fk.name] = observed(rollout.read(conn, fk))
-    in_state = {name: recorded[name].state if name in recorded else "absent" for name in in_db}
+            in_db[fk.label] = observed(rollout.read(conn, fk))
+            in_state[fk.label] = recorded[fk.qualified].state if fk.qualified in recorded else "absent"
     counts = {s: sum(v == s for v in in_db.values()) for s in ("validated", "not valid", "absent")}
     states: dict[str, int] = {}
     for r in recorded.values():

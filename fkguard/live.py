@@ -120,6 +120,19 @@ def read_constraint(conn: psycopg.Connection, table: QualifiedName, name: str) -
     )
 
 
+def constraints_present(conn: psycopg.Connection, keys: Sequence[tuple[QualifiedName, str]]) -> set[tuple[QualifiedName, str]]:
+    """Which of these (table, constraint name) pairs the database has, in one query."""
+    if not keys:
+        return set()
+    rows = conn.execute(
+        "SELECT k.schema, k.tab, k.name FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(schema, tab, name) "
+        "WHERE EXISTS (SELECT 1 FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid "
+        "JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = k.schema AND r.relname = k.tab "
+        "AND c.conname = k.name)",
+        ([t.schema for t, _ in keys], [t.name for t, _ in keys], [n for _, n in keys])).fetchall()
+    return {(QualifiedName(schema, table), name) for schema, table, name in rows}
+
+
 def relkind(conn: psycopg.Connection, table: QualifiedName) -> str | None:
     """pg_class.relkind of the relation by that name ('r' table, 'p' partitioned, 'v' view, ...), None if none:
     the one lookup of what a name is."""

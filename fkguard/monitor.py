@@ -160,7 +160,7 @@ def _latency(before: dict[str, Any], now: dict[str, Any], min_calls: int) -> lis
 
 def _constraints_named_in(query: str, catalog: Sequence[ForeignKey]) -> list[str]:
     words = set(re.findall(r"[a-z0-9_$]+", query.lower()))
-    return [fk.name for fk in catalog if fk.table.name.lower() in words or fk.references.name.lower() in words]
+    return [fk.label for fk in catalog if fk.table.name.lower() in words or fk.references.name.lower() in words]
 
 
 def database_findings(before_db: dict[str, int], now_db: dict[str, int]) -> list[Finding]:
@@ -221,14 +221,14 @@ def compare(conn: psycopg.Connection, baseline: dict[str, Any], catalog: Sequenc
         if not live.has_leading_index(conn, fk):
             findings.append(Finding(INVESTIGATE, f"{changed} row(s) deleted from or updated in {fk.references} since the "
                                                  f"baseline, and no index leads with {fk.table} ({', '.join(fk.columns)}): "
-                                                 f"each made {fk.name} scan {fk.table}; build the index "
-                                                 f"(CREATE INDEX CONCURRENTLY) or roll back", [fk.name]))
+                                                 f"each made {fk.label} scan {fk.table}; build the index "
+                                                 f"(CREATE INDEX CONCURRENTLY) or roll back", [fk.label]))
 
     verdict = max((f.verdict for f in findings), key=_RANK.__getitem__, default=ACCEPTABLE)
     command = None
     if verdict == ROLLBACK:
         names = sorted({n for f in findings if f.verdict == ROLLBACK for n in f.constraints})
-        present = [fk.name for fk in catalog if fk.name in names]
+        present = [fk.label for fk in catalog if fk.label in names]
         command = (f"fkguard rollback -s {stack} " + " ".join(f"--constraint {n}" for n in present) if present
                    else f"fkguard rollback -s {stack} " + " ".join(f"--tier {t}" for t in sorted({fk.tier for fk in catalog})))
     return Report(verdict, now["source"], baseline.get("takenAt", "?"), findings, latency, command)

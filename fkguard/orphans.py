@@ -139,7 +139,7 @@ def sample_orphan_keys(conn: psycopg.Connection, fk: ForeignKey, limit: int = 5,
 def stream_orphans(conn: psycopg.Connection, fk: ForeignKey, columns: tuple[str, ...] = (),
                    batch: int = 1000, row_factory: RowFactory[Any] = tuple_row) -> Iterator[Any]:
     """Every orphan row, through a server-side cursor: memory stays flat however many there are."""
-    with conn.transaction(), conn.cursor(name=f"fkguard_orphans_{abs(hash(fk.name))}", row_factory=row_factory) as cur:
+    with conn.transaction(), conn.cursor(name=f"fkguard_orphans_{abs(hash(fk.qualified))}", row_factory=row_factory) as cur:
         cur.itersize = batch
         cur.execute(orphan_query(conn, fk, columns))
         yield from cur

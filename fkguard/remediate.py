@@ -154,7 +154,7 @@ def plan(conn: psycopg.Connection, fk: ForeignKey, action: str,
         if hazards:
             return count, (f"deleting its {count} orphan rows of {fk.table} would {'; and would '.join(hazards)}. "
                            f"Nothing changed: deal with those rows first (point them at another parent or remove "
-                           f"them), or use --action nullify or --action accept for {fk.name}")
+                           f"them), or use --action nullify or --action accept for {fk.label}")
     if action == "nullify":
         generated = _generated(conn, fk)
         if generated:
@@ -205,11 +205,11 @@ def apply(conn: psycopg.Connection, fk: ForeignKey, action: str, batch: str,
         return moved
 
     try:
-        moved = in_locked_transaction(conn, move, [fk.table], policy or LockPolicy(), what=f"remediating {fk.name} ({action})",
+        moved = in_locked_transaction(conn, move, [fk.table], policy or LockPolicy(), what=f"remediating {fk.label} ({action})",
                                       then=f"run fkguard remediate again; nothing of {fk.table} changed")
     except psycopg.Error as exc:
         reason = pgerror.refusal(exc)
-        raise RemediationError(f"{fk.name}: PostgreSQL refused the {action} ({reason}); "
+        raise RemediationError(f"{fk.label}: PostgreSQL refused the {action} ({reason}); "
                                f"nothing of {fk.table} changed", constraint=fk.name) from None
     return Result(fk, action, moved, batch)
 

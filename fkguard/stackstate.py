@@ -14,11 +14,22 @@ from fkguard.settings import SettingsError, pulumi_cli, pulumi_refusal, workspac
 
 @dataclass(frozen=True)
 class Recorded:
-    name: str
+    name: str  # a constraint's own name (constraintName); any other resource's name
     urn: str
     state: str
     dependencies: tuple[str, ...]
     type: str
+    table: str = ""  # a constraint's table, schema.table
+
+    @property
+    def label(self) -> str:
+        """The resource's name in the stack: a constraint's label (fkguard.catalog.ForeignKey.label)."""
+        return self.urn.rsplit("::", 1)[-1]
+
+    @property
+    def qualified(self) -> str:
+        """schema.table.name for a constraint: how a catalog entry finds its resource, whatever its label."""
+        return f"{self.table}.{self.name}" if self.table else self.name
 
 
 def run_pulumi(args: list[str], project_dir: Path | None = None, *, check: bool = True,
@@ -56,15 +67,16 @@ def _recorded(resource: dict) -> Recorded:
     outputs = resource.get("outputs") or {}
     name = outputs.get("constraintName") or resource["urn"].rsplit("::", 1)[-1]
     return Recorded(name, resource["urn"], outputs.get("state") or "unknown",
-                    tuple(resource.get("dependencies") or ()), resource.get("type", ""))
+                    tuple(resource.get("dependencies") or ()), resource.get("type", ""), str(outputs.get("table") or ""))
 
 
 def constraints_of(resources: list[Recorded]) -> dict[str, Recorded]:
-    return {r.name: r for r in resources if r.type == RESOURCE_TYPE}
+    """The constraints among these, by schema.table.name (a name alone may be on several tables)."""
+    return {r.qualified: r for r in resources if r.type == RESOURCE_TYPE}
 
 
 def recorded_constraints(stack: str, project_dir: Path | None = None) -> dict[str, Recorded]:
-    """The constraints the stack's state holds, by constraint name."""
+    """The constraints the stack's state holds, by schema.table.name."""
     return constraints_of(recorded_resources(stack, project_dir))
 
 

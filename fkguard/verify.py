@@ -57,41 +57,41 @@ def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options
     total_orphans, accepted_orphans, misaligned = 0, 0, 0
     for fk in catalog:
         if not (live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)):
-            checks.append(Check(f"{fk.name}: tables", False, f"{fk.table} or {fk.references} does not exist"))
+            checks.append(Check(f"{fk.label}: tables", False, f"{fk.table} or {fk.references} does not exist"))
             continue
-        accepted = debt.accepted(list(debts), fk.name, stack)
+        accepted = debt.accepted(list(debts), fk, stack)
         found = rollout.read(conn, fk)
         state = observed(found)
         goal = desired(fk, options, accepted)
         good = state == goal.state or (goal.state == NOT_VALID and state == VALIDATED)
         why = f"; {goal.why}" if goal.why else ""
-        checks.append(Check(f"{fk.name}: state", good, f"{state} (config: {goal.state}{why})"))
+        checks.append(Check(f"{fk.label}: state", good, f"{state} (config: {goal.state}{why})"))
         if found is not None and not found.same_as(fk):
-            checks.append(Check(f"{fk.name}: definition", False, f"{found.definition} differs from the catalog"))
+            checks.append(Check(f"{fk.label}: definition", False, f"{found.definition} differs from the catalog"))
         count = orphans.count_orphans(conn, fk)
         total_orphans += count
         stale = accepted and debt.stale_reason(accepted, count, state == VALIDATED, True)
         if count and accepted and count <= accepted.orphans:
             accepted_orphans += count
-            checks.append(Check(f"{fk.name}: orphans", True, f"{count} rows without a parent, "
+            checks.append(Check(f"{fk.label}: orphans", True, f"{count} rows without a parent, "
                                 f"{debt.label(accepted)}", accepted=True))
         elif count:
             over = f" ({accepted.orphans} accepted as debt)" if accepted else ""
-            checks.append(Check(f"{fk.name}: orphans", False, f"{count} rows without a parent{over}"))
+            checks.append(Check(f"{fk.label}: orphans", False, f"{count} rows without a parent{over}"))
         elif stale:
-            checks.append(Check(f"{fk.name}: debt", True, f"the accepted debt is stale ({stale}): "
+            checks.append(Check(f"{fk.label}: debt", True, f"the accepted debt is stale ({stale}): "
                                 f"fkguard debt -s {stack} --prune removes it"))
         for pair in column_types.pairings(conn, fk):
             waived = fk.waiver("column-types-match")
             if pair.blocking and waived:
-                checks.append(Check(f"{fk.name}: types", True, f"{fk.table}.{pair.column} is {pair.mine}, "
+                checks.append(Check(f"{fk.label}: types", True, f"{fk.table}.{pair.column} is {pair.mine}, "
                                     f"{pair.referenced} is {pair.theirs}: {pair.reason}; {waived}"))
             elif pair.blocking:
                 misaligned += 1
-                checks.append(Check(f"{fk.name}: types", False, f"{fk.table}.{pair.column} is {pair.mine}, "
+                checks.append(Check(f"{fk.label}: types", False, f"{fk.table}.{pair.column} is {pair.mine}, "
                                     f"{pair.referenced} is {pair.theirs}: {pair.reason}"))
             elif pair.verdict != column_types.SAME:
-                checks.append(Check(f"{fk.name}: types", True, f"{fk.table}.{pair.column} is {pair.mine}, "
+                checks.append(Check(f"{fk.label}: types", True, f"{fk.table}.{pair.column} is {pair.mine}, "
                                     f"{pair.referenced} is {pair.theirs}: {pair.reason}"))
     summary = {"tables": n[0], "foreign_keys": n[1], "validated_foreign_keys": n[2], "check_constraints": n[3],
                "orphans": total_orphans, "orphans_accepted_as_debt": accepted_orphans, "type_mismatches": misaligned}
@@ -231,9 +231,9 @@ def behaviours(conn: psycopg.Connection, catalog: list[ForeignKey]) -> list[Chec
         for fk in catalog:
             if rollout.read(conn, fk) is None:
                 continue
-            checks.append(_guarded(conn, fk, f"{fk.name}: missing parent refused", _missing_parent))
+            checks.append(_guarded(conn, fk, f"{fk.label}: missing parent refused", _missing_parent))
             if fk.on_delete in _DELETE_PROBES:
-                checks.append(_guarded(conn, fk, f"{fk.name}: {_DELETE_PROBES[fk.on_delete]}", _on_delete))
+                checks.append(_guarded(conn, fk, f"{fk.label}: {_DELETE_PROBES[fk.on_delete]}", _on_delete))
     return checks
 
 

@@ -22,7 +22,7 @@ NAME = "column-types-align"
 
 def _advice(conn, fk: ForeignKey, pair: column_types.Pairing) -> Finding:
     fix = ddl.alter_column_type(fk.table, pair.column, pair.theirs).as_string(conn)
-    return Finding(f"{fk.name}: {fk.table}.{pair.column} is {pair.mine} and {fk.references}.{pair.referenced} is "
+    return Finding(f"{fk.label}: {fk.table}.{pair.column} is {pair.mine} and {fk.references}.{pair.referenced} is "
                    f"{pair.theirs}; allowed: {pair.reason}",
                    f"when a table rewrite is affordable, align them: {fix};")
 

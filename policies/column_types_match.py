@@ -23,7 +23,7 @@ NAME = "column-types-match"
 
 def _refusal(conn, fk: ForeignKey, pair: column_types.Pairing) -> Finding:
     fix = ddl.alter_column_type(fk.table, pair.column, pair.theirs).as_string(conn)
-    return Finding(f"{fk.name}: {fk.table}.{pair.column} is {pair.mine} but {fk.references}.{pair.referenced} is "
+    return Finding(f"{fk.label}: {fk.table}.{pair.column} is {pair.mine} but {fk.references}.{pair.referenced} is "
                    f"{pair.theirs}: {pair.reason}",
                    f"align them: {fix}; (this rewrites the table: plan a window for it)")
 

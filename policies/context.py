@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -153,7 +153,8 @@ def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: 
         _begin(args.urn, name)
         props = plain(args.props)
         try:
-            fk = to_foreign_key(props)
+            # The resource's name is the key's label (the program names it so): the catalog's own handle for it.
+            fk = replace(to_foreign_key(props), label=args.name)
         except CatalogError as exc:
             # A gate that cannot read its input must not pass it (the provider's check names the field too).
             unreadable = Finding(f"{name} could not read {args.name}: {exc}", "correct the constraint's catalog entry")
@@ -176,7 +177,7 @@ def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: 
             args.not_applicable(exc.reason)
             return
         except errors.EXPECTED as exc:
-            findings = [Finding(f"{name} could not check {fk.name}: {errors.one_line(exc)}",
+            findings = [Finding(f"{name} could not check {fk.label}: {errors.one_line(exc)}",
                                 "correct the stack's settings or the database connection, and preview again")]
         for finding in findings:
             message = finding.message(name)

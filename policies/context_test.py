@@ -21,6 +21,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (root / "policies").mkdir()
     (root / "Pulumi.yaml").write_text("name: fkguard\nruntime: python\n")
     (root / "catalogs" / "mine.yaml").write_text(yaml.safe_dump({"constraints": [ENTRY]}))
+    (root / "fkguard-debt.yaml").write_text(yaml.safe_dump({"accepted": [
+        {"constraint": "fk_ctx_child_parent", "stack": "ctx", "orphans": 2, "reason": "r", "accepted_by": "ana",
+         "accepted_on": "2026-12-05"}]}))
     config = {"fkguard:catalog": "catalogs/mine.yaml", "postgresql:host": "127.0.0.1", "postgresql:port": "5432",
               "postgresql:database": "apms", "postgresql:username": "fkguard", "postgresql:password": "pw"}
     asked: list[tuple[str, Path | None]] = []
@@ -38,11 +41,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def test_the_pack_and_the_command_resolve_a_relative_catalog_to_the_same_file(project, monkeypatch):
     monkeypatch.chdir(project / "catalogs")  # the command, started from a subfolder of the project
-    _, _, from_command = cli._stack_context("ctx")
+    from_command = cli._stack("ctx")
     monkeypatch.chdir(project / "policies")  # the pack, run by pulumi in its own folder
     monkeypatch.setattr(context, "__file__", str(project / "policies" / "context.py"))
     from_pack = context.for_stack("ctx")
-    assert [fk.name for fk in from_command] == [fk.name for fk in from_pack.catalog] == ["fk_ctx_child_parent"]
+    assert [fk.name for fk in from_command.catalog] == [fk.name for fk in from_pack.catalog] == ["fk_ctx_child_parent"]
+    # the accepted debt too: the project's file, not one beside the folder the command was started in
+    assert [d.orphans for d in from_command.debts] == [d.orphans for d in from_pack.debts] == [2]
     assert from_pack.project_dir == project
     assert from_pack.application_name == "fkguard-policy"
 
@@ -50,7 +55,7 @@ def test_the_pack_and_the_command_resolve_a_relative_catalog_to_the_same_file(pr
 def test_outside_any_project_the_command_says_where_to_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(settings.SettingsError, match="^no Pulumi.yaml here or above: run fkguard and pulumi from the "):
-        cli._stack_context("ctx")
+        cli._stack("ctx")
 
 
 def test_the_policies_of_one_resource_share_each_fact_within_one_call(stack, monkeypatch):

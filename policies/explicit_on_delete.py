@@ -20,7 +20,7 @@ NAME = "explicit-on-delete"
 def check(fk: ForeignKey, _props: Mapping[str, Any], _ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
     if fk.on_delete_explicit:
         return []
-    return [Finding(f"{fk.name} does not say what deleting a row of {fk.references} does, so PostgreSQL's NO ACTION "
+    return [Finding(f"{fk.label} does not say what deleting a row of {fk.references} does, so PostgreSQL's NO ACTION "
                     f"applies by default",
                     "state it in the catalog entry: on_delete: RESTRICT (a parent in use cannot go) or CASCADE "
                     "(its children go with it)")]

@@ -32,15 +32,15 @@ def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, config: M
         if count == 0:
             return []
         sample = orphans.describe_keys(fk, orphans.sample_orphan_keys(conn, fk, 3))
-    problem = (f"{fk.name}: {count} rows of {fk.table} have no parent in {fk.references} (e.g. {sample})")
-    fix = (f"fkguard audit -s {ctx.stack}, then fkguard remediate -s {ctx.stack} --constraint {fk.name} "
+    problem = (f"{fk.label}: {count} rows of {fk.table} have no parent in {fk.references} (e.g. {sample})")
+    fix = (f"fkguard audit -s {ctx.stack}, then fkguard remediate -s {ctx.stack} --constraint {fk.label} "
            f"--action delete|nullify|accept")
     if props.get("validated"):
-        accepted = debt.accepted(ctx.debts, fk.name, ctx.stack)
+        accepted = debt.accepted(ctx.debts, fk, ctx.stack)
         why = " (accepted as debt, so it can be added NOT VALID but never validated)" if accepted else ""
         return [Finding(f"{problem}{why}: VALIDATE would fail",
                         f"remediate them ({fix}), or leave its tier out of fkguard:validateTiers")]
-    accepted = debt.accepted(ctx.debts, fk.name, ctx.stack)
+    accepted = debt.accepted(ctx.debts, fk, ctx.stack)
     if accepted and count <= accepted.orphans:
         return []
     if config.get("allowNotValidOverOrphans"):

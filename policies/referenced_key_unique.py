@@ -24,7 +24,7 @@ def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config:
         if live.has_unique_key(conn, fk.references, fk.referenced_columns):
             return []
         fix = ddl.add_unique(fk.references, fk.referenced_columns).as_string(conn)
-    return [Finding(f"{fk.name}: {fk.references} ({', '.join(fk.referenced_columns)}) has no primary key or unique "
+    return [Finding(f"{fk.label}: {fk.references} ({', '.join(fk.referenced_columns)}) has no primary key or unique "
                     f"constraint, so PostgreSQL cannot reference it",
                     f"add one without blocking writes: {fix};")]
 

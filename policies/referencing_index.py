@@ -27,7 +27,7 @@ DEFAULT_ON_DELETE = ["CASCADE", "SET NULL", "RESTRICT", "NO ACTION"]
 
 
 def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, config: Mapping[str, Any]) -> list[Finding]:
-    entry = next((c for c in ctx.catalog if c.name == fk.name), fk)
+    entry = next((c for c in ctx.catalog if c.qualified == fk.qualified), fk)
     with ctx.connect() as conn:
         if not shared(ctx, conn, live.table_exists, fk.table):
             raise NotApplicable(f"{fk.table} does not exist, so it has no index to judge")
@@ -42,7 +42,7 @@ def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, config: 
         # a partitioned table gets one per partition, attached (CONCURRENTLY is refused on the parent)
         tree = [(p.table, p.parent, p.leaf) for p in partitions.tree(conn, fk.table)]
         fix = ddl.create_index_concurrently(fk, tree).as_string(conn)
-    return [Finding(f"{fk.name}: no index on {fk.table} ({', '.join(fk.columns)}), so each delete from "  # noqa: S608 (a message)
+    return [Finding(f"{fk.label}: no index on {fk.table} ({', '.join(fk.columns)}), so each delete from "  # noqa: S608 (a message)
                     f"{fk.references} scans {fk.table} for children",
                     f"drop `index: none` from its catalog entry (fkguard then builds it before the key), or before "
                     f"the rollout: {fix};")]

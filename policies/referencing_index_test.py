@@ -5,6 +5,7 @@ import pytest
 from referencing_index import POLICY
 
 from conftest import CATALOG, run
+from fkguard.catalog import QualifiedName
 from fkguard.props import inputs_of
 
 PUNCHLISTS = CATALOG[5]  # fk_punchlists_workflow_instance (RESTRICT): no index on the referencing column
@@ -14,7 +15,8 @@ PUNCHLISTS = CATALOG[5]  # fk_punchlists_workflow_instance (RESTRICT): no index 
 def unmanaged(stack):
     """The stack's catalog with `index: none` on the punchlists key and on a partitioned one: the keys this
     policy judges (fkguard builds every other key's index itself)."""
-    parted = dataclasses.replace(PUNCHLISTS, name="fk_ri_parted", index="none")
+    parted = dataclasses.replace(PUNCHLISTS, name="fk_ri_parted", table=QualifiedName("public", "ri_parted"),
+                                 index="none")
     catalog = [dataclasses.replace(fk, index="none") if fk is PUNCHLISTS else fk for fk in CATALOG] + [parted]
     context.register(dataclasses.replace(stack, catalog=catalog))
     return stack

@@ -28,7 +28,7 @@ def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, _config: 
         # rollout.read: a partitioned table's NOT VALID leaves count as added (fkguard.partitions)
         if rollout.read(conn, fk) is not None:
             return []
-    return [Finding(f"{fk.name} would be added and validated in the same deployment",
+    return [Finding(f"{fk.label} would be added and validated in the same deployment",
                     f"add it NOT VALID first (leave tier {fk.tier} out of fkguard:validateTiers), run pulumi up, "
                     f"then add the tier to fkguard:validateTiers and run pulumi up again")]
 

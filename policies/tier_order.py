@@ -27,7 +27,7 @@ def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, _config: 
         missing = _gap(chosen, fk.tier) if wanted else []
         if missing:
             fixed = ",".join(t for t in TIERS if t in chosen or t in missing)
-            return [Finding(f"{fk.name} is in tier {fk.tier}, which fkguard:{key} lists while the earlier "
+            return [Finding(f"{fk.label} is in tier {fk.tier}, which fkguard:{key} lists while the earlier "
                             f"{', '.join(missing)} is left out",
                             f"follow the plan's order: pulumi config set fkguard:{key} {fixed} -s {ctx.stack}")]
     return []

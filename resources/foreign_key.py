@@ -231,4 +231,5 @@ class ForeignKeyConstraint(dynamic.Resource, module=MODULE, name=TYPE_NAME):
             "state": None,
             "sql": None,
         }
-        super().__init__(ForeignKeyConstraintProvider(), fk.name, props, opts)
+        # Named by its label: the constraint's name, or schema.table.name where the catalog shares the name.
+        super().__init__(ForeignKeyConstraintProvider(), fk.label, props, opts)

@@ -57,7 +57,8 @@ ENTRY = """constraints:
     (ENTRY.replace("public.b", "public."), "'public.' has an empty schema or table name; write schema.table"),
     (ENTRY + "    on_delete: EXPLODE\n", "on_delete 'EXPLODE' is not one of NO ACTION, RESTRICT, CASCADE, SET NULL, SET DEFAULT"),
     (ENTRY + "    tier: urgent\n", "tier 'urgent' is not one of critical, high, medium, low"),
-    (ENTRY + ENTRY.replace("constraints:\n", ""), "constraint name 'fk_a' appears twice; names must be unique"),
+    (ENTRY + ENTRY.replace("constraints:\n", "").replace("public.a", "a"),
+     "constraint name 'fk_a' appears twice on public.a; PostgreSQL allows a name once per table: rename one"),
     (ENTRY + "    deferrable: maybe\n", "'deferrable' must be true or false, got 'maybe'"),
     (ENTRY + "    initially_deferred: true\n",
      "initially_deferred: true needs deferrable: true (PostgreSQL refuses INITIALLY DEFERRED on a constraint that is "

@@ -1,6 +1,7 @@
 """Remediation keeps a copy of every row it touches and undo puts them back exactly."""
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -186,11 +187,13 @@ def test_remediate_against_a_locked_table_gives_up_within_the_budget_and_changes
                                                                                           capsys):
     from fkguard import cli
     from fkguard.options import Options
+    from fkguard.stack_context import StackContext
 
     fk = CATALOG["fk_punchlist_items_punchlist"]
     before = snapshot(planted, "punchlist_items")
     options = Options(lock_timeout_ms=100, lock_retry_budget_ms=1000)
-    monkeypatch.setattr(cli, "_stack_context", lambda stack: (pg, options, list(CATALOG.values())))
+    context = StackContext("local", Path.cwd(), pg, options, list(CATALOG.values()), [])
+    monkeypatch.setattr(cli, "_stack", lambda stack: context)
     # SHARE lets the plan's reads through and stops the DELETE: the application's open transaction.
     with pg.connect(autocommit=False, application_name="app-holder") as holder:
         holder.execute("LOCK TABLE punchlist_items IN SHARE MODE")
