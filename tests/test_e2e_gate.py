@@ -110,7 +110,9 @@ def test_accepted_debt_is_per_constraint_and_visible_as_such_everywhere(project,
         project.fkguard("audit", "-s", "local").stdout
     assert "stale: no orphans are left" in project.fkguard("debt", "-s", "local").stdout
     assert "the accepted debt is stale (no orphans are left)" in project.fkguard("verify", "-s", "local").stdout
-    pruned = project.fkguard("debt", "-s", "local", "--prune")
+    refused = project.fkguard("debt", "-s", "local", "--prune", check=False)
+    assert refused.returncode == 2 and "add --yes" in refused.stderr  # writes only when asked to
+    pruned = project.fkguard("debt", "-s", "local", "--prune", "--yes")
     assert "removed 1 stale entries from fkguard-debt.yaml (fk_vendor_master_workspace)" in pruned.stdout
     assert "fk_vendor_master_workspace" not in (project.root / "fkguard-debt.yaml").read_text()
     project.gated("up", "--yes")
