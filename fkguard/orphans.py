@@ -89,6 +89,11 @@ def count_orphans_together(conn: psycopg.Connection, fks: list[ForeignKey]) -> l
     return [found.get(tag, 0) for tag in range(len(fks))]
 
 
+def select_orphans(conn: psycopg.Connection, fk: ForeignKey, select: sql.Composable) -> sql.Composed:
+    """Any select list over the orphan rows, the referencing table aliased fk (to_jsonb(fk) is the whole row)."""
+    return _anti_join(conn, fk, select)
+
+
 def orphan_query(conn: psycopg.Connection, fk: ForeignKey, columns: tuple[str, ...] = ()) -> sql.Composed:
     """The orphan rows' key columns (and any extra columns asked for)."""
     wanted = list(dict.fromkeys([*fk.columns, *columns]))

@@ -1,6 +1,7 @@
 """Remediation keeps a copy of every row it touches and undo puts them back exactly."""
 
 import time
+from collections import Counter
 
 import pytest
 
@@ -207,3 +208,105 @@ def test_remediate_against_a_locked_table_gives_up_within_the_budget_and_changes
     assert 1.0 <= took < 5, took  # the budget, not forever (without lock_timeout it would wait for the holder)
     assert snapshot(planted, "punchlist_items") == before and count_orphans(planted, fk) == 4
     assert remediate.batches(planted) == []  # not even the quarantine table was made
+
+
+@pytest.fixture()
+def links(conn):
+    conn.execute(shapes.LINKS_SQL)
+    yield conn
+    shapes.drop(conn, shapes.LINKS_SCHEMA)
+
+
+LINKS = {fk.name: fk for fk in shapes.catalog(shapes.LINKS_CATALOG)}
+
+
+def link_rows(conn, where="true"):
+    """item_tag as a sorted multiset of its rows' text: duplicates count, 1.0 and 1.00 differ."""
+    return sorted(r[0] for r in conn.execute(
+        f"SELECT row_to_json(t)::text FROM link_shapes.item_tag t WHERE {where}"))  # noqa: S608
+
+
+def test_delete_without_a_primary_key_takes_exactly_the_orphans_and_undo_gives_back_the_same_rows(links):
+    before = link_rows(links)
+    orphans_of_tag = link_rows(links, "tag_id NOT IN (1, 2, 3)")
+    assert len(orphans_of_tag) == 12 and len(set(orphans_of_tag)) == 9  # three alike, and two pairs
+    only_of_item = link_rows(links, "item_id = 99")
+    assert remediate.plan(links, LINKS["item_tag_tag"], "delete", list(LINKS.values())) == (12, None)
+    assert remediate.apply(links, LINKS["item_tag_tag"], "delete", "l1").rows == 12
+    assert remediate.apply(links, LINKS["item_tag_item"], "delete", "l1").rows == 2  # the rest went with the tag's
+    assert count_orphans(links, LINKS["item_tag_tag"]) == count_orphans(links, LINKS["item_tag_item"]) == 0
+    kept = link_rows(links)
+    assert kept == sorted((Counter(before) - Counter(orphans_of_tag) - Counter(only_of_item)).elements())
+    assert len(kept) == 4 and kept[0] == kept[1]  # a duplicate that is no orphan stays, both rows
+    quarantined = sorted(r[0] for r in links.execute(
+        "SELECT (row_data - 'tag_label')::text FROM fkguard_quarantine.rows WHERE batch = 'l1'"))
+    assert len(quarantined) == 14 and len(set(quarantined)) == 10
+    assert remediate.undo(links, "l1") == 14
+    assert link_rows(links) == before  # each duplicate back as often as it was there
+
+
+def test_nullify_without_a_primary_key_and_undo_give_back_the_same_rows(links):
+    before = link_rows(links)
+    assert remediate.apply(links, LINKS["item_tag_tag"], "nullify", "l2").rows == 12
+    assert count_orphans(links, LINKS["item_tag_tag"]) == 0
+    assert len(link_rows(links)) == len(before)
+    assert link_rows(links, "tag_id IS NULL AND \"Note\" = 'three alike'") == [
+        '{"item_id":10,"tag_id":null,"weight":1.0,"Note":"three alike","tag_label":null}'] * 3
+    assert len(link_rows(links, "tag_id IS NULL AND \"Note\" = 'no tag'")) == 3  # two nulled, one NULL before
+    # The two 'scale' rows are equal as numbers (1.0 = 1.00); the one copied first now lies last.
+    links.execute("UPDATE link_shapes.item_tag SET weight = weight WHERE \"Note\" = 'scale' AND weight::text = '1.0'")
+    assert remediate.undo(links, "l2") == 12
+    assert link_rows(links) == before  # each 'scale' row got its own key back, not the other's
+
+
+def test_undo_puts_both_keys_back_where_both_were_nulled_last_first(links):
+    before = link_rows(links)
+    assert remediate.apply(links, LINKS["item_tag_tag"], "nullify", "l3").rows == 12
+    # The rows whose item is gone too are copied again, their tag NULL already.
+    assert remediate.apply(links, LINKS["item_tag_item"], "nullify", "l3").rows == 5
+    assert len(link_rows(links, "item_id IS NULL AND tag_id IS NULL")) == 3
+    assert remediate.undo(links, "l3") == 17
+    assert link_rows(links) == before
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE link_shapes.item_tag SET weight = 1.5 WHERE \"Note\" = 'one of a kind' AND item_id = 30",
+    "DELETE FROM link_shapes.item_tag WHERE ctid = (SELECT min(ctid) FROM link_shapes.item_tag "
+    "WHERE \"Note\" = 'three alike')",
+])
+def test_undo_of_a_nullify_refuses_when_a_row_is_no_longer_there_as_copied(links, pg, monkeypatch, capsys, change):
+    from fkguard import cli
+    from fkguard.options import Options
+
+    fk = LINKS["item_tag_tag"]
+    remediate.apply(links, fk, "nullify", "l4")
+    links.execute(change)
+    changed = link_rows(links)
+    monkeypatch.setattr(cli, "_stack_context", lambda stack: (pg, Options(), list(LINKS.values())))
+    code = cli.main(["remediate", "-s", "local", "--undo", "l4", "--yes"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [
+        "fkguard remediate: batch l4 was not put back and stays in quarantine: 1 of the 12 rows item_tag_tag set to "
+        "NULL in link_shapes.item_tag no longer have a row there whose key is NULL and whose other columns are as "
+        "they were copied (changed or deleted since), and without a primary key nothing else tells which row was "
+        "theirs; nothing changed"]
+    assert link_rows(links) == changed
+    assert [b.restored for b in remediate.batches(links) if b.batch == "l4"] == [False]
+
+
+def test_batches_without_a_primary_key_are_put_back_last_first(links):
+    # After the first batch item 10 goes too, and the second nulls the item of rows the first had changed.
+    before = link_rows(links)
+    assert remediate.apply(links, LINKS["item_tag_tag"], "nullify", "l5").rows == 12
+    links.execute("DELETE FROM link_shapes.item WHERE item_id = 10")
+    assert remediate.apply(links, LINKS["item_tag_item"], "nullify", "l6").rows == 2 + 3 + 2 + 3
+    between = link_rows(links)
+    # Six of the first batch's rows (item 10, 97, 98) are no longer as it copied them: it can only follow the second.
+    with pytest.raises(remediate.RemediationError, match="batch l5 was not put back and stays in quarantine: 6 of "
+                                                         "the 12 rows item_tag_tag"):
+        remediate.undo(links, "l5")
+    assert link_rows(links) == between
+    assert remediate.undo(links, "l6") == 10
+    assert remediate.undo(links, "l5") == 12
+    links.execute("INSERT INTO link_shapes.item VALUES (10)")
+    assert link_rows(links) == before
