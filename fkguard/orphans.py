@@ -21,7 +21,7 @@ from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.pgrow import one
 
 
-def _relation(conn: psycopg.Connection, name: QualifiedName) -> sql.Composed:
+def relation(conn: psycopg.Connection, name: QualifiedName) -> sql.Composed:
     """ONLY for a plain table, as PostgreSQL does; a partitioned table must include its partitions."""
     only = sql.SQL("") if live.relkind(conn, name) == "p" else sql.SQL("ONLY ")
     return sql.SQL("{}{}").format(only, ddl.table_ref(name))
@@ -47,7 +47,7 @@ OWN_STATEMENT = "/* fkguard */"
 def _anti_join(conn: psycopg.Connection, fk: ForeignKey, select: sql.Composable) -> sql.Composed:
     return sql.SQL(OWN_STATEMENT) + sql.SQL(" SELECT {select} FROM {fk_table} fk LEFT JOIN {pk_table} pk ON {join} "
                    "WHERE pk.{first} IS NULL AND ({not_null})").format(
-        select=select, fk_table=_relation(conn, fk.table), pk_table=_relation(conn, fk.references),
+        select=select, fk_table=relation(conn, fk.table), pk_table=relation(conn, fk.references),
         join=_join(fk, [sql.Identifier(c) for c in fk.columns]), first=sql.Identifier(fk.referenced_columns[0]),
         not_null=_not_null(fk),
     )
@@ -74,19 +74,24 @@ def count_orphans_together(conn: psycopg.Connection, fks: list[ForeignKey]) -> l
     keys = [sql.Identifier(f"k{i}") for i in range(width)]
     branches = sql.SQL(" UNION ALL ").join(
         sql.SQL("SELECT {tag} AS tag, {cols} FROM {table} fk WHERE {not_null}").format(
-            tag=sql.Literal(tag), table=_relation(conn, fk.table), not_null=_not_null(fk),
+            tag=sql.Literal(tag), table=relation(conn, fk.table), not_null=_not_null(fk),
             cols=sql.SQL(", ").join(sql.SQL("fk.{} AS {}").format(sql.Identifier(c), k)
                                     for c, k in zip(fk.columns, keys, strict=True)))
         for tag, fk in enumerate(fks)
     )
     query = sql.SQL(OWN_STATEMENT) + sql.SQL(" SELECT fk.tag, count(*) FROM ({branches}) fk LEFT JOIN {pk_table} pk ON {join} "
                     "WHERE pk.{first} IS NULL GROUP BY fk.tag").format(
-        branches=branches, pk_table=_relation(conn, fks[0].references), join=_join(fks[0], keys),
+        branches=branches, pk_table=relation(conn, fks[0].references), join=_join(fks[0], keys),
         first=sql.Identifier(fks[0].referenced_columns[0]))
     with conn.transaction():
         conn.execute(_AS_VALIDATE_DOES)
         found: dict[int, int] = dict(conn.execute(query).fetchall())
     return [found.get(tag, 0) for tag in range(len(fks))]
+
+
+def select_orphans(conn: psycopg.Connection, fk: ForeignKey, select: sql.Composable) -> sql.Composed:
+    """Any select list over the orphan rows, the referencing table aliased fk (to_jsonb(fk) is the whole row)."""
+    return _anti_join(conn, fk, select)
 
 
 def orphan_query(conn: psycopg.Connection, fk: ForeignKey, columns: tuple[str, ...] = ()) -> sql.Composed:
@@ -116,8 +121,8 @@ def count_keys_and_orphans(conn: psycopg.Connection, fk: ForeignKey, sample_perc
     query = sql.SQL(OWN_STATEMENT) + sql.SQL(
         " SELECT count(*), count(*) FILTER (WHERE pk.{first} IS NULL) FROM {fk_table} fk{sample} "
         "LEFT JOIN {pk_table} pk ON {join} WHERE {not_null}").format(
-        first=sql.Identifier(fk.referenced_columns[0]), fk_table=_relation(conn, fk.table), sample=sample,
-        pk_table=_relation(conn, fk.references), join=_join(fk, [sql.Identifier(c) for c in fk.columns]),
+        first=sql.Identifier(fk.referenced_columns[0]), fk_table=relation(conn, fk.table), sample=sample,
+        pk_table=relation(conn, fk.references), join=_join(fk, [sql.Identifier(c) for c in fk.columns]),
         not_null=_not_null(fk))
     with conn.transaction():
         conn.execute(_AS_VALIDATE_DOES)

@@ -5,6 +5,8 @@
 - accept:  nothing changes in the database; the orphans are recorded as debt (fkguard.debt).
 
 Each relationship is one transaction: what is deleted or changed is exactly what was copied.
+Rows are found by their primary key, or on a table without one by where they are (tableoid, ctid),
+found, changed and copied in one statement: a row another transaction moves meanwhile is left alone.
 A delete is refused before anything changes while rows of another relationship (the catalog's or a
 foreign key already in the database) point at the rows it would remove: quarantine would not keep
 what that does to them. `undo` puts a batch back as it was.
@@ -95,6 +97,17 @@ def _referrers(conn: psycopg.Connection, table: QualifiedName,
     return list(found.values())
 
 
+# Without a primary key a row is told apart only by where it is: ctid within its table, and tableoid
+# because two partitions (or a parent and its child) have a row at the same ctid.
+LOCATION = ("tableoid", "ctid")
+
+
+def identity(conn: psycopg.Connection, table: QualifiedName) -> tuple[str, ...]:
+    """The columns that pick out one row of `table` within a statement: its primary key, else LOCATION.
+    A location is only good inside the statement that read it: an UPDATE elsewhere moves the row."""
+    return primary_key(conn, table) or LOCATION
+
+
 def _pointing_at_orphans(conn: psycopg.Connection, fk: ForeignKey, referrer: ForeignKey, pk: tuple[str, ...]) -> int:
     """Rows of the referrer's table whose key points at a row that deleting fk's orphans would remove."""
     doomed = orphans.orphan_query(conn, fk, (*referrer.referenced_columns, *pk))
@@ -110,7 +123,7 @@ def _pointing_at_orphans(conn: psycopg.Connection, fk: ForeignKey, referrer: For
 
 def _delete_hazards(conn: psycopg.Connection, fk: ForeignKey, catalog: Sequence[ForeignKey]) -> list[str]:
     """What deleting fk's orphans would do to rows of other relationships, counted before anything changes."""
-    pk = primary_key(conn, fk.table)
+    pk = identity(conn, fk.table)
     hazards = []
     for referrer, in_database in _referrers(conn, fk.table, catalog):
         if not live.table_exists(conn, referrer.table):
@@ -147,8 +160,6 @@ def plan(conn: psycopg.Connection, fk: ForeignKey, action: str,
     count = orphans.count_orphans(conn, fk)
     if action == "accept" or not count:
         return count, None
-    if not primary_key(conn, fk.table):
-        return count, f"{fk.table} has no primary key, so its rows could not be put back exactly; add one first"
     if action == "delete":
         hazards = _delete_hazards(conn, fk, catalog)
         if hazards:
@@ -175,33 +186,43 @@ def apply(conn: psycopg.Connection, fk: ForeignKey, action: str, batch: str,
     _, refusal = plan(conn, fk, action, catalog)
     if refusal:
         raise RemediationError(f"{fk.name}: {refusal}", constraint=fk.name)
-    pk = list(primary_key(conn, fk.table))
+    pk = list(identity(conn, fk.table))
+    by_location = tuple(pk) == LOCATION
     table = ddl.table_ref(fk.table)
-    # The orphans' primary keys, found with the same predicate as VALIDATE.
+    # The orphans' primary keys (or locations), found with the same predicate as VALIDATE.
     orphan_pks = sql.SQL("SELECT {} FROM ({}) o").format(_listed(pk, "o"), orphans.orphan_query(conn, fk, tuple(pk)))
     values = {"batch": batch, "name": fk.name, "schema": fk.table.schema, "table": fk.table.name,
               "action": action, "keys": list(fk.columns)}
     copy = sql.SQL("INSERT INTO {rows} (batch, constraint_name, source_schema, source_table, action, key_columns, "
-                   "row_data) SELECT %(batch)s, %(name)s, %(schema)s, %(table)s, %(action)s, %(keys)s, to_jsonb(moved) "
-                   "FROM moved").format(rows=ROWS)
-    if action == "delete":
-        moving = sql.SQL("DELETE FROM {table} t WHERE ({pk}) IN ({orphans}) RETURNING t.*")
+                   "row_data) SELECT %(batch)s, %(name)s, %(schema)s, %(table)s, %(action)s, %(keys)s, {row_data} "
+                   "FROM moved")
+    nulls = sql.SQL(", ").join(sql.SQL("{} = NULL").format(sql.Identifier(c)) for c in fk.columns)
+    # A location is read and used within one statement, and what is copied is what that statement returns: a
+    # row another transaction changes meanwhile has moved, the recheck PostgreSQL makes of it sees the new
+    # ctid, and the row is neither deleted or nulled nor copied (it stays an orphan for the next run).
+    if action == "nullify" and by_location:
+        # RETURNING has the new row, its key NULL; the copy comes from the scan that found the location.
+        moving = sql.SQL("UPDATE {relation} t SET {nulls} FROM ({found}) o "
+                         "WHERE t.tableoid = o.tableoid AND t.ctid = o.ctid RETURNING o.row_data").format(
+            relation=orphans.relation(conn, fk.table), nulls=nulls,
+            found=orphans.select_orphans(conn, fk, sql.SQL("fk.tableoid, fk.ctid, to_jsonb(fk) AS row_data")))
+        row_data = sql.SQL("moved.row_data")
     else:
-        moving = sql.SQL("SELECT t.* FROM {table} t WHERE ({pk}) IN ({orphans}) FOR UPDATE")
-    statement = sql.SQL("WITH moved AS ({}) {}").format(
-        moving.format(table=table, pk=_listed(pk, "t"), orphans=orphan_pks), copy)
+        moving = (sql.SQL("DELETE FROM {table} t WHERE ({pk}) IN ({orphans}) RETURNING t.*") if action == "delete"
+                  else sql.SQL("SELECT t.* FROM {table} t WHERE ({pk}) IN ({orphans}) FOR UPDATE")
+                  ).format(table=table, pk=_listed(pk, "t"), orphans=orphan_pks)
+        row_data = sql.SQL("to_jsonb(moved)")
+    statement = sql.SQL("WITH moved AS ({}) {}").format(moving, copy.format(rows=ROWS, row_data=row_data))
 
     def move() -> int:
         for setup in SETUP:
             conn.execute(setup)
         moved = conn.execute(statement, values).rowcount
-        if action == "nullify":
+        if action == "nullify" and not by_location:
             conn.execute(sql.SQL(
                 "UPDATE {table} t SET {nulls} FROM (SELECT (jsonb_populate_record(NULL::{table}, row_data)).* "
                 "FROM {rows} WHERE batch = %(batch)s AND constraint_name = %(name)s) q WHERE ({t_pk}) = ({q_pk})"
-            ).format(table=table, rows=ROWS, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
-                     nulls=sql.SQL(", ").join(sql.SQL("{} = NULL").format(sql.Identifier(c)) for c in fk.columns)),
-                values)
+            ).format(table=table, rows=ROWS, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"), nulls=nulls), values)
         return moved
 
     try:
@@ -244,27 +265,35 @@ def undo(conn: psycopg.Connection, batch: str, policy: LockPolicy | None = None)
         raise RemediationError(f"no quarantine batch {batch!r}; fkguard remediate --list shows them")
     if all(b.restored for b in parts):
         raise RemediationError(f"batch {batch} was already put back")
+    # Last remediated, first put back: with --all a later relationship may have copied a row an earlier one
+    # had already changed (both keys of a link table nulled), and that row is only found again as it was then.
+    applied: dict[str, datetime.datetime] = dict(conn.execute(sql.SQL(
+        "SELECT constraint_name, max(quarantined_at) FROM {} WHERE batch = %s GROUP BY 1").format(ROWS),
+        (batch,)).fetchall())
+    pending = sorted((p for p in parts if not p.restored), key=lambda p: applied[p.constraint_name], reverse=True)
     table: QualifiedName | None = None
 
     def put_back() -> int:
         nonlocal table
         restored = 0
-        for part in (p for p in parts if not p.restored):
+        for part in pending:
             table = QualifiedName(part.schema, part.table)
             values = {"batch": batch, "name": part.constraint_name}
             copies = sql.SQL("SELECT (jsonb_populate_record(NULL::{table}, row_data)).* FROM {rows} "
                              "WHERE batch = %(batch)s AND constraint_name = %(name)s AND restored_at IS NULL"
                              ).format(table=ddl.table_ref(table), rows=ROWS)
+            pk = list(primary_key(conn, table))
             if part.action == "delete":
-                statement = _reinsert(conn, table, copies, values)
+                restored += conn.execute(_reinsert(conn, table, copies, values), values).rowcount
+            elif not pk:
+                restored += _restore_keys_by_content(conn, table, part, values)
             else:
                 # Only the key columns nullify changed are written back; the rest may have moved on since.
-                pk = list(primary_key(conn, table))
-                statement = sql.SQL("UPDATE {table} t SET {sets} FROM ({copies}) q WHERE ({t_pk}) = ({q_pk})").format(
+                restored += conn.execute(sql.SQL(
+                    "UPDATE {table} t SET {sets} FROM ({copies}) q WHERE ({t_pk}) = ({q_pk})").format(
                     table=ddl.table_ref(table), copies=copies, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
                     sets=sql.SQL(", ").join(sql.SQL("{c} = q.{c}").format(c=sql.Identifier(c))
-                                            for c in part.key_columns))
-            restored += conn.execute(statement, values).rowcount
+                                            for c in part.key_columns)), values).rowcount
             conn.execute(sql.SQL("UPDATE {} SET restored_at = now() WHERE batch = %(batch)s "
                                  "AND constraint_name = %(name)s").format(ROWS), values)
         return restored
@@ -295,3 +324,52 @@ def _reinsert(conn: psycopg.Connection, table: QualifiedName, copies: sql.Compos
     return sql.SQL("INSERT INTO {table} ({columns}) {overriding}SELECT {values} FROM ({copies}) q").format(
         table=ddl.table_ref(table), columns=sql.SQL(", ").join(map(sql.Identifier, names)), overriding=overriding,
         values=_listed(names, "q"), copies=copies)
+
+
+def _restore_keys_by_content(conn: psycopg.Connection, table: QualifiedName, part: Batch, values: dict) -> int:
+    """Give the rows a nullify changed on a table without a primary key their key back. A row is known only by
+    its content: a copy's row is one whose key is NULL and whose every other column reads as the copy's (a
+    generated column follows the rest). Copies and rows that read alike are paired one to one (row_number
+    within the group), so n identical rows nulled get n keys back. Rows that read alike cannot be told apart
+    by any query, so which of them gets which key leaves the table's rows the same either way; when a group
+    has fewer rows than copies, some were changed or deleted since, and nothing is put back."""
+    generated = [r[0] for r in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
+        "AND attgenerated <> ''", (ddl.table_ref(table).as_string(conn),))]
+    values = {**values, "ignored": [*part.key_columns, *generated]}
+    # The text of jsonb is the finest reading of a row: numeric 1.0 and 1.00 are equal, but read apart. Both
+    # sides are written by this session, so settings such as TimeZone cannot make one row read as two.
+    pairs = sql.SQL("""WITH copies AS (
+        SELECT quarantined, sig, row_number() OVER (PARTITION BY sig) AS n FROM (
+            SELECT quarantined, (to_jsonb(quarantined) - %(ignored)s::text[])::text COLLATE "C" AS sig FROM (
+                SELECT jsonb_populate_record(NULL::{table}, row_data) AS quarantined FROM {rows}
+                WHERE batch = %(batch)s AND constraint_name = %(name)s AND restored_at IS NULL) r) q),
+    nulled AS (
+        SELECT table_oid, row_id, sig, row_number() OVER (PARTITION BY sig ORDER BY table_oid, row_id) AS n FROM (
+            SELECT t.tableoid AS table_oid, t.ctid AS row_id, (to_jsonb(t) - %(ignored)s::text[])::text COLLATE "C" AS sig
+            FROM {relation} t WHERE {keys_null}) c
+        WHERE sig IN (SELECT sig FROM copies)),
+    pairs AS (SELECT c.table_oid, c.row_id, q.quarantined FROM copies q LEFT JOIN nulled c USING (sig, n))
+    """).format(table=ddl.table_ref(table), rows=ROWS, relation=orphans.relation(conn, table),
+                keys_null=sql.SQL(" AND ").join(sql.SQL("t.{} IS NULL").format(sql.Identifier(c))
+                                                for c in part.key_columns))
+    copies, found = one(conn.execute(pairs + sql.SQL("SELECT count(*), count(row_id) FROM pairs"), values))
+    if found < copies:
+        raise RemediationError(
+            f"batch {values['batch']} was not put back and stays in quarantine: {copies - found} of the {copies} rows "
+            f"{part.constraint_name} set to NULL in {table} no longer have a row there whose key is NULL and whose "
+            f"other columns are as they were copied (changed or deleted since), and without a primary key nothing "
+            f"else tells which row was theirs; nothing changed")
+    # Each row is taken at the location this statement read: one another transaction moved meanwhile is
+    # not updated, and the count below says so.
+    restored = conn.execute(pairs + sql.SQL(
+        "UPDATE {relation} t SET {sets} FROM pairs p WHERE t.tableoid = p.table_oid AND t.ctid = p.row_id").format(
+        relation=orphans.relation(conn, table), sets=sql.SQL(", ").join(
+            sql.SQL("{c} = (p.quarantined).{c}").format(c=sql.Identifier(c)) for c in part.key_columns)),
+        values).rowcount
+    if restored != copies:
+        raise RemediationError(
+            f"batch {values['batch']} was not put back and stays in quarantine: {copies - restored} of the rows "
+            f"{part.constraint_name} set to NULL in {table} changed while undo ran; nothing changed, run --undo "
+            f"{values['batch']} again")
+    return restored

@@ -145,6 +145,37 @@ FAMILY_CATALOG = [
     entry("child_parent", _F + "child", ["p_id"], _F + "parent", ["p_id"]),
 ]
 
+# Links: item_tag has no primary key and no unique constraint, so a row is known only by what it holds.
+# Tags 4 to 9 and items 97 to 99 do not exist: 12 rows are orphans of the tag, 5 of the item (3 of both).
+# Among them rows that are identical, rows that differ only in the key (alike once it is NULL, and alike
+# a row whose tag was NULL already), and weights 1.0 and 1.00 (equal as numbers, not as text).
+# tag_label follows the key, so a NULL key changes it too.
+LINKS_SCHEMA = "link_shapes"
+LINKS_SQL = """
+CREATE SCHEMA link_shapes;
+SET search_path = link_shapes;
+CREATE TABLE item (item_id int PRIMARY KEY);
+CREATE TABLE tag (tag_id int PRIMARY KEY);
+CREATE TABLE item_tag (item_id int, tag_id int, weight numeric, "Note" text,
+                       tag_label text GENERATED ALWAYS AS ('tag ' || tag_id) STORED);
+INSERT INTO item VALUES (10), (20), (30);
+INSERT INTO tag VALUES (1), (2), (3);
+INSERT INTO item_tag (item_id, tag_id, weight, "Note") VALUES
+    (10, 1, 1.0, 'fine'), (10, 1, 1.0, 'fine'), (20, 2, 2.0, 'fine'), (30, NULL, 1.0, 'no tag'),
+    (20, 9, 2.0, 'one of a kind'), (30, 8, NULL, 'one of a kind'),
+    (10, 7, 1.0, 'three alike'), (10, 7, 1.0, 'three alike'), (10, 7, 1.0, 'three alike'),
+    (30, 6, 1.0, 'no tag'), (30, 5, 1.0, 'no tag'),
+    (20, 4, 1.0, 'scale'), (20, 6, 1.00, 'scale'),
+    (99, 1, 1.0, 'item gone'), (99, 1, 1.0, 'item gone'),
+    (98, 7, 1.0, 'both gone'), (98, 7, 1.0, 'both gone'), (97, 6, 3.0, 'both gone');
+RESET search_path;
+"""
+_L = LINKS_SCHEMA + "."
+LINKS_CATALOG = [
+    entry("item_tag_tag", _L + "item_tag", ["tag_id"], _L + "tag", ["tag_id"]),
+    entry("item_tag_item", _L + "item_tag", ["item_id"], _L + "item", ["item_id"]),
+]
+
 
 def snapshot(conn, schema: str) -> dict[str, list[str]]:
     """Every row of every table of the schema, as JSON, sorted: equal snapshots mean equal data."""

@@ -1,13 +1,17 @@
 """Remediation keeps a copy of every row it touches and undo puts them back exactly."""
 
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 
 from fkguard import remediate
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
+from fkguard.locks import LockPolicy
 from fkguard.orphans import count_orphans
 from tests import shapes
 from tests.shapes import snapshot as schema_snapshot
@@ -137,7 +141,14 @@ def family(conn):
     shapes.drop(conn, shapes.FAMILY_SCHEMA)
 
 
-def test_a_delete_that_would_orphan_rows_of_a_catalog_relationship_is_refused_first(family):
+# Without its primary key, parent's rows are told apart by location: the count must come out the same.
+without_the_primary_key = pytest.mark.parametrize("primary_key", [True, False], ids=["with pk", "without pk"])
+
+
+@without_the_primary_key
+def test_a_delete_that_would_orphan_rows_of_a_catalog_relationship_is_refused_first(family, primary_key):
+    if not primary_key:
+        family.execute("ALTER TABLE family_shapes.parent DROP CONSTRAINT parent_pkey")
     fks = {fk.name: fk for fk in shapes.catalog(shapes.FAMILY_CATALOG)}
     doomed = fks["parent_grandparent"]
     before = schema_snapshot(family, shapes.FAMILY_SCHEMA)
@@ -171,7 +182,10 @@ def test_the_database_and_the_catalog_relationship_count_once_and_the_key_decide
     assert "child_parent" not in refusal  # same columns, same referenced key: one relationship
 
 
-def test_rows_deleted_along_with_the_orphans_are_not_counted_as_orphaned(family):
+@without_the_primary_key
+def test_rows_deleted_along_with_the_orphans_are_not_counted_as_orphaned(family, primary_key):
+    if not primary_key:
+        family.execute("ALTER TABLE family_shapes.parent DROP CONSTRAINT parent_pkey")
     family.execute("ALTER TABLE family_shapes.parent ADD COLUMN up_id int")
     family.execute("UPDATE family_shapes.parent SET up_id = 4 WHERE p_id IN (5, 2)")  # 5 goes too; 2 stays
     up = shapes.entry("parent_up", "family_shapes.parent", ["up_id"], "family_shapes.parent", ["p_id"])
@@ -210,3 +224,178 @@ def test_remediate_against_a_locked_table_gives_up_within_the_budget_and_changes
     assert 1.0 <= took < 5, took  # the budget, not forever (without lock_timeout it would wait for the holder)
     assert snapshot(planted, "punchlist_items") == before and count_orphans(planted, fk) == 4
     assert remediate.batches(planted) == []  # not even the quarantine table was made
+
+
+@pytest.fixture()
+def links(conn):
+    conn.execute(shapes.LINKS_SQL)
+    yield conn
+    shapes.drop(conn, shapes.LINKS_SCHEMA)
+
+
+LINKS = {fk.name: fk for fk in shapes.catalog(shapes.LINKS_CATALOG)}
+
+
+def link_rows(conn, where="true"):
+    """item_tag as a sorted multiset of its rows' text: duplicates count, 1.0 and 1.00 differ."""
+    return sorted(r[0] for r in conn.execute(
+        sql.SQL("SELECT row_to_json(t)::text FROM link_shapes.item_tag t WHERE {}").format(sql.SQL(where))))
+
+
+def test_delete_without_a_primary_key_takes_exactly_the_orphans_and_undo_gives_back_the_same_rows(links):
+    before = link_rows(links)
+    orphans_of_tag = link_rows(links, "tag_id NOT IN (1, 2, 3)")
+    assert len(orphans_of_tag) == 12 and len(set(orphans_of_tag)) == 9  # three alike, and two pairs
+    only_of_item = link_rows(links, "item_id = 99")
+    assert remediate.plan(links, LINKS["item_tag_tag"], "delete", list(LINKS.values())) == (12, None)
+    assert remediate.apply(links, LINKS["item_tag_tag"], "delete", "l1").rows == 12
+    assert remediate.apply(links, LINKS["item_tag_item"], "delete", "l1").rows == 2  # the rest went with the tag's
+    assert count_orphans(links, LINKS["item_tag_tag"]) == count_orphans(links, LINKS["item_tag_item"]) == 0
+    kept = link_rows(links)
+    assert kept == sorted((Counter(before) - Counter(orphans_of_tag) - Counter(only_of_item)).elements())
+    assert len(kept) == 4 and kept[0] == kept[1]  # a duplicate that is no orphan stays, both rows
+    quarantined = sorted(r[0] for r in links.execute(
+        "SELECT (row_data - 'tag_label')::text FROM fkguard_quarantine.rows WHERE batch = 'l1'"))
+    assert len(quarantined) == 14 and len(set(quarantined)) == 10
+    assert remediate.undo(links, "l1") == 14
+    assert link_rows(links) == before  # each duplicate back as often as it was there
+
+
+def test_nullify_without_a_primary_key_and_undo_give_back_the_same_rows(links):
+    before = link_rows(links)
+    assert remediate.apply(links, LINKS["item_tag_tag"], "nullify", "l2").rows == 12
+    assert count_orphans(links, LINKS["item_tag_tag"]) == 0
+    assert len(link_rows(links)) == len(before)
+    assert link_rows(links, "tag_id IS NULL AND \"Note\" = 'three alike'") == [
+        '{"item_id":10,"tag_id":null,"weight":1.0,"Note":"three alike","tag_label":null}'] * 3
+    assert len(link_rows(links, "tag_id IS NULL AND \"Note\" = 'no tag'")) == 3  # two nulled, one NULL before
+    # The two 'scale' rows are equal as numbers (1.0 = 1.00); the one copied first now lies last.
+    links.execute("UPDATE link_shapes.item_tag SET weight = weight WHERE \"Note\" = 'scale' AND weight::text = '1.0'")
+    assert remediate.undo(links, "l2") == 12
+    assert link_rows(links) == before  # each 'scale' row got its own key back, not the other's
+
+
+def test_undo_puts_both_keys_back_where_both_were_nulled_last_first(links):
+    before = link_rows(links)
+    assert remediate.apply(links, LINKS["item_tag_tag"], "nullify", "l3").rows == 12
+    # The rows whose item is gone too are copied again, their tag NULL already.
+    assert remediate.apply(links, LINKS["item_tag_item"], "nullify", "l3").rows == 5
+    assert len(link_rows(links, "item_id IS NULL AND tag_id IS NULL")) == 3
+    assert remediate.undo(links, "l3") == 17
+    assert link_rows(links) == before
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE link_shapes.item_tag SET weight = 1.5 WHERE \"Note\" = 'one of a kind' AND item_id = 30",
+    "DELETE FROM link_shapes.item_tag WHERE ctid = (SELECT min(ctid) FROM link_shapes.item_tag "
+    "WHERE \"Note\" = 'three alike')",
+])
+def test_undo_of_a_nullify_refuses_when_a_row_is_no_longer_there_as_copied(links, pg, monkeypatch, capsys, change):
+    from fkguard import cli
+    from fkguard.options import Options
+
+    fk = LINKS["item_tag_tag"]
+    remediate.apply(links, fk, "nullify", "l4")
+    links.execute(change)
+    changed = link_rows(links)
+    monkeypatch.setattr(cli, "_stack_context", lambda stack: (pg, Options(), list(LINKS.values())))
+    code = cli.main(["remediate", "-s", "local", "--undo", "l4", "--yes"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [
+        "fkguard remediate: batch l4 was not put back and stays in quarantine: 1 of the 12 rows item_tag_tag set to "
+        "NULL in link_shapes.item_tag no longer have a row there whose key is NULL and whose other columns are as "
+        "they were copied (changed or deleted since), and without a primary key nothing else tells which row was "
+        "theirs; nothing changed"]
+    assert link_rows(links) == changed
+    assert [b.restored for b in remediate.batches(links) if b.batch == "l4"] == [False]
+
+
+def test_batches_without_a_primary_key_are_put_back_last_first(links):
+    # After the first batch item 10 goes too, and the second nulls the item of rows the first had changed.
+    before = link_rows(links)
+    assert remediate.apply(links, LINKS["item_tag_tag"], "nullify", "l5").rows == 12
+    links.execute("DELETE FROM link_shapes.item WHERE item_id = 10")
+    assert remediate.apply(links, LINKS["item_tag_item"], "nullify", "l6").rows == 2 + 3 + 2 + 3
+    between = link_rows(links)
+    # Six of the first batch's rows (item 10, 97, 98) are no longer as it copied them: it can only follow the second.
+    with pytest.raises(remediate.RemediationError, match="batch l5 was not put back and stays in quarantine: 6 of "
+                                                         "the 12 rows item_tag_tag"):
+        remediate.undo(links, "l5")
+    assert link_rows(links) == between
+    assert remediate.undo(links, "l6") == 10
+    assert remediate.undo(links, "l5") == 12
+    links.execute("INSERT INTO link_shapes.item VALUES (10)")
+    assert link_rows(links) == before
+
+
+@pytest.mark.parametrize("action", ["delete", "nullify"])
+def test_a_row_another_transaction_changes_meanwhile_is_neither_changed_nor_copied(links, pg, action):
+    fk = LINKS["item_tag_tag"]
+    before = link_rows(links)
+    which = sql.SQL("item_id = 20 AND tag_id = 9")
+    done: dict = {}
+
+    def remediating() -> None:
+        try:
+            done["result"] = remediate.apply(links, fk, action, "l7", policy=LockPolicy(lock_timeout_ms=60_000))
+        except Exception as exc:  # shown by the assertion below
+            done["error"] = exc
+
+    with pg.connect(autocommit=False) as holder:
+        holder.execute(sql.SQL("UPDATE link_shapes.item_tag SET weight = 9 WHERE {}").format(which))
+        worker = threading.Thread(target=remediating)
+        worker.start()
+        deadline = time.monotonic() + 30
+        # Let go once the remediation waits for this row: it has read the row where it was.
+        while holder.info.backend_pid not in holder.execute(
+                "SELECT pg_blocking_pids(%s)", (links.info.backend_pid,)).fetchone()[0]:
+            assert time.monotonic() < deadline and worker.is_alive(), done
+            time.sleep(0.01)
+        holder.commit()
+        worker.join(30)
+    assert done.get("result") is not None, done
+    assert done["result"].rows == 11
+    # The changed row kept its key and stays an orphan; the quarantine has no copy of it.
+    assert link_rows(links, "item_id = 20 AND tag_id = 9") == [
+        '{"item_id":20,"tag_id":9,"weight":9,"Note":"one of a kind","tag_label":"tag 9"}']
+    assert count_orphans(links, fk) == 1
+    assert links.execute("SELECT count(*) FROM fkguard_quarantine.rows WHERE batch = 'l7' "
+                         "AND row_data->>'tag_id' = '9'").fetchone()[0] == 0
+    assert remediate.undo(links, "l7") == 11
+    links.execute(sql.SQL("UPDATE link_shapes.item_tag SET weight = 2.0 WHERE {}").format(which))
+    assert link_rows(links) == before
+
+
+@pytest.fixture()
+def visits(conn):
+    """part_shapes.visit, partitioned on two levels without a primary key; places 96 to 100 do not exist, and
+    some rows, orphans and not, are there twice."""
+    conn.execute("CREATE SCHEMA part_shapes; CREATE TABLE part_shapes.place (place_id int PRIMARY KEY); "
+                 "INSERT INTO part_shapes.place SELECT generate_series(1, 95)")
+    conn.execute(shapes.two_level_partitioned("part_shapes", "visit", "place_id", "day"))
+    conn.execute("INSERT INTO part_shapes.visit SELECT * FROM part_shapes.visit WHERE place_id IN (50, 97, 99) "
+                 "AND id % 3 = 0")
+    yield conn
+    shapes.drop(conn, "part_shapes")
+
+
+VISIT_PLACE = shapes.catalog([shapes.entry("visit_place", "part_shapes.visit", ["place_id"], "part_shapes.place",
+                                           ["place_id"])])[0]
+
+
+@pytest.mark.parametrize("action", ["delete", "nullify"])
+def test_a_partitioned_table_without_a_primary_key_is_remediated_and_put_back_in_each_partition(visits, action):
+    before = schema_snapshot(visits, "part_shapes")  # leaf by leaf: a row back in another partition would show
+    assert set(before) == {"part_shapes.place", "part_shapes.visit_2024", "part_shapes.visit_2025_eu",
+                           "part_shapes.visit_2025_us"}
+    orphaned, alike = visits.execute("SELECT count(*), count(*) - count(DISTINCT v) FROM part_shapes.visit v "
+                                     "WHERE place_id > 95").fetchone()
+    assert orphaned == 100 + 14 and alike == 14
+    assert remediate.plan(visits, VISIT_PLACE, action) == (orphaned, None)
+    assert remediate.apply(visits, VISIT_PLACE, action, "v1").rows == orphaned
+    assert count_orphans(visits, VISIT_PLACE) == 0
+    left = visits.execute("SELECT count(*) FILTER (WHERE place_id IS NULL), count(*) FILTER (WHERE place_id = 50), "
+                          "count(*) FROM part_shapes.visit").fetchone()
+    assert left == ((orphaned, 26, 2020) if action == "nullify" else (0, 26, 2020 - orphaned))  # 50: 20 and 6 twice
+    assert remediate.undo(visits, "v1") == orphaned
+    assert schema_snapshot(visits, "part_shapes") == before
