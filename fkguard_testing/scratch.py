@@ -8,7 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fkguard.errors import FkguardError
@@ -30,6 +30,11 @@ def pulumi_bin() -> Path:
     return path
 
 
+def guard_bin() -> Path:
+    """scripts/bin/pulumi: the `pulumi` of `. scripts/env.sh`, the real CLI behind the passphrase guard."""
+    return PROJECT / "scripts" / "bin" / "pulumi"
+
+
 def local_env() -> dict[str, str]:
     """The throwaway local values from scripts/local.env, as the scripts see them: an FKGUARD_*
     variable set in the environment (another cluster's port, say) overrides the file's default."""
@@ -45,6 +50,7 @@ def local_env() -> dict[str, str]:
 class ScratchProject:
     root: Path
     env: dict[str, str]
+    cli: Path | None = None  # the pulumi run() runs: the real CLI, or scripts/bin/pulumi for as_user()
 
     @classmethod
     def create(cls, folder: Path, port: int, database: str | None = None, stack: str = "local") -> ScratchProject:
@@ -75,7 +81,7 @@ class ScratchProject:
 
     def run(self, *args: str, check: bool = True, timeout: float = 3600,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        command = [str(pulumi_bin()), *args, "--non-interactive"]
+        command = [str(self.cli or pulumi_bin()), *args, "--non-interactive"]
         # A group of its own, killed whole on a timeout; what pulumi starts in groups of their own (its language
         # host, the providers) runs in the copy's folder, where the project fixture finds and reaps it.
         with subprocess.Popen(command, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -91,6 +97,14 @@ class ScratchProject:
         if check and result.returncode != 0:
             raise ScratchError(f"pulumi {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
+
+    def as_user(self, **env: str) -> ScratchProject:
+        """This copy as the user of a named stack runs it after `. scripts/env.sh`: pulumi is scripts/bin/pulumi
+        (the passphrase guard), the local stack's public passphrase is not in the environment, and `env` adds the
+        stack's own (PULUMI_CONFIG_PASSPHRASE_FILE, say) and its database password variable. The same folder and
+        state: the copy's `local` stack stays, unused."""
+        own = {k: v for k, v in self.env.items() if k not in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")}
+        return replace(self, env={**own, **env}, cli=guard_bin())
 
     def fkguard(self, *args: str, check: bool = True, stdin: str | None = None,
                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
