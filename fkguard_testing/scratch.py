@@ -17,6 +17,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 COPIED = ("Pulumi.yaml", "Pulumi.local.yaml", "Pulumi.staging.yaml", "Pulumi.production.yaml", "__main__.py",
           "policy-config.local.json", "policy-config.staging.json", "policy-config.production.json")
 COPIED_DIRS = ("resources", "policies")
+# What else a user's checkout holds, for what runs scripts/env.sh and make in the copy (add_checkout).
+CHECKOUT = ("Makefile", "pyproject.toml", "requirements.txt")
+CHECKOUT_DIRS = ("scripts", "fkguard")
 
 
 class ScratchError(FkguardError):
@@ -97,6 +100,22 @@ class ScratchProject:
         if check and result.returncode != 0:
             raise ScratchError(f"pulumi {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
+
+    def add_checkout(self) -> dict[str, str]:
+        """Make the copy a checkout as a user has one after `make bootstrap`: the Makefile, scripts/ (env.sh,
+        bin/pulumi), fkguard/ and what the bootstrap reads, and .tools/ linking the same built CLI. `. scripts/env.sh`
+        and make's targets then run in it; their bootstrap steps find everything built (the virtualenvs are this
+        checkout's, linked) and change nothing, given the returned environment: FKGUARD_CACHE, where the CLI was
+        built (bootstrap-pulumi.sh looks under $HOME, which a test may move)."""
+        for name in CHECKOUT:
+            shutil.copy2(PROJECT / name, self.root / name)
+        for name in CHECKOUT_DIRS:
+            shutil.copytree(PROJECT / name, self.root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        built = (PROJECT / ".tools" / "bin").resolve()
+        (self.root / ".tools").mkdir()
+        (self.root / ".tools" / "bin").symlink_to(built)
+        (self.root / ".tools" / "postgres").symlink_to((PROJECT / ".tools" / "postgres").resolve())
+        return {"FKGUARD_CACHE": str(built.parent.parent)}
 
     def as_user(self, **env: str) -> ScratchProject:
         """This copy as the user of a named stack runs it after `. scripts/env.sh`: pulumi is scripts/bin/pulumi
