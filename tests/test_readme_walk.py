@@ -118,7 +118,8 @@ def walk_project(project: ScratchProject, tmp_path: Path) -> Iterator[tuple[Scra
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in project.env.items()
-           if k not in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_HOME", "VIRTUAL_ENV")}
+           if k not in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "PULUMI_HOME", "VIRTUAL_ENV",
+                        "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}  # a user's shell, not make test's
     env["PATH"] = ":".join(p for p in env["PATH"].split(":") if not p.startswith(str(PROJECT)))  # before env.sh
     env.update(extra, HOME=str(home), TERM="xterm", PULUMI_DISABLE_CI_DETECTION="1")
     yield project, env
