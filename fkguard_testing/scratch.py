@@ -8,7 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fkguard.errors import FkguardError
@@ -17,6 +17,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 COPIED = ("Pulumi.yaml", "Pulumi.local.yaml", "Pulumi.staging.yaml", "Pulumi.production.yaml", "__main__.py",
           "policy-config.local.json", "policy-config.staging.json", "policy-config.production.json")
 COPIED_DIRS = ("resources", "policies")
+# What else a user's checkout holds, for what runs scripts/env.sh and make in the copy (add_checkout).
+CHECKOUT = ("Makefile", "pyproject.toml", "requirements.txt")
+CHECKOUT_DIRS = ("scripts", "fkguard")
 
 
 class ScratchError(FkguardError):
@@ -28,6 +31,11 @@ def pulumi_bin() -> Path:
     if not path.exists():
         raise ScratchError(f"{path} is missing: run make bootstrap (this needs the real pulumi CLI)")
     return path
+
+
+def guard_bin() -> Path:
+    """scripts/bin/pulumi: the `pulumi` of `. scripts/env.sh`, the real CLI behind the passphrase guard."""
+    return PROJECT / "scripts" / "bin" / "pulumi"
 
 
 def local_env() -> dict[str, str]:
@@ -45,6 +53,7 @@ def local_env() -> dict[str, str]:
 class ScratchProject:
     root: Path
     env: dict[str, str]
+    cli: Path | None = None  # the pulumi run() runs: the real CLI, or scripts/bin/pulumi for as_user()
 
     @classmethod
     def create(cls, folder: Path, port: int, database: str | None = None, stack: str = "local") -> ScratchProject:
@@ -75,7 +84,7 @@ class ScratchProject:
 
     def run(self, *args: str, check: bool = True, timeout: float = 3600,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        command = [str(pulumi_bin()), *args, "--non-interactive"]
+        command = [str(self.cli or pulumi_bin()), *args, "--non-interactive"]
         # A group of its own, killed whole on a timeout; what pulumi starts in groups of their own (its language
         # host, the providers) runs in the copy's folder, where the project fixture finds and reaps it.
         with subprocess.Popen(command, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -91,6 +100,30 @@ class ScratchProject:
         if check and result.returncode != 0:
             raise ScratchError(f"pulumi {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
+
+    def add_checkout(self) -> dict[str, str]:
+        """Make the copy a checkout as a user has one after `make bootstrap`: the Makefile, scripts/ (env.sh,
+        bin/pulumi), fkguard/ and what the bootstrap reads, and .tools/ linking the same built CLI. `. scripts/env.sh`
+        and make's targets then run in it; their bootstrap steps find everything built (the virtualenvs are this
+        checkout's, linked) and change nothing, given the returned environment: FKGUARD_CACHE, where the CLI was
+        built (bootstrap-pulumi.sh looks under $HOME, which a test may move)."""
+        for name in CHECKOUT:
+            shutil.copy2(PROJECT / name, self.root / name)
+        for name in CHECKOUT_DIRS:
+            shutil.copytree(PROJECT / name, self.root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        built = (PROJECT / ".tools" / "bin").resolve()
+        (self.root / ".tools").mkdir()
+        (self.root / ".tools" / "bin").symlink_to(built)
+        (self.root / ".tools" / "postgres").symlink_to((PROJECT / ".tools" / "postgres").resolve())
+        return {"FKGUARD_CACHE": str(built.parent.parent)}
+
+    def as_user(self, **env: str) -> ScratchProject:
+        """This copy as the user of a named stack runs it after `. scripts/env.sh`: pulumi is scripts/bin/pulumi
+        (the passphrase guard), the local stack's public passphrase is not in the environment, and `env` adds the
+        stack's own (PULUMI_CONFIG_PASSPHRASE_FILE, say) and its database password variable. The same folder and
+        state: the copy's `local` stack stays, unused."""
+        own = {k: v for k, v in self.env.items() if k not in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")}
+        return replace(self, env={**own, **env}, cli=guard_bin())
 
     def fkguard(self, *args: str, check: bool = True, stdin: str | None = None,
                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
