@@ -144,10 +144,12 @@ def _columns(conn: psycopg.Connection, table: str) -> list[Col]:
         (_regclass(table),))]
 
 
-def _unique_columns(conn: psycopg.Connection, table: str) -> set[str]:
-    return {r[0] for r in conn.execute(
-        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-        "WHERE i.indrelid = %s::regclass AND i.indisunique", (_regclass(table),))}
+def _unique_sets(conn: psycopg.Connection, table: str) -> list[frozenset[str]]:
+    """The column sets of the table's unique indexes."""
+    return [frozenset(r[0]) for r in conn.execute(
+        "SELECT ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = i.indrelid "
+        "AND a.attnum = ANY(i.indkey)) FROM pg_index i WHERE i.indrelid = %s::regclass AND i.indisunique",
+        (_regclass(table),))]
 
 
 def _ident(qualified: str) -> sql.Identifier:
@@ -172,19 +174,19 @@ class Filler:
         self.conn = conn
         self.rows = {t: 20 + _h(t) % 281 for t in tables}
         self.cols = {t: {c.name: c for c in _columns(conn, t)} for t in tables}
-        self.unique = {t: _unique_columns(conn, t) for t in tables}
+        self.unique = {t: _unique_sets(conn, t) for t in tables}
         self.fk: dict[tuple[str, str], tuple[Relation, int]] = {}  # (table, column) -> (relation, position)
         for rel in sorted(relations, key=lambda r: -len(r[1])):  # a composite key decides its columns first
             for i, c in enumerate(rel[1]):
                 self.fk.setdefault((rel[0], c), (rel, i))
         for rel in relations:  # a shared primary key (1:1): no more rows than the parent has
-            if set(rel[1]) <= self.unique.get(rel[0], set()) and rel[2] in self.rows and rel[0] in self.rows:
+            if frozenset(rel[1]) in self.unique.get(rel[0], []) and rel[2] in self.rows and rel[0] in self.rows:
                 self.rows[rel[0]] = min(self.rows[rel[0]], self.rows[rel[2]])
 
     def _pick(self, rel: Relation, g: str) -> str:
         child, cols, parent, _ = rel
         n = self.rows.get(parent, 1)
-        if set(cols) <= self.unique.get(child, set()):
+        if frozenset(cols) in self.unique.get(child, []):
             return g  # a shared key: row g of the child is row g of the parent
         return f"(1 + (({g}) * {1 + _h(child, *cols) % 7 * 2} + {_h(*cols) % 13}) % {n})"
 
@@ -199,7 +201,7 @@ class Filler:
         return self._base(table, col, g)
 
     def _base(self, table: str, col: Col, g: str) -> str | None:
-        key = col.name in self.unique[table]
+        key = frozenset([col.name]) in self.unique[table]
         t, cat = col.type, col.category
         cast = f"::{t}"
         if col.typtype == "e":
@@ -216,8 +218,9 @@ class Filler:
             return f"((({g}) * {1 + _h(table, col.name) % 17}) % {m}){cast}"
         if cat == "N":
             return f"((({g}) % 100) + 0.5){cast}"
-        if t == "uuid":
-            return f"md5({sql.Literal(table).as_string()} || ({g}))::uuid"
+        if t == "uuid":  # a key's uuids are its table's; another column's are of no table (its key was not declared)
+            seed = table if key else f"{table}.{col.name}"
+            return f"md5({sql.Literal(seed).as_string()} || ({g}))::uuid"
         if cat == "S":
             # Another table's texts are of another domain: `code` of add_ons is not `code` of taxes.
             text = f"{sql.Literal(f'{col.name[:6]}-{_h(table) % 997}-').as_string()} || ({g})"
@@ -262,7 +265,7 @@ class Filler:
         return ""
 
 
-def _one(conn: psycopg.Connection, query: sql.Composable) -> object:
+def _one(conn: psycopg.Connection, query: sql.Composed) -> object:
     row = conn.execute(query).fetchone()
     return row[0] if row else None
 
@@ -348,7 +351,54 @@ def score(found: discover.Discovery, true: set[Relation], pk: dict[str, tuple[st
             "fp": sorted(proposed - true), "missed": sorted(true - proposed), "fp_kinds": fp_kinds, "miss_kinds": miss_kinds}
 
 
-def bench_one(paths: list[Path], keep: bool = False) -> dict:
+def fixture(name: str) -> tuple[str, str, set[Relation]]:
+    """One of tests/discover_shapes.py's schemas (shapes:shop, shapes:Studio, shapes:catalogue): its name, its
+    SQL, and the keys its designer meant and did not declare."""
+    from tests import discover_shapes as shapes
+
+    prefix = name.upper()
+    schema, text, true = getattr(shapes, prefix), getattr(shapes, f"{prefix}_SQL"), getattr(shapes, f"{prefix}_TRUTH")
+    return schema, text, {(f"{schema}.{t}", tuple(c), f"{schema}.{p}", tuple(r)) for t, c, p, r in true}
+
+
+def bench_fixture(arg: str, keep: bool, use_names: bool, use_data: bool) -> dict:
+    schema, text, true = fixture(arg.split(":", 1)[1])
+    name = "discover_bench_" + re.sub(r"\W+", "_", schema.lower())
+    env = local_env()
+    _superuser(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _superuser(f'CREATE DATABASE "{name}" OWNER "{env["FKGUARD_PG_USER"]}"')
+    settings = _settings(name)
+    started = time.monotonic()
+    with settings.connect(autocommit=True) as conn:
+        conn.execute(text)
+    result = _run(settings, [schema], true, use_names, use_data)
+    result.update(schema=f"{schema} (tests/discover_shapes.py)", total=time.monotonic() - started, refused=0, notes=[],
+                  filled=0, failures=[], repaired=0)
+    if not keep:
+        _superuser(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return result
+
+
+def _run(settings: ConnectionSettings, schemas: list[str], true: set[Relation], use_names: bool, use_data: bool) -> dict:
+    with settings.connect(application_name="fkguard-discover") as conn:
+        conn.execute("SET default_transaction_read_only = on")
+        conn.execute("SET statement_timeout = '60s'")
+        t0 = time.monotonic()
+        found = discover.discover(conn, schemas, progress=lambda _: None, use_names=use_names, use_data=use_data)
+        seconds = time.monotonic() - t0
+        pk = {f"{s}.{t}": tuple(cols) for s, t, cols in conn.execute(
+            "SELECT n.nspname, c.relname, ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) k(n) JOIN "
+            "pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) FROM pg_index i JOIN pg_class c ON "
+            "c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indisprimary AND n.nspname = ANY(%s)",
+            (schemas,))}
+        tables = conn.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
+                              "c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY(%s)", (schemas,)).fetchone()
+    result = score(found, true, pk)
+    result.update(seconds=seconds, tables=tables[0] if tables else 0)
+    return result
+
+
+def bench_one(paths: list[Path], keep: bool = False, use_names: bool = True, use_data: bool = True) -> dict:
     path = paths[0]
     name = "discover_bench_" + re.sub(r"\W+", "_", path.stem.lower())
     started = time.monotonic()
@@ -380,20 +430,9 @@ def bench_one(paths: list[Path], keep: bool = False) -> dict:
             repaired = repair(conn, qrels, filler.cols)
             filled = len(empty)
         conn.execute("ANALYZE")
-    with settings.connect(application_name="fkguard-discover") as conn:
-        conn.execute("SET default_transaction_read_only = on")
-        conn.execute("SET statement_timeout = '60s'")
-        t0 = time.monotonic()
-        found = discover.discover(conn, schemas, progress=lambda _: None)
-        seconds = time.monotonic() - t0
-        pk = {f"{s}.{t}": tuple(cols) for s, t, cols in conn.execute(
-            "SELECT n.nspname, c.relname, ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) k(n) JOIN "
-            "pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) FROM pg_index i JOIN pg_class c ON "
-            "c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indisprimary AND n.nspname = ANY(%s)",
-            (schemas,))}
-    result = score(found, set(relations), pk)
-    result.update(schema=path.stem, seconds=seconds, total=time.monotonic() - started, refused=refused, notes=notes,
-                  filled=filled, failures=failures, repaired=repaired, tables=len(tables))
+    result = _run(settings, schemas, set(relations), use_names, use_data)
+    result.update(schema=path.stem, total=time.monotonic() - started, refused=refused, notes=notes,
+                  filled=filled, failures=failures, repaired=repaired)
     if not keep:
         _superuser(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return result
@@ -411,16 +450,23 @@ def table(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.discover", description=__doc__.splitlines()[0])
     parser.add_argument("schemas", nargs="+", help="schema files (outside the project); a,b loads b after a "
-                        "into one database (a schema and its data)")
+                        "into one database (a schema and its data); shapes:shop, shapes:Studio, "
+                        "shapes:catalogue are tests/discover_shapes.py's")
     parser.add_argument("--keep", action="store_true", help="keep the databases (discover_bench_<file>)")
     parser.add_argument("--show", type=int, default=15, help="false positives and misses to list per schema")
+    parser.add_argument("--no-names", action="store_true", help="without names: the data's candidates only, unranked")
+    parser.add_argument("--no-data", action="store_true", help="without the data's candidates: names only, as before")
     args = parser.parse_args(argv)
     results = []
     for arg in args.schemas:
         paths = [Path(p) for p in arg.split(",")]
         path = paths[0]
         say(f"{arg}: loading")
-        r = bench_one(paths, args.keep)
+        use_names, use_data = not args.no_names, not args.no_data
+        if arg.startswith("shapes:"):
+            results.append(bench_fixture(arg, args.keep, use_names, use_data))
+            continue
+        r = bench_one(paths, args.keep, use_names, use_data)
         results.append(r)
         say(f"{path.stem}: {r['tables']} tables, {r['refused']} statements refused, "
             f"rows filled in {r['filled']} empty tables, {len(r['failures'])} tables left empty, "
