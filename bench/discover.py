@@ -384,7 +384,8 @@ def _run(settings: ConnectionSettings, schemas: list[str], true: set[Relation], 
         conn.execute("SET default_transaction_read_only = on")
         conn.execute("SET statement_timeout = '60s'")
         t0 = time.monotonic()
-        found = discover.discover(conn, schemas, progress=lambda _: None, use_names=use_names, use_data=use_data)
+        switches = {k: v for k, v in (("use_names", use_names), ("use_data", use_data)) if not v}  # an older discover has neither
+        found = discover.discover(conn, schemas, progress=lambda _: None, **switches)
         seconds = time.monotonic() - t0
         pk = {f"{s}.{t}": tuple(cols) for s, t, cols in conn.execute(
             "SELECT n.nspname, c.relname, ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) k(n) JOIN "

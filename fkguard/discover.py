@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 import psycopg
 from psycopg import sql
@@ -179,8 +180,12 @@ def data_candidates(conn: psycopg.Connection, tables: dict[int, Table], sizes: _
         rows = sizes.rows(table.name)
         percent = (max(min(100.0, round(100.0 * sample_rows / rows, 4)), 0.0001)
                    if rows > sizes.sample_above else None)
-        for p in data.profile_table(conn, table.name, columns, percent) if rows else []:
-            profiles[(p.table, p.column)] = p
+        try:
+            for p in data.profile_table(conn, table.name, columns, percent) if rows else []:
+                profiles[(p.table, p.column)] = p
+        except psycopg.errors.QueryCanceled:
+            progress(f"discover: {table.name}'s statistics ran past statement_timeout {data.TIMEOUT}: its columns "
+                     f"are left to the names")
     keys = [profiles[(t.name, k[0])] for t in tables.values() for k in t.keys
             if len(k) == 1 and (t.name, k[0]) in profiles]
     children = [p for p in profiles.values() if p.values and (p.table, frozenset([p.column])) not in covered]
@@ -268,6 +273,17 @@ class _Sizes:
         return self.known[table]
 
 
+def _bounded(conn: psycopg.Connection, action: Callable[[], object]) -> bool:
+    """Run action with discover's statement_timeout (fkguard.discover_data.TIMEOUT); False when it ran past it."""
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(data.TIMEOUT)))
+            action()
+    except psycopg.errors.QueryCanceled:
+        return False
+    return True
+
+
 def measure(conn: psycopg.Connection, candidate: Candidate, sizes: _Sizes, sample_rows: int) -> None:
     """The share of keys with a parent (sampled on a big table), the row counts and the supporting index."""
     candidate.rows, candidate.parent_rows = sizes.rows(candidate.table), sizes.rows(candidate.references)
@@ -316,6 +332,35 @@ def _choose(proposed: list[Candidate]) -> list[Candidate]:
     return kept
 
 
+def _composites(conn: psycopg.Connection, kept: list[Candidate], tables: dict[QualifiedName, Table], covered: set[tuple],
+                sizes: _Sizes, sample_rows: int, min_share: float) -> list[Candidate]:
+    """Composite keys from their unary parts: `membership_roles (membership_id) -> memberships (id)`, where
+    memberships has a unique key (id, organization_id) and membership_roles an organization_id too, becomes
+    (membership_id, organization_id) -> memberships (id, organization_id) when the data hold it (the unary
+    key is then implied by it, and left out when the columns are NOT NULL)."""
+    found: list[Candidate] = []
+    for unary in (c for c in kept if len(c.columns) == 1):
+        child, parent = tables[unary.table], tables[unary.references]
+        for key in (k for k in parent.keys if len(k) > 1 and unary.referenced_columns[0] in k):
+            columns = tuple(unary.columns[0] if k == unary.referenced_columns[0] else k for k in key)
+            if len(set(columns)) < len(columns) or not all(c in child.columns for c in columns):
+                continue
+            if (unary.table, frozenset(columns)) in covered or any(
+                    c.table == unary.table and set(c.columns) == set(columns) for c in [*kept, *found]):
+                continue
+            wide = Candidate(unary.table, columns, unary.references, key, round(unary.name_score * 0.95, 3),
+                             [*unary.because, f"with ({', '.join(c for c in columns[1:] if c != unary.columns[0])}) "
+                              f"named like the rest of {parent.name.name}'s unique key ({', '.join(key)})"])
+            if _type_problem(conn, wide):
+                continue
+            if not _bounded(conn, partial(measure, conn, wide, sizes, sample_rows)):
+                continue
+            if wide.share is None or wide.share < min_share:
+                continue
+            found.append(wide)
+    return found
+
+
 def _implied(kept: list[Candidate], existing: list[Existing], enforced: list[Candidate],
              tables: dict[QualifiedName, Table]) -> list[Candidate]:
     """Keys a composite one implies through its parent's own key (module step 5). The composite one (a
@@ -332,6 +377,10 @@ def _implied(kept: list[Candidate], existing: list[Existing], enforced: list[Can
                 continue
             if not all(tables[table].columns[c].not_null for c in through):
                 continue
+            if parent == small.references and small.pairs < pairs:
+                small.rejected = f"implied by the key {table} ({', '.join(columns)}) -> {parent}"
+                implied.append(small)
+                break
             mapped = frozenset((through[c], r) for c, r in small.pairs)
             if any(t == parent and p == mapped and r == small.references for t, _, p, r in relations):
                 small.rejected = f"implied by the key {table} ({', '.join(columns)}) -> {parent} and {parent}'s own"
@@ -384,7 +433,10 @@ def discover(conn: psycopg.Connection, schemas: Iterable[str] = (), progress: Pr
     progress(f"discover: {len(skipped)} left out (an existing key or a trigger), {len(rejected)} refused by the "
              f"unique-key and type checks, {len(checked)} to measure in the data")
     for i, c in enumerate(checked, 1):
-        measure(conn, c, sizes, sample_rows)
+        if not _bounded(conn, partial(measure, conn, c, sizes, sample_rows)):
+            c.rejected = f"its check ran past statement_timeout {data.TIMEOUT}: not measured"
+            progress(f"discover: {i}/{len(checked)} {c.describe()}: {c.rejected}")
+            continue
         share = "no keys" if c.share is None else f"{100 * c.share:.1f}% of {c.keys:,} keys"
         progress(f"discover: {i}/{len(checked)} {c.describe()}: {share}"
                  + (f" (sample {c.sample_percent:g}% of {c.rows:,} rows)" if c.sample_percent else ""))
@@ -393,6 +445,11 @@ def discover(conn: psycopg.Connection, schemas: Iterable[str] = (), progress: Pr
     rejected += [c for c in checked if c.rejected]
     kept = _choose([c for c in checked if not c.rejected])
     by_name = {t.name: t for t in tables.values()}
+    if use_data:
+        widened = _composites(conn, kept, by_name, covered, sizes, sample_rows, min_share)
+        checked += widened
+        rejected += [c for c in widened if c.rejected]
+        kept += [c for c in widened if not c.rejected]
     kept = _implied(kept, existing, enforced, by_name)
     rejected += [c for c in checked if c.rejected and c not in rejected]
     for c in kept:

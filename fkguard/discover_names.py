@@ -18,6 +18,8 @@ SUFFIXES = ("id", "ref")
 GENERIC_KEYS = frozenset({"id", "uuid", "key", "code", "name", "ref", "no", "number", "pk", "oid"})
 EXACT, PREFIXED = 1.0, 0.85  # the table is named by the stem / by the stem after a prefix of its own
 ROLE = 0.75                  # factor when the stem had role words in front
+# Role words that say the value is another system's (`external_order_id`, `legacy_customer_id`): no key of ours.
+FOREIGN_SYSTEM = frozenset({"external", "foreign", "remote", "legacy", "upstream"})
 KEY_NAME = 0.9               # a column named exactly like another table's distinctive single-column key
 COMPOSITE = 0.9              # a column set named exactly like another table's composite unique key
 
@@ -58,6 +60,8 @@ def table_score(stem_words: tuple[str, ...], table: str) -> float:
     """How well `table` is named by the stem: EXACT, PREFIXED, the same less for role words dropped, or 0."""
     table_words = words(table)
     best = 0.0
+    if set(stem_words) & FOREIGN_SYSTEM:
+        return 0.0
     for drop in range(len(stem_words)):
         part = stem_words[drop:]
         factor = 1.0 if drop == 0 else ROLE
@@ -83,6 +87,8 @@ class TableIndex:
     def matches(self, stem_words: tuple[str, ...]) -> dict[str, float]:
         """Each table the stem names, with table_score's score (the best over the stem's forms and roles)."""
         best: dict[str, float] = {}
+        if set(stem_words) & FOREIGN_SYSTEM:
+            return best
         for drop in range(len(stem_words)):
             factor = 1.0 if drop == 0 else ROLE
             for form in _forms(stem_words[drop:]):
@@ -165,7 +171,7 @@ def evidence(column: str, table: str, parent: str, key_column: str, own_key: boo
     tables: every table's singular_words, so a column naming a table exactly is not read as a looser name
     of another (`TaskNo` is Task's number, not a key of TaskEstimate)."""
     cw, tw, pw = words(column), words(table), words(parent)
-    if not cw or not pw:
+    if not cw or not pw or set(cw) & FOREIGN_SYSTEM:
         return 0.0, ""
     found = stem(column)
     if found and not own_key and (s := table_score(found, parent)):
