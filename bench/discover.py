@@ -379,12 +379,16 @@ def bench_fixture(arg: str, keep: bool, use_names: bool, use_data: bool) -> dict
     return result
 
 
+SAMPLING: dict[str, int] = {}  # --sample-above / --sample-rows, when given
+
+
 def _run(settings: ConnectionSettings, schemas: list[str], true: set[Relation], use_names: bool, use_data: bool) -> dict:
     with settings.connect(application_name="fkguard-discover") as conn:
         conn.execute("SET default_transaction_read_only = on")
         conn.execute("SET statement_timeout = '60s'")
         t0 = time.monotonic()
-        switches = {k: v for k, v in (("use_names", use_names), ("use_data", use_data)) if not v}  # an older discover has neither
+        switches: dict[str, object] = {k: v for k, v in (("use_names", use_names), ("use_data", use_data)) if not v}
+        switches.update(SAMPLING)  # an older discover has neither switch; sampling as asked
         found = discover.discover(conn, schemas, progress=lambda _: None, **switches)
         seconds = time.monotonic() - t0
         pk = {f"{s}.{t}": tuple(cols) for s, t, cols in conn.execute(
@@ -455,9 +459,13 @@ def main(argv: list[str] | None = None) -> int:
                         "shapes:catalogue are tests/discover_shapes.py's")
     parser.add_argument("--keep", action="store_true", help="keep the databases (discover_bench_<file>)")
     parser.add_argument("--show", type=int, default=15, help="false positives and misses to list per schema")
+    parser.add_argument("--sample-above", type=int, help="discover's --sample-above (rows)")
+    parser.add_argument("--sample-rows", type=int, help="discover's --sample-rows")
     parser.add_argument("--no-names", action="store_true", help="without names: the data's candidates only, unranked")
     parser.add_argument("--no-data", action="store_true", help="without the data's candidates: names only, as before")
     args = parser.parse_args(argv)
+    SAMPLING.update({k: v for k, v in (("sample_above", args.sample_above), ("sample_rows", args.sample_rows))
+                     if v is not None})
     results = []
     for arg in args.schemas:
         paths = [Path(p) for p in arg.split(",")]

@@ -188,6 +188,9 @@ def data_candidates(conn: psycopg.Connection, tables: dict[int, Table], sizes: _
                      f"are left to the names")
     keys = [profiles[(t.name, k[0])] for t in tables.values() for k in t.keys
             if len(k) == 1 and (t.name, k[0]) in profiles]
+    for key in (k for k in keys if k.sampled):
+        if not _bounded(conn, partial(data.whole_key, conn, key, sizes.rows(key.table))):
+            key.values = 0  # its range unknown: left to the names
     children = [p for p in profiles.values() if p.values and (p.table, frozenset([p.column])) not in covered]
     pairs = data.inclusions(conn, children, keys)
     progress(f"discover: {len(profiles)} columns profiled, {len(keys)} single-column keys, "

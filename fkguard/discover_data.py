@@ -42,6 +42,7 @@ class Profile:
     low: int | str | None = None
     high: int | str | None = None
     sample: list[int] | list[str] = field(default_factory=list)
+    sampled: bool = False         # read through TABLESAMPLE: the counts and range are the sample's
 
     @property
     def integer(self) -> bool:
@@ -50,7 +51,7 @@ class Profile:
     @property
     def dense(self) -> bool:
         """Integers with no gap from the least to the greatest (a serial key with nothing deleted)."""
-        return (self.integer and isinstance(self.low, int) and isinstance(self.high, int)
+        return (self.integer and not self.sampled and isinstance(self.low, int) and isinstance(self.high, int)
                 and self.distinct == self.high - self.low + 1)
 
 
@@ -100,7 +101,7 @@ def profile_table(conn: psycopg.Connection, table: QualifiedName, columns: list[
     found = []
     for i, (column, typ) in enumerate(columns):
         values, distinct, low, high, sample = row[5 * i: 5 * i + 5] if row else (0, 0, None, None, None)
-        p = Profile(table, column, typ, int(values), int(distinct))
+        p = Profile(table, column, typ, int(values), int(distinct), sampled=sample_percent is not None)
         if typ in INTEGERS and low is not None:
             p.low, p.high = int(low), int(high)
             p.sample = sorted({int(v) for v in (sample or [])} | {p.low, p.high})
@@ -109,6 +110,20 @@ def profile_table(conn: psycopg.Connection, table: QualifiedName, columns: list[
             p.sample = sorted({str(v) for v in (sample or [])} | {str(v) for v in (low, high) if v is not None})
         found.append(p)
     return found
+
+
+def whole_key(conn: psycopg.Connection, key: Profile, rows: int) -> None:
+    """A sampled table's unique key as a whole: its least and greatest values (read from its index), and as
+    many distinct values as the table has rows, so the filters do not judge a column by a sample of its key."""
+    cast = sql.SQL("::text" if key.type == "uuid" else "")
+    query = sql.SQL("SELECT min({c}{cast})::text, max({c}{cast})::text FROM {t}").format(
+        c=sql.Identifier(key.column), cast=cast, t=ddl.table_ref(key.table))
+    with conn.transaction():
+        conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(TIMEOUT)))
+        row = conn.execute(query).fetchone()
+    low, high = row if row else (None, None)
+    key.low, key.high = (int(low), int(high)) if key.integer and low is not None else (low, high)
+    key.distinct = max(key.distinct, rows)
 
 
 def _fits(child: Profile, key: Profile) -> bool:
@@ -131,7 +146,9 @@ def probe(conn: psycopg.Connection, key: Profile, children: list[Profile]) -> li
     if not wanted:
         return []
     array = sql.SQL("bigint[]" if key.integer else "uuid[]" if key.type == "uuid" else "text[]")
-    query = sql.SQL("SELECT v::text FROM unnest({}::{}) v WHERE EXISTS (SELECT 1 FROM {} k WHERE k.{} = v)").format(
+    # Qualified: the key's table may have a column of the alias's name (OpenStreetMap's acls has a `v`).
+    query = sql.SQL("SELECT fkguard_probe.value::text FROM unnest({}::{}) AS fkguard_probe(value) "
+                    "WHERE EXISTS (SELECT 1 FROM {} k WHERE k.{} = fkguard_probe.value)").format(
         sql.Literal([str(v) for v in wanted] if not key.integer else wanted), array, ddl.table_ref(key.table),
         sql.Identifier(key.column))
     try:
