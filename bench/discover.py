@@ -399,6 +399,15 @@ def _run(settings: ConnectionSettings, schemas: list[str], true: set[Relation], 
         tables = conn.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE "
                               "c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY(%s)", (schemas,)).fetchone()
     result = score(found, true, pk)
+    # The catalog it writes must load as it is (names unique and at most 63 bytes, every field valid).
+    import tempfile
+
+    from fkguard import discover_catalog
+    from fkguard.catalog import load_catalog
+    with tempfile.TemporaryDirectory() as folder:
+        written = Path(folder) / "discovered.yaml"
+        written.write_text(discover_catalog.to_yaml(found, "the bench"))
+        result["catalog"] = len(load_catalog(written))
     result.update(seconds=seconds, tables=tables[0] if tables else 0)
     return result
 
@@ -444,11 +453,11 @@ def bench_one(paths: list[Path], keep: bool = False, use_names: bool = True, use
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| schema | tables | true keys | proposed | correct | precision | recall | seconds |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| schema | tables | true keys | proposed | correct | precision | recall | seconds | catalog loads |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['schema']} | {r['tables']} | {r['true']} | {r['proposed']} | {r['hits']} | "
-                     f"{100 * r['precision']:.1f}% | {100 * r['recall']:.1f}% | {r['seconds']:.1f} |")
+                     f"{100 * r['precision']:.1f}% | {100 * r['recall']:.1f}% | {r['seconds']:.1f} | {r['catalog']} keys |")
     return "\n".join(lines)
 
 
