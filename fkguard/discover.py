@@ -23,11 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 import psycopg
 from psycopg import sql
 
 from fkguard import column_types, ddl, indexes, live, orphans
+from fkguard import discover_data as data
 from fkguard import discover_names as names
 from fkguard.catalog import TIERS, ForeignKey, QualifiedName
 from fkguard.discover_proposal import assign_names, assign_tiers, propose_on_delete
@@ -156,6 +158,92 @@ def name_candidates(tables: dict[int, Table]) -> list[Candidate]:
     return list(found.values())
 
 
+# --- candidates from the data, names as evidence --------------------------------------------------------------
+
+DATA_STRONG = 0.6  # no name evidence, but uuid or text values all found in one key: they seldom coincide by chance
+DATA_HUB = 0.55    # no name evidence, a reference-like integer column, in the key most of the schema points at
+use_hub = False    # off: polymorphic ids (record_id, owner_id with a type column) fall in the busiest key too
+SHARED_COVER = 0.5  # a table's own key shares its parent's only when it covers at least this share of the parent's
+
+
+def data_candidates(conn: psycopg.Connection, tables: dict[int, Table], sizes: _Sizes, sample_rows: int,
+                    covered: set[tuple], progress: Progress, use_names: bool = True) -> list[Candidate]:
+    """Candidates from inclusion dependencies (fkguard.discover_data), ranked by what the names say: one per
+    column (the best evidence, then the parent most of the schema's keys point at, then the smallest)."""
+    types = data.column_types(conn, tables)
+    generated = data.generated_columns(conn, tables)
+    named = frozenset(names.singular_words(t.name.name) for t in tables.values())
+    by_name = {t.name: t for t in tables.values()}
+    profiles: dict[tuple[QualifiedName, str], data.Profile] = {}
+    for table in tables.values():
+        columns = [(c, types[(table.name, c)]) for c in table.columns if (table.name, c) in types]
+        rows = sizes.rows(table.name)
+        percent = (max(min(100.0, round(100.0 * sample_rows / rows, 4)), 0.0001)
+                   if rows > sizes.sample_above else None)
+        try:
+            for p in data.profile_table(conn, table.name, columns, percent) if rows else []:
+                profiles[(p.table, p.column)] = p
+        except psycopg.errors.QueryCanceled:
+            progress(f"discover: {table.name}'s statistics ran past statement_timeout {data.TIMEOUT}: its columns "
+                     f"are left to the names")
+    keys = [profiles[(t.name, k[0])] for t in tables.values() for k in t.keys
+            if len(k) == 1 and (t.name, k[0]) in profiles]
+    for key in (k for k in keys if k.sampled):
+        if not _bounded(conn, partial(data.whole_key, conn, key, sizes.rows(key.table))):
+            key.values = 0  # its range unknown: left to the names
+    children = [p for p in profiles.values() if p.values and (p.table, frozenset([p.column])) not in covered]
+    pairs = data.inclusions(conn, children, keys)
+    progress(f"discover: {len(profiles)} columns profiled, {len(keys)} single-column keys, "
+             f"{len(pairs)} inclusions in the sampled values")
+    scored = []
+    for child, key in pairs:
+        own = by_name[child.table].primary == (child.column,)
+        score, because = (names.evidence(child.column, child.table.name, key.table.name, key.column, own, named)
+                          if use_names else (0.0, ""))
+        if not use_names and own:
+            continue
+        # A table's own key shares its parent's only when nothing generates it (no serial, identity, default).
+        if own and (not score or (child.table, child.column) in generated
+                    or child.distinct < SHARED_COVER * key.distinct):
+            continue
+        scored.append((child, key, score, because))
+    hub: dict[QualifiedName, int] = {}
+    for _child, key, score, _ in scored:
+        if score >= names.TAIL_OWN:
+            hub[key.table] = hub.get(key.table, 0) + 1
+    found = []
+    by_column: dict[tuple[QualifiedName, str], list[tuple]] = {}
+    for item in scored:
+        by_column.setdefault((item[0].table, item[0].column), []).append(item)
+    for (child_table, column), group in by_column.items():
+        def rank(item: tuple) -> tuple:
+            child, key, score, _ = item
+            primary = by_name[key.table].primary == (key.column,)
+            return (score, primary, hub.get(key.table, 0), -key.distinct)
+        group.sort(key=rank, reverse=True)
+        child, key, score, because = group[0]
+        if not use_names:  # the data alone (to measure what the names add): the smallest key that holds them
+            score, because = DATA_HUB, f"every {column} sampled is a {key.table.name} key"
+        elif not score:
+            strong = child.type in data.STRONG and child.type != "text" or (child.type in data.STRONG and child.distinct >= 5)
+            hubs = sorted((hub.get(k.table, 0) for _, k, _, _ in group), reverse=True)
+            top_hub = hubs[0] >= 3 and (len(hubs) == 1 or hubs[0] > hubs[1])
+            if strong and child.distinct >= 2 and len(group) == 1 and names.refers(column):
+                score, because = DATA_STRONG, f"every {column} sampled is a {key.table.name} key, and no other table's"
+            elif use_hub and child.integer and names.refers(column) and top_hub and rank(group[0])[2] == hubs[0]:
+                score, because = DATA_HUB, (f"every {column} sampled is a {key.table.name} key, the table "
+                                            f"{hubs[0]} other columns are named after")
+            else:
+                continue
+        if use_names and child.integer and names.measure_like(column) and score < names.TABLE_NAMED:
+            continue  # a count, a position or a year falls inside serial ids
+        if key.table.schema != child_table.schema:
+            score *= OTHER_SCHEMA
+        found.append(Candidate(child_table, (column,), key.table, (key.column,), round(score, 3),
+                               [f"{because} (data: sampled values all in the key)"]))
+    return found
+
+
 # --- the checks and the data --------------------------------------------------------------------------------
 
 def _type_problem(conn: psycopg.Connection, candidate: Candidate) -> str:
@@ -186,6 +274,17 @@ class _Sizes:
                 estimate = int(row[0]) if row else 0
             self.known[table] = estimate
         return self.known[table]
+
+
+def _bounded(conn: psycopg.Connection, action: Callable[[], object]) -> bool:
+    """Run action with discover's statement_timeout (fkguard.discover_data.TIMEOUT); False when it ran past it."""
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(data.TIMEOUT)))
+            action()
+    except psycopg.errors.QueryCanceled:
+        return False
+    return True
 
 
 def measure(conn: psycopg.Connection, candidate: Candidate, sizes: _Sizes, sample_rows: int) -> None:
@@ -236,6 +335,35 @@ def _choose(proposed: list[Candidate]) -> list[Candidate]:
     return kept
 
 
+def _composites(conn: psycopg.Connection, kept: list[Candidate], tables: dict[QualifiedName, Table], covered: set[tuple],
+                sizes: _Sizes, sample_rows: int, min_share: float) -> list[Candidate]:
+    """Composite keys from their unary parts: `membership_roles (membership_id) -> memberships (id)`, where
+    memberships has a unique key (id, organization_id) and membership_roles an organization_id too, becomes
+    (membership_id, organization_id) -> memberships (id, organization_id) when the data hold it (the unary
+    key is then implied by it, and left out when the columns are NOT NULL)."""
+    found: list[Candidate] = []
+    for unary in (c for c in kept if len(c.columns) == 1):
+        child, parent = tables[unary.table], tables[unary.references]
+        for key in (k for k in parent.keys if len(k) > 1 and unary.referenced_columns[0] in k):
+            columns = tuple(unary.columns[0] if k == unary.referenced_columns[0] else k for k in key)
+            if len(set(columns)) < len(columns) or not all(c in child.columns for c in columns):
+                continue
+            if (unary.table, frozenset(columns)) in covered or any(
+                    c.table == unary.table and set(c.columns) == set(columns) for c in [*kept, *found]):
+                continue
+            wide = Candidate(unary.table, columns, unary.references, key, round(unary.name_score * 0.95, 3),
+                             [*unary.because, f"with ({', '.join(c for c in columns[1:] if c != unary.columns[0])}) "
+                              f"named like the rest of {parent.name.name}'s unique key ({', '.join(key)})"])
+            if _type_problem(conn, wide):
+                continue
+            if not _bounded(conn, partial(measure, conn, wide, sizes, sample_rows)):
+                continue
+            if wide.share is None or wide.share < min_share:
+                continue
+            found.append(wide)
+    return found
+
+
 def _implied(kept: list[Candidate], existing: list[Existing], enforced: list[Candidate],
              tables: dict[QualifiedName, Table]) -> list[Candidate]:
     """Keys a composite one implies through its parent's own key (module step 5). The composite one (a
@@ -252,6 +380,10 @@ def _implied(kept: list[Candidate], existing: list[Existing], enforced: list[Can
                 continue
             if not all(tables[table].columns[c].not_null for c in through):
                 continue
+            if parent == small.references and small.pairs < pairs:
+                small.rejected = f"implied by the key {table} ({', '.join(columns)}) -> {parent}"
+                implied.append(small)
+                break
             mapped = frozenset((through[c], r) for c, r in small.pairs)
             if any(t == parent and p == mapped and r == small.references for t, _, p, r in relations):
                 small.rejected = f"implied by the key {table} ({', '.join(columns)}) -> {parent} and {parent}'s own"
@@ -263,7 +395,8 @@ def _implied(kept: list[Candidate], existing: list[Existing], enforced: list[Can
 # --- the whole discovery ------------------------------------------------------------------------------------
 
 def discover(conn: psycopg.Connection, schemas: Iterable[str] = (), progress: Progress = lambda _: None,
-             sample_above: int = SAMPLE_ABOVE, sample_rows: int = SAMPLE_ROWS, min_share: float = MIN_SHARE) -> Discovery:
+             sample_above: int = SAMPLE_ABOVE, sample_rows: int = SAMPLE_ROWS, min_share: float = MIN_SHARE,
+             use_data: bool = True, use_names: bool = True) -> Discovery:
     present = user_schemas(conn)
     missing = [s for s in schemas if s not in present]
     if missing:
@@ -278,9 +411,16 @@ def discover(conn: psycopg.Connection, schemas: Iterable[str] = (), progress: Pr
     existing = read_existing(conn, tables)
     triggers = read_triggers(conn, tables)
     covered = {(e.table, frozenset(e.columns)) for e in existing}
-    candidates = name_candidates(tables)
+    candidates = name_candidates(tables) if use_names else []
     progress(f"discover: {len(tables)} tables in {', '.join(chosen)}, {len(existing)} foreign keys already, "
              f"{len(candidates)} candidates from names")
+    sizes = _Sizes(conn, sample_above)
+    if use_data:
+        known = {(c.table, c.columns, c.references, c.referenced_columns) for c in candidates}
+        more = [c for c in data_candidates(conn, tables, sizes, sample_rows, covered, progress, use_names)
+                if (c.table, c.columns, c.references, c.referenced_columns) not in known]
+        candidates += more
+        progress(f"discover: {len(more)} more candidates from the data")
     skipped, checked, rejected, enforced = [], [], [], []
     for c in candidates:
         if (c.table, frozenset(c.columns)) in covered:
@@ -295,9 +435,11 @@ def discover(conn: psycopg.Connection, schemas: Iterable[str] = (), progress: Pr
             checked.append(c)
     progress(f"discover: {len(skipped)} left out (an existing key or a trigger), {len(rejected)} refused by the "
              f"unique-key and type checks, {len(checked)} to measure in the data")
-    sizes = _Sizes(conn, sample_above)
     for i, c in enumerate(checked, 1):
-        measure(conn, c, sizes, sample_rows)
+        if not _bounded(conn, partial(measure, conn, c, sizes, sample_rows)):
+            c.rejected = f"its check ran past statement_timeout {data.TIMEOUT}: not measured"
+            progress(f"discover: {i}/{len(checked)} {c.describe()}: {c.rejected}")
+            continue
         share = "no keys" if c.share is None else f"{100 * c.share:.1f}% of {c.keys:,} keys"
         progress(f"discover: {i}/{len(checked)} {c.describe()}: {share}"
                  + (f" (sample {c.sample_percent:g}% of {c.rows:,} rows)" if c.sample_percent else ""))
@@ -306,6 +448,11 @@ def discover(conn: psycopg.Connection, schemas: Iterable[str] = (), progress: Pr
     rejected += [c for c in checked if c.rejected]
     kept = _choose([c for c in checked if not c.rejected])
     by_name = {t.name: t for t in tables.values()}
+    if use_data:
+        widened = _composites(conn, kept, by_name, covered, sizes, sample_rows, min_share)
+        checked += widened
+        rejected += [c for c in widened if c.rejected]
+        kept += [c for c in widened if not c.rejected]
     kept = _implied(kept, existing, enforced, by_name)
     rejected += [c for c in checked if c.rejected and c not in rejected]
     for c in kept:

@@ -18,6 +18,8 @@ SUFFIXES = ("id", "ref")
 GENERIC_KEYS = frozenset({"id", "uuid", "key", "code", "name", "ref", "no", "number", "pk", "oid"})
 EXACT, PREFIXED = 1.0, 0.85  # the table is named by the stem / by the stem after a prefix of its own
 ROLE = 0.75                  # factor when the stem had role words in front
+# Role words that say the value is another system's (`external_order_id`, `legacy_customer_id`): no key of ours.
+FOREIGN_SYSTEM = frozenset({"external", "foreign", "remote", "legacy", "upstream"})
 KEY_NAME = 0.9               # a column named exactly like another table's distinctive single-column key
 COMPOSITE = 0.9              # a column set named exactly like another table's composite unique key
 
@@ -58,6 +60,8 @@ def table_score(stem_words: tuple[str, ...], table: str) -> float:
     """How well `table` is named by the stem: EXACT, PREFIXED, the same less for role words dropped, or 0."""
     table_words = words(table)
     best = 0.0
+    if set(stem_words) & FOREIGN_SYSTEM:
+        return 0.0
     for drop in range(len(stem_words)):
         part = stem_words[drop:]
         factor = 1.0 if drop == 0 else ROLE
@@ -83,6 +87,8 @@ class TableIndex:
     def matches(self, stem_words: tuple[str, ...]) -> dict[str, float]:
         """Each table the stem names, with table_score's score (the best over the stem's forms and roles)."""
         best: dict[str, float] = {}
+        if set(stem_words) & FOREIGN_SYSTEM:
+            return best
         for drop in range(len(stem_words)):
             factor = 1.0 if drop == 0 else ROLE
             for form in _forms(stem_words[drop:]):
@@ -94,3 +100,121 @@ class TableIndex:
 def distinctive_key(column: str) -> bool:
     """Whether a key column's name could only belong to its table (`customer_id` yes, `id` or `code` no)."""
     return column.lower() not in GENERIC_KEYS and "".join(words(column)) not in GENERIC_KEYS
+
+
+# --- names as evidence for a pair the data found ------------------------------------------------------------
+
+# What a key column may end with besides id/ref, when the parent's key column is called so (`language_code`).
+KEY_WORDS = frozenset({"id", "ref", "uuid", "key", "code", "pk"})
+# Roles that point back at a row of the same table (`parent`, `reports_to`, `previous_subscription_id`).
+SELF_ROLES = frozenset({"parent", "previous", "prev", "next", "original", "voided", "superseded", "replaced",
+                        "replaces", "merged", "new", "old", "source", "master", "root", "related", "reports",
+                        "manager", "successor", "predecessor", "copied", "cloned", "duplicate", "redirect", "forked"})
+# Roles of a link table's ends (`entity0`, `entity1`, `source`, `target`).
+LINK_ROLES = frozenset({"entity", "source", "target", "from", "to", "left", "right", "a", "b", "first", "second"})
+# Words that say a column holds a count, a measure or a position: integers that fall inside serial ids.
+MEASURES = frozenset({"count", "counts", "total", "number", "num", "position", "pos", "order", "ordering", "rank",
+                      "year", "month", "day", "hour", "size", "length", "width", "height", "depth", "weight", "version",
+                      "level", "priority", "score", "amount", "quantity", "qty", "seq", "sequence", "index", "idx",
+                      "limit", "max", "min", "duration", "age", "attempts", "retries", "lat", "lon", "zoom",
+                      "minutes", "seconds", "days", "cents", "price", "rate", "percent", "step", "tries"})
+
+# Roles people play, and the tables people are kept in (`author_id` -> users, `support_rep_id` -> employee).
+PERSON_ROLES = frozenset({"owner", "creator", "author", "user", "subscriber", "recipient", "sender", "granter",
+                          "grantee", "revoker", "reporter", "assignee", "approver", "reviewer", "editor", "moderator",
+                          "admin", "member", "rep", "manager", "agent", "requester", "resolver", "updater", "inviter",
+                          "invitee", "blocker", "follower", "submitter", "uploader", "actor", "by"})
+PERSON_TABLES = frozenset({"user", "account", "person", "people", "member", "employee", "staff", "profile", "admin"})
+PERSON = 0.7         # a person's role, to the table people are kept in
+
+TABLE_NAMED = 0.95   # the column is named like the parent table, with or without a key word (`customer`)
+TAIL_OWN = 0.85      # the parent's last words, the rest its own table's (`shipment.type` -> shipment_type)
+TAIL = 0.6           # the parent's last words (`format` -> media_format)
+ROLE_PARENT = 0.75   # role words then the parent (`birth_place` -> place)
+STARTS = 0.6         # the parent's first words (`gpx_id` -> gpx_files)
+SELF = 0.8           # a role that points at its own table (`parent`, `reports_to`)
+LINK = 0.75          # a link table's end (`link_place_place.entity0` -> place)
+INSIDE = 0.65        # a key word only, the parent named in the table's own name (`place_redirect.new_id`)
+SHARED = 0.8         # the table's own key, the parent's name leading its own (`image_type.id`... see below)
+
+
+def _singular(word: str) -> str:
+    for many, one in (("ies", "y"), ("ses", "s"), ("xes", "x"), ("ches", "ch"), ("shes", "sh")):
+        if word.endswith(many) and len(word) > len(many) + 1:
+            return word[: -len(many)] + one
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 2 else word
+
+
+def _base(words_: tuple[str, ...], key_column: str) -> tuple[str, ...]:
+    key_words = words(key_column)
+    if len(words_) >= 2 and (words_[-1] in KEY_WORDS or (key_words and words_[-1] == key_words[-1])):
+        return words_[:-1]
+    return words_
+
+
+def _same(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    return bool(a) and len(a) == len(b) and all(_singular(x) == _singular(y) for x, y in zip(a, b, strict=True))
+
+
+def _ends(whole: tuple[str, ...], tail: tuple[str, ...]) -> bool:
+    return 0 < len(tail) < len(whole) and _same(whole[-len(tail):], tail)
+
+
+def singular_words(name: str) -> tuple[str, ...]:
+    return tuple(_singular(w) for w in words(name))
+
+
+def evidence(column: str, table: str, parent: str, key_column: str, own_key: bool,
+             tables: frozenset[tuple[str, ...]] = frozenset()) -> tuple[float, str]:
+    """What the names say of `table.column -> parent(key_column)`, a pair whose values the data found inside
+    the key: a score (0 when the names say nothing) and why. own_key: the column is its table's primary key;
+    tables: every table's singular_words, so a column naming a table exactly is not read as a looser name
+    of another (`TaskNo` is Task's number, not a key of TaskEstimate)."""
+    cw, tw, pw = words(column), words(table), words(parent)
+    if not cw or not pw or set(cw) & FOREIGN_SYSTEM:
+        return 0.0, ""
+    found = stem(column)
+    if found and not own_key and (s := table_score(found, parent)):
+        return s, f"{column} names {parent}"
+    base = _base(cw, key_column)
+    if own_key:
+        if table != parent and len(tw) > len(pw) and _same(tw[: len(pw)], pw) and base in (("id",), cw):
+            return SHARED, f"{table} shares {parent}'s key ({table} named after {parent})"
+        return 0.0, ""
+    if base[-1] in PERSON_ROLES and _singular(pw[-1]) in PERSON_TABLES and table != parent:
+        # `account` before `customer_account`: the table named by the person word alone is where people are kept.
+        return (PERSON if len(pw) == 1 else PERSON - 0.1), f"{column} is a person's role, {parent} holds people"
+    if table == parent:
+        rest = [w for w in base if w not in SELF_ROLES and w != "to"]
+        own = {_singular(w) for w in tw}
+        if (set(cw) & SELF_ROLES or base[-1] == "to") and all(_singular(w) in own for w in rest):
+            return SELF, f"{column} is a role pointing into its own table"
+        return 0.0, ""
+    if _same(base, pw):
+        return TABLE_NAMED, f"{column} is named like {parent}"
+    if _ends(pw, base):
+        head = pw[: len(pw) - len(base)]
+        if _same(head, tw[: len(head)]) or _same(head, tw[-len(head):]):
+            return TAIL_OWN, f"{column} is the end of {parent}'s name, {table} its start"
+        return TAIL, f"{column} is the end of {parent}'s name"
+    if _ends(base, pw):
+        return ROLE_PARENT, f"{column} is a role word and {parent}"
+    if tuple(_singular(w) for w in base) in tables:
+        return 0.0, ""
+    if len(pw) > len(base) and _same(pw[: len(base)], base) and base[-1] not in MEASURES:
+        return STARTS, f"{column} names the start of {parent}"
+    inside = any(_same(tw[i: i + len(pw)], pw) for i in range(len(tw) - len(pw) + 1))
+    if inside and (set(cw) & LINK_ROLES or any(w.isdigit() for w in cw) or (len(cw) >= 2 and cw[-1] in KEY_WORDS)):
+        return (LINK if set(cw) & LINK_ROLES or any(w.isdigit() for w in cw) else INSIDE,
+                f"{column} is a role of {table}, which is named after {parent}")
+    return 0.0, ""
+
+
+def refers(column: str) -> bool:
+    """Whether the name reads like a reference at all (`owner_id`, `created_by`, `author`), not a measure."""
+    cw = words(column)
+    return bool(cw) and not set(cw) & MEASURES and (cw[-1] in KEY_WORDS or cw[-1] == "by")
+
+
+def measure_like(column: str) -> bool:
+    return bool(set(words(column)) & MEASURES)

@@ -170,3 +170,89 @@ STUDIO_TRUTH = {
     ("TaskLabel", ("TenantId", "ProjectNo", "TaskNo"), "Task", ("TenantId", "ProjectNo", "TaskNo")),
     ("TaskLabel", ("LabelId",), "Label", ("LabelId",)),
 }
+
+# catalogue: keys named the ways real schemas name them (issue 22's kinds, written here, copying no public
+# schema): after the parent with no `_id` (`invoice.customer_account`), after the parent's last word
+# (`shipment.type` -> shipment_type, `medium.format` -> media_format), a role and the parent
+# (`person.birth_place`), a link table's ends (`entity0`, `entity1`), a self-reference by role
+# (`category.parent`), a key word only (`place_redirect.new_id`), a person's role (`owner` -> account), a
+# shared primary key (`image_meta.id` -> image), a uuid with no name to go by (`session.client_token`).
+# Traps: serial ids that overlap everywhere, positions, counts, sizes and heights that fall inside them,
+# and `album_cover.album`, whose values are all album_group ids too.
+CATALOGUE = "catalogue"
+CATALOGUE_SQL = """
+CREATE SCHEMA catalogue;
+SET search_path = catalogue;
+CREATE TABLE account (id serial PRIMARY KEY, login text NOT NULL UNIQUE);
+CREATE TABLE area (id serial PRIMARY KEY, name text NOT NULL);
+CREATE TABLE place (id serial PRIMARY KEY, area int, name text NOT NULL, year_opened int);
+CREATE TABLE place_redirect (gid uuid PRIMARY KEY, new_id int NOT NULL);
+CREATE TABLE person (id serial PRIMARY KEY, name text, birth_place int, death_place int, height int);
+CREATE TABLE link_place_place (id serial PRIMARY KEY, entity0 int NOT NULL, entity1 int NOT NULL, position int NOT NULL);
+CREATE TABLE album_group (id serial PRIMARY KEY, name text);
+CREATE TABLE album (id serial PRIMARY KEY, album_group int NOT NULL, title text, track_count int);
+CREATE TABLE album_cover (id serial PRIMARY KEY, album int NOT NULL, size int);
+CREATE TABLE shipment_type (id serial PRIMARY KEY, name text);
+CREATE TABLE customer_account (id serial PRIMARY KEY, owner int);
+CREATE TABLE shipment (id serial PRIMARY KEY, type int, customer_account int);
+CREATE TABLE invoice (id serial PRIMARY KEY, customer_account int NOT NULL, year int NOT NULL);
+CREATE TABLE line (id serial PRIMARY KEY, invoice int NOT NULL, shipment int, quantity int NOT NULL);
+CREATE TABLE media_format (id serial PRIMARY KEY, name text);
+CREATE TABLE medium (id serial PRIMARY KEY, album int NOT NULL, format int, position int NOT NULL);
+CREATE TABLE category (id serial PRIMARY KEY, parent int, name text);
+CREATE TABLE image (id serial PRIMARY KEY, path text);
+CREATE TABLE image_meta (id int PRIMARY KEY, width int, height int);
+CREATE TABLE api_client (id serial PRIMARY KEY, owner int NOT NULL, token uuid NOT NULL UNIQUE);
+CREATE TABLE session (id serial PRIMARY KEY, client_token uuid NOT NULL, started_at timestamptz);
+
+INSERT INTO account (login) SELECT 'a' || g FROM generate_series(1, 40) g;
+INSERT INTO area (name) SELECT 'Area ' || g FROM generate_series(1, 30) g;
+INSERT INTO place (area, name, year_opened) SELECT CASE WHEN g % 7 <> 0 THEN 1 + g % 30 END, 'P' || g, 1900 + g % 120
+    FROM generate_series(1, 120) g;
+INSERT INTO place_redirect SELECT md5('r' || g)::uuid, 1 + (g * 13) % 120 FROM generate_series(1, 20) g;
+INSERT INTO person (name, birth_place, death_place, height)
+    SELECT 'N' || g, 1 + (g * 7) % 120, CASE WHEN g % 3 = 0 THEN 1 + (g * 11) % 120 END, 150 + g % 45
+    FROM generate_series(1, 200) g;
+INSERT INTO link_place_place (entity0, entity1, position)
+    SELECT 1 + g % 120, 1 + (g * 17) % 120, g % 10 FROM generate_series(1, 150) g;
+INSERT INTO album_group (name) SELECT 'G' || g FROM generate_series(1, 60) g;
+INSERT INTO album (album_group, title, track_count) SELECT 1 + g % 60, 'T' || g, 1 + g % 20 FROM generate_series(1, 150) g;
+INSERT INTO album_cover (album, size) SELECT 1 + g % 50, 100 * (1 + g % 9) FROM generate_series(1, 100) g;
+INSERT INTO shipment_type (name) SELECT 'S' || g FROM generate_series(1, 6) g;
+INSERT INTO customer_account (owner) SELECT 1 + (g * 3) % 40 FROM generate_series(1, 80) g;
+INSERT INTO shipment (type, customer_account) SELECT 1 + g % 6, 1 + g % 80 FROM generate_series(1, 250) g;
+INSERT INTO invoice (customer_account, year) SELECT 1 + (g * 7) % 80, 2000 + g % 25 FROM generate_series(1, 300) g;
+INSERT INTO line (invoice, shipment, quantity)
+    SELECT 1 + g % 300, CASE WHEN g % 4 <> 0 THEN 1 + g % 250 END, 1 + g % 5 FROM generate_series(1, 600) g;
+INSERT INTO media_format (name) SELECT 'F' || g FROM generate_series(1, 8) g;
+INSERT INTO medium (album, format, position) SELECT 1 + g % 150, 1 + g % 8, 1 + g % 4 FROM generate_series(1, 200) g;
+INSERT INTO category (parent, name) SELECT CASE WHEN g > 5 THEN 1 + g % 5 END, 'C' || g FROM generate_series(1, 25) g;
+INSERT INTO image (path) SELECT '/i/' || g FROM generate_series(1, 90) g;
+INSERT INTO image_meta SELECT g, 640, 480 FROM generate_series(1, 60) g;
+INSERT INTO api_client (owner, token) SELECT 1 + (g * 5) % 40, md5('t' || g)::uuid FROM generate_series(1, 30) g;
+INSERT INTO session (client_token) SELECT md5('t' || (1 + g % 30))::uuid FROM generate_series(1, 100) g;
+ANALYZE;
+"""
+
+CATALOGUE_TRUTH = {
+    ("place", ("area",), "area", ("id",)),
+    ("place_redirect", ("new_id",), "place", ("id",)),
+    ("person", ("birth_place",), "place", ("id",)),
+    ("person", ("death_place",), "place", ("id",)),
+    ("link_place_place", ("entity0",), "place", ("id",)),
+    ("link_place_place", ("entity1",), "place", ("id",)),
+    ("album", ("album_group",), "album_group", ("id",)),
+    ("album_cover", ("album",), "album", ("id",)),
+    ("shipment", ("type",), "shipment_type", ("id",)),
+    ("shipment", ("customer_account",), "customer_account", ("id",)),
+    ("customer_account", ("owner",), "account", ("id",)),
+    ("invoice", ("customer_account",), "customer_account", ("id",)),
+    ("line", ("invoice",), "invoice", ("id",)),
+    ("line", ("shipment",), "shipment", ("id",)),
+    ("medium", ("album",), "album", ("id",)),
+    ("medium", ("format",), "media_format", ("id",)),
+    ("category", ("parent",), "category", ("id",)),
+    ("image_meta", ("id",), "image", ("id",)),
+    ("api_client", ("owner",), "account", ("id",)),
+    ("session", ("client_token",), "api_client", ("token",)),
+}
