@@ -279,8 +279,7 @@ class _Sizes:
 def _bounded(conn: psycopg.Connection, action: Callable[[], object]) -> bool:
     """Run action with discover's statement_timeout (fkguard.discover_data.TIMEOUT); False when it ran past it."""
     try:
-        with conn.transaction():
-            conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(data.TIMEOUT)))
+        with data.bounded(conn):
             action()
     except psycopg.errors.QueryCanceled:
         return False

@@ -16,13 +16,14 @@ candidates the ranking keeps. Only aggregates and a few values per column come b
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
 
-from fkguard import ddl
+from fkguard import ddl, orphans
 from fkguard.catalog import QualifiedName
 from fkguard.discover_schema import Table
 
@@ -55,6 +56,15 @@ class Profile:
                 and self.distinct == self.high - self.low + 1)
 
 
+@contextmanager
+def bounded(conn: psycopg.Connection) -> Iterator[None]:
+    """A transaction whose statements stop at TIMEOUT (psycopg.errors.QueryCanceled): discover reads a live
+    database and must never hold it up with one long scan."""
+    with conn.transaction():
+        conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(TIMEOUT)))
+        yield
+
+
 def comparable(a: str, b: str) -> bool:
     return a == b or (a in INTEGERS and b in INTEGERS) or (a in STRONG and b in STRONG and "uuid" not in (a, b))
 
@@ -83,7 +93,7 @@ def profile_table(conn: psycopg.Connection, table: QualifiedName, columns: list[
     """The statistics and sampled values of the table's columns, in one statement."""
     if not columns:
         return []
-    source = sql.SQL("{} TABLESAMPLE SYSTEM ({}) REPEATABLE (0)").format(ddl.table_ref(table), sql.Literal(sample_percent)) \
+    source = sql.SQL("{} {}").format(ddl.table_ref(table), orphans.tablesample(sample_percent)) \
         if sample_percent is not None else ddl.table_ref(table)
     parts = []
     for column, typ in columns:
@@ -95,8 +105,7 @@ def profile_table(conn: psycopg.Connection, table: QualifiedName, columns: list[
             "ORDER BY {order} LIMIT {n}) s)").format(
             c=c, cast=sql.SQL("::text" if typ == "uuid" else ""), order=order, n=sql.Literal(SAMPLED_VALUES)))
     query = sql.SQL("WITH r AS MATERIALIZED (SELECT * FROM {}) SELECT {} FROM r").format(source, sql.SQL(", ").join(parts))
-    with conn.transaction():
-        conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(TIMEOUT)))
+    with bounded(conn):
         row = conn.execute(query).fetchone()
     found = []
     for i, (column, typ) in enumerate(columns):
@@ -118,8 +127,7 @@ def whole_key(conn: psycopg.Connection, key: Profile, rows: int) -> None:
     cast = sql.SQL("::text" if key.type == "uuid" else "")
     query = sql.SQL("SELECT min({c}{cast})::text, max({c}{cast})::text FROM {t}").format(
         c=sql.Identifier(key.column), cast=cast, t=ddl.table_ref(key.table))
-    with conn.transaction():
-        conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(TIMEOUT)))
+    with bounded(conn):
         row = conn.execute(query).fetchone()
     low, high = row if row else (None, None)
     key.low, key.high = (int(low), int(high)) if key.integer and low is not None else (low, high)
@@ -152,8 +160,7 @@ def probe(conn: psycopg.Connection, key: Profile, children: list[Profile]) -> li
         sql.Literal([str(v) for v in wanted] if not key.integer else wanted), array, ddl.table_ref(key.table),
         sql.Identifier(key.column))
     try:
-        with conn.transaction():
-            conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(TIMEOUT)))
+        with bounded(conn):
             present = {r[0] for r in conn.execute(query)}
     except psycopg.errors.QueryCanceled:
         return []  # a key too slow to probe: its candidates are left to the names

@@ -44,7 +44,8 @@ def _not_null(fk: ForeignKey) -> sql.Composed:
 OWN_STATEMENT = "/* fkguard */"
 
 
-def _anti_join(conn: psycopg.Connection, fk: ForeignKey, select: sql.Composable) -> sql.Composed:
+def select_orphans(conn: psycopg.Connection, fk: ForeignKey, select: sql.Composable) -> sql.Composed:
+    """Any select list over the orphan rows, the referencing table aliased fk (to_jsonb(fk) is the whole row)."""
     return sql.SQL(OWN_STATEMENT) + sql.SQL(" SELECT {select} FROM {fk_table} fk LEFT JOIN {pk_table} pk ON {join} "
                    "WHERE pk.{first} IS NULL AND ({not_null})").format(
         select=select, fk_table=relation(conn, fk.table), pk_table=relation(conn, fk.references),
@@ -89,15 +90,10 @@ def count_orphans_together(conn: psycopg.Connection, fks: list[ForeignKey]) -> l
     return [found.get(tag, 0) for tag in range(len(fks))]
 
 
-def select_orphans(conn: psycopg.Connection, fk: ForeignKey, select: sql.Composable) -> sql.Composed:
-    """Any select list over the orphan rows, the referencing table aliased fk (to_jsonb(fk) is the whole row)."""
-    return _anti_join(conn, fk, select)
-
-
 def orphan_query(conn: psycopg.Connection, fk: ForeignKey, columns: tuple[str, ...] = ()) -> sql.Composed:
     """The orphan rows' key columns (and any extra columns asked for)."""
     wanted = list(dict.fromkeys([*fk.columns, *columns]))
-    return _anti_join(conn, fk, sql.SQL(", ").join(sql.SQL("fk.{}").format(sql.Identifier(c)) for c in wanted))
+    return select_orphans(conn, fk, sql.SQL(", ").join(sql.SQL("fk.{}").format(sql.Identifier(c)) for c in wanted))
 
 
 # RI_Initial_Check runs its anti-join with work_mem = maintenance_work_mem and hash_mem_multiplier = 1;
@@ -106,18 +102,22 @@ _AS_VALIDATE_DOES = ("SELECT set_config('work_mem', current_setting('maintenance
                      "set_config('hash_mem_multiplier', '1', true)")
 
 
+def tablesample(percent: float) -> sql.Composed:
+    """A repeatable sample of a table's pages: the same rows every time, so two runs can be compared."""
+    return sql.SQL("TABLESAMPLE SYSTEM ({}) REPEATABLE (0)").format(sql.Literal(percent))
+
+
 def count_orphans(conn: psycopg.Connection, fk: ForeignKey) -> int:
     with conn.transaction():
         conn.execute(_AS_VALIDATE_DOES)
-        return one(conn.execute(_anti_join(conn, fk, sql.SQL("count(*)"))))[0]
+        return one(conn.execute(select_orphans(conn, fk, sql.SQL("count(*)"))))[0]
 
 
 def count_keys_and_orphans(conn: psycopg.Connection, fk: ForeignKey, sample_percent: float | None = None) -> tuple[int, int]:
     """(referencing rows with a key, orphans among them): count_orphans's join and MATCH rule, with the rows
     it exempts counted too, for `fkguard discover`'s share. With sample_percent, only a repeatable
     TABLESAMPLE SYSTEM of the referencing table's pages is read (the parent side is looked up by its key)."""
-    sample = (sql.SQL(" TABLESAMPLE SYSTEM ({}) REPEATABLE (0)").format(sql.Literal(sample_percent))
-              if sample_percent is not None else sql.SQL(""))
+    sample = sql.SQL(" ") + tablesample(sample_percent) if sample_percent is not None else sql.SQL("")
     query = sql.SQL(OWN_STATEMENT) + sql.SQL(
         " SELECT count(*), count(*) FILTER (WHERE pk.{first} IS NULL) FROM {fk_table} fk{sample} "
         "LEFT JOIN {pk_table} pk ON {join} WHERE {not_null}").format(

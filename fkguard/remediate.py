@@ -147,10 +147,11 @@ def _not_null(conn: psycopg.Connection, fk: ForeignKey) -> list[str]:
         (ddl.table_ref(fk.table).as_string(conn), list(fk.columns)))]
 
 
-def _generated(conn: psycopg.Connection, fk: ForeignKey) -> list[str]:
+def _generated(conn: psycopg.Connection, table: QualifiedName) -> list[str]:
+    """The table's generated columns: PostgreSQL computes them, so nothing writes them back."""
     return [r[0] for r in conn.execute(
-        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attname = ANY(%s) AND attgenerated <> ''",
-        (ddl.table_ref(fk.table).as_string(conn), list(fk.columns)))]
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
+        "AND attgenerated <> ''", (ddl.table_ref(table).as_string(conn),))]
 
 
 def plan(conn: psycopg.Connection, fk: ForeignKey, action: str,
@@ -167,7 +168,7 @@ def plan(conn: psycopg.Connection, fk: ForeignKey, action: str,
                            f"Nothing changed: deal with those rows first (point them at another parent or remove "
                            f"them), or use --action nullify or --action accept for {fk.label}")
     if action == "nullify":
-        generated = _generated(conn, fk)
+        generated = [c for c in _generated(conn, fk.table) if c in fk.columns]
         if generated:
             return count, (f"{fk.table}.{', '.join(generated)} is a generated column, so the key cannot be set to "
                            f"NULL; use --action delete or --action accept")
@@ -333,10 +334,7 @@ def _restore_keys_by_content(conn: psycopg.Connection, table: QualifiedName, par
     within the group), so n identical rows nulled get n keys back. Rows that read alike cannot be told apart
     by any query, so which of them gets which key leaves the table's rows the same either way; when a group
     has fewer rows than copies, some were changed or deleted since, and nothing is put back."""
-    generated = [r[0] for r in conn.execute(
-        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
-        "AND attgenerated <> ''", (ddl.table_ref(table).as_string(conn),))]
-    values = {**values, "ignored": [*part.key_columns, *generated]}
+    values = {**values, "ignored": [*part.key_columns, *_generated(conn, table)]}
     # The text of jsonb is the finest reading of a row: numeric 1.0 and 1.00 are equal, but read apart. Both
     # sides are written by this session, so settings such as TimeZone cannot make one row read as two.
     pairs = sql.SQL("""WITH copies AS (
