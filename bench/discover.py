@@ -31,7 +31,8 @@ import psycopg
 from psycopg import sql
 
 from bench import discover_rollout
-from fkguard import discover, discover_names
+from fkguard import discover
+from fkguard.discover import names as discover_names
 from fkguard.settings import ConnectionSettings
 from fkguard_testing.scratch import PROJECT, local_env
 
@@ -414,7 +415,7 @@ def _run(settings: ConnectionSettings, schemas: list[str], true: set[Relation], 
     # The catalog it writes must load as it is (names unique and at most 63 bytes, every field valid).
     import tempfile
 
-    from fkguard import discover_catalog
+    from fkguard.discover import catalog as discover_catalog
     from fkguard.catalog import load_catalog
     with tempfile.TemporaryDirectory() as folder:
         written = Path(folder) / "discovered.yaml"
