@@ -30,7 +30,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from fkguard import discover, discover_names
+from bench import discover_rollout
+from fkguard import discover
+from fkguard.discover import names as discover_names
 from fkguard.settings import ConnectionSettings
 from fkguard_testing.scratch import PROJECT, local_env
 
@@ -348,7 +350,8 @@ def score(found: discover.Discovery, true: set[Relation], pk: dict[str, tuple[st
     miss_kinds = Counter(kind(r, pk) for r in true - proposed)
     return {"true": len(true), "proposed": len(proposed), "hits": len(hits),
             "precision": len(hits) / len(proposed) if proposed else 1.0, "recall": len(hits) / len(true) if true else 1.0,
-            "fp": sorted(proposed - true), "missed": sorted(true - proposed), "fp_kinds": fp_kinds, "miss_kinds": miss_kinds}
+            "fp": sorted(proposed - true), "missed": sorted(true - proposed), "fp_kinds": fp_kinds, "miss_kinds": miss_kinds,
+            "keys": proposed}
 
 
 def fixture(name: str) -> tuple[str, str, set[Relation]]:
@@ -361,7 +364,7 @@ def fixture(name: str) -> tuple[str, str, set[Relation]]:
     return schema, text, {(f"{schema}.{t}", tuple(c), f"{schema}.{p}", tuple(r)) for t, c, p, r in true}
 
 
-def bench_fixture(arg: str, keep: bool, use_names: bool, use_data: bool) -> dict:
+def bench_fixture(arg: str, keep: bool, use_names: bool, use_data: bool, walk: bool = False) -> dict:
     schema, text, true = fixture(arg.split(":", 1)[1])
     name = "discover_bench_" + re.sub(r"\W+", "_", schema.lower())
     env = local_env()
@@ -374,9 +377,19 @@ def bench_fixture(arg: str, keep: bool, use_names: bool, use_data: bool) -> dict
     result = _run(settings, [schema], true, use_names, use_data)
     result.update(schema=f"{schema} (tests/discover_shapes.py)", total=time.monotonic() - started, refused=0, notes=[],
                   filled=0, failures=[], repaired=0)
-    if not keep:
-        _superuser(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        if walk:
+            result["rollout"] = _rollout(settings, [schema], result["keys"])
+    finally:
+        if not keep:
+            _superuser(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return result
+
+
+def _rollout(settings: ConnectionSettings, schemas: list[str], keys: set[Relation]) -> list[discover_rollout.Step]:
+    """--rollout: the catalog `fkguard discover` writes for the database, through the user's path (its steps)."""
+    say(f"{settings.database}: rolling out the discovered catalog (stack {discover_rollout.STACK})")
+    return discover_rollout.rollout(settings, schemas, keys)
 
 
 SAMPLING: dict[str, int] = {}  # --sample-above / --sample-rows, when given
@@ -402,7 +415,7 @@ def _run(settings: ConnectionSettings, schemas: list[str], true: set[Relation], 
     # The catalog it writes must load as it is (names unique and at most 63 bytes, every field valid).
     import tempfile
 
-    from fkguard import discover_catalog
+    from fkguard.discover import catalog as discover_catalog
     from fkguard.catalog import load_catalog
     with tempfile.TemporaryDirectory() as folder:
         written = Path(folder) / "discovered.yaml"
@@ -412,7 +425,8 @@ def _run(settings: ConnectionSettings, schemas: list[str], true: set[Relation], 
     return result
 
 
-def bench_one(paths: list[Path], keep: bool = False, use_names: bool = True, use_data: bool = True) -> dict:
+def bench_one(paths: list[Path], keep: bool = False, use_names: bool = True, use_data: bool = True,
+              walk: bool = False) -> dict:
     path = paths[0]
     name = "discover_bench_" + re.sub(r"\W+", "_", path.stem.lower())
     started = time.monotonic()
@@ -447,8 +461,12 @@ def bench_one(paths: list[Path], keep: bool = False, use_names: bool = True, use
     result = _run(settings, schemas, set(relations), use_names, use_data)
     result.update(schema=path.stem, total=time.monotonic() - started, refused=refused, notes=notes,
                   filled=filled, failures=failures, repaired=repaired)
-    if not keep:
-        _superuser(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        if walk:
+            result["rollout"] = _rollout(settings, schemas, result["keys"])
+    finally:
+        if not keep:
+            _superuser(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return result
 
 
@@ -472,6 +490,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-rows", type=int, help="discover's --sample-rows")
     parser.add_argument("--no-names", action="store_true", help="without names: the data's candidates only, unranked")
     parser.add_argument("--no-data", action="store_true", help="without the data's candidates: names only, as before")
+    parser.add_argument("--rollout", action="store_true", help="then take the catalog `fkguard discover --out` writes, "
+                        "unchanged, through init, audit, the gated preview and up, validation, verify and destroy "
+                        "(bench/discover_rollout.py); exit 1 at the first step that fails")
     args = parser.parse_args(argv)
     SAMPLING.update({k: v for k, v in (("sample_above", args.sample_above), ("sample_rows", args.sample_rows))
                      if v is not None})
@@ -481,10 +502,15 @@ def main(argv: list[str] | None = None) -> int:
         path = paths[0]
         say(f"{arg}: loading")
         use_names, use_data = not args.no_names, not args.no_data
-        if arg.startswith("shapes:"):
-            results.append(bench_fixture(arg, args.keep, use_names, use_data))
-            continue
-        r = bench_one(paths, args.keep, use_names, use_data)
+        try:
+            if arg.startswith("shapes:"):
+                results.append(bench_fixture(arg, args.keep, use_names, use_data, args.rollout))
+                continue
+            r = bench_one(paths, args.keep, use_names, use_data, args.rollout)
+        except discover_rollout.RolloutFailed as failed:
+            print(discover_rollout.table(arg, failed.steps))
+            print(f"\nbench.discover: {arg}: the rollout failed at '{failed.step}':\n{failed.output}", file=sys.stderr)
+            return 1
         results.append(r)
         say(f"{path.stem}: {r['tables']} tables, {r['refused']} statements refused, "
             f"rows filled in {r['filled']} empty tables, {len(r['failures'])} tables left empty, "
@@ -498,6 +524,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  fp   {p[0]} ({', '.join(p[1])}) -> {p[2]} ({', '.join(p[3])})")
         for p in r["missed"][: args.show]:
             print(f"  miss {p[0]} ({', '.join(p[1])}) -> {p[2]} ({', '.join(p[3])})")
+    for r in results:
+        if "rollout" in r:
+            print(f"\n{discover_rollout.table(r['schema'], r['rollout'])}")
     with open("/proc/loadavg") as f:
         print(f"\nload average: {' '.join(f.read().split()[:3])}")
     return 0

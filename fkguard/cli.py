@@ -413,7 +413,8 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _discover(args: argparse.Namespace) -> int:
-    from fkguard import discover, discover_catalog
+    from fkguard import discover
+    from fkguard.discover import catalog as discover_catalog
 
     out = Path(args.out) if args.out else None
     if out is not None and out.exists() and not args.force:

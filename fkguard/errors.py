@@ -30,6 +30,14 @@ def _restore(cls: type[FkguardError], args: tuple[Any, ...], fields: dict[str, A
     return exc
 
 
+class SettingsError(FkguardError):
+    """Stack config that cannot give a connection; the message names the key and the fix."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key  # the config key at fault (postgresql:port, ...), when there is one
+
+
 # What an entry point turns into one line; anything else is a bug and keeps its traceback.
 EXPECTED: tuple[type[BaseException], ...] = (FkguardError, psycopg.Error)
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fkguard import settings, stack_secrets
+from fkguard import pulumi_sdk, settings, stack_secrets
 from fkguard.errors import FkguardError
 from fkguard.props import RESOURCE_TYPE
 
 if TYPE_CHECKING:
-    from pulumi.automation import EngineEvent, LocalWorkspace, Stack
+    from pulumi.automation import EngineEvent, Stack
 
 OK, FAILED, NOT_STARTED = "ok", "failed", "not started"
 POLICY_PACK = "policies"  # the same gate as make's GATE: --policy-pack policies --policy-pack-config policy-config.<stack>.json
@@ -52,14 +52,7 @@ def gate(stack: str, project_dir: Path) -> tuple[list[str], list[str]]:
 
 def unselected(stack: str, project_dir: Path) -> Stack:
     """An automation Stack on its own workspace, without `pulumi stack select` (see the module's docstring)."""
-    from pulumi.automation import Stack
-    from pulumi.automation._stack import StackInitMode
-
-    class _Unselected(Stack):
-        def __init__(self, name: str, workspace: LocalWorkspace) -> None:  # noqa: D107 (Stack.__init__ would select)
-            self.name, self.workspace, self._mode = name, workspace, StackInitMode.SELECT
-
-    return _Unselected(stack, settings.workspace(stack, project_dir))
+    return pulumi_sdk.unselected_stack(stack, settings.workspace(stack, project_dir))
 
 
 @dataclass

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from fkguard.errors import FkguardError
+from fkguard import stack_secrets
+from fkguard.errors import FkguardError, SettingsError
 
 if TYPE_CHECKING:  # imported where used: the provider and most commands never start pulumi
     from pulumi.automation import LocalWorkspace, PulumiCommand
@@ -77,14 +78,6 @@ def _existing_file(path: str | None, key: str, stack: str) -> str | None:
     if not full.is_file():
         raise SettingsError(f"{key} of {stack} names {path}, which is not a file: fix the path", key=key)
     return str(full.resolve())
-
-
-class SettingsError(FkguardError):
-    """Stack config that cannot give a connection; the message names the key and the fix."""
-
-    def __init__(self, message: str, *, key: str | None = None) -> None:
-        super().__init__(message)
-        self.key = key  # the config key at fault (postgresql:port, ...), when there is one
 
 
 def namespace_values(config: Mapping[str, Any], namespace: str, known: Sequence[str], stack: str,
@@ -207,8 +200,6 @@ def workspace(stack: str, project_dir: Path | None = None) -> LocalWorkspace:
     environment of fkguard.stack_secrets (a throwaway stack gets the public passphrase, a real stack is
     refused with it). Its reads name the stack (--stack) and never select it."""
     from pulumi.automation import LocalWorkspace
-
-    from fkguard import stack_secrets  # it builds on this module's SettingsError
 
     project_dir = (project_dir or Path.cwd()).resolve()
     env = stack_secrets.env_for(stack, os.environ, project_dir)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from fkguard.settings import SettingsError
+from fkguard.errors import SettingsError
 
 LOCAL_STACK = "local"
 TEST_STACK_PREFIX = "test-"  # stacks that tests and benchmarks create and destroy

@@ -13,9 +13,7 @@ name must never change, or existing stacks could no longer load it.
 
 from __future__ import annotations
 
-import sys
 import threading
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -24,7 +22,7 @@ import psycopg
 import pulumi
 from pulumi import dynamic
 
-from fkguard import connections, identity, rollout
+from fkguard import connections, identity, pulumi_sdk, rollout
 from fkguard import props as resource_props
 from fkguard.catalog import ForeignKey, entry_problems
 from fkguard.errors import EXPECTED, OneLineTracebacks, one_line
@@ -92,20 +90,12 @@ def _connect(what: str, fk: ForeignKey | str) -> Iterator[psycopg.Connection]:
                                    constraint=fk if isinstance(fk, str) else fk.name) from None
 
 
-def _one_line_errors_in_the_provider_server() -> None:
-    """The SDK's provider server (`python -m pulumi.dynamic`, this process's __main__) reports a failed step
-    with traceback.format_exc(): give it OneLineTracebacks there, so an fkguard refusal or PostgreSQL's
-    is its one line and a bug keeps its traceback. Nothing else in the process is affected."""
-    server = sys.modules.get("__main__")
-    if getattr(server, "traceback", None) is traceback and hasattr(server, "_abort_with_traceback"):
-        server.traceback = OneLineTracebacks()  # type: ignore[union-attr]
-
-
 class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
     def configure(self, req: dynamic.ConfigureRequest) -> None:
         global _connection, _options, _config_error
-        _one_line_errors_in_the_provider_server()
-        raw = getattr(req.config, "_props", None)
+        # An fkguard refusal or PostgreSQL's shows as its one line; a bug keeps its traceback.
+        pulumi_sdk.format_provider_failures_with(OneLineTracebacks())
+        raw = pulumi_sdk.provider_config(req)
         if raw is None:  # an SDK without the raw mapping: ask for the keys fkguard knows
             from fkguard import options, settings
 

@@ -2,12 +2,16 @@
 fixture (with orphans planted) -> the file -> fkguard:catalog -> audit -> the policy gate refuses the
 orphans -> remediate -> pulumi up (NOT VALID) -> validate -> fkguard verify."""
 
+import dataclasses
 import json
 
 import pytest
 
+from bench import discover_rollout
+from fkguard import discover
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
+from tests import discover_shapes as shapes
 from tests.test_discover import fresh_database
 
 PLAN = load_catalog()
@@ -66,3 +70,44 @@ def test_discovered_catalog_rolls_out_unchanged(project, conn):
         "FOREIGN KEY (stage_id) REFERENCES workflow_stages(id) ON DELETE RESTRICT")
     assert project.fkguard("verify", "-s", "local").returncode == 0
     assert path.read_text() == written  # the file went through unchanged
+
+
+@pytest.fixture()
+def shop(pg):
+    """discover_shapes' shop schema (its audit log keeps rows of deleted customers: orphans) in a database of its own."""
+    for connection in fresh_database(pg, "discover_rollout"):
+        connection.autocommit = True
+        connection.execute(shapes.SHOP_SQL)
+        yield connection, dataclasses.replace(pg, database="discover_rollout")
+
+
+@pytest.mark.e2e
+def test_the_bench_rolls_the_discovered_catalog_out_on_a_named_stack(shop):
+    """`python -m bench.discover … --rollout`'s walk: `fkguard discover --out` writes the file, which goes unchanged
+    through a stack `qa` made by `fkguard init` (a passphrase file of its own), audit, remediate, the gated preview
+    and up, validation, verify, destroy and stack rm; the stack and its keys are gone afterwards."""
+    conn, settings = shop
+    found = discover.discover(conn, [shapes.SHOP], progress=lambda _: None)
+    keys = {(str(c.table), tuple(c.columns), str(c.references), tuple(c.referenced_columns)) for c in found.proposed}
+    declared = conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f'").fetchone()[0]
+
+    steps = discover_rollout.rollout(settings, [shapes.SHOP], keys)
+    result = {s.name: s.result for s in steps}
+    n = len(keys)
+    assert result["fkguard discover --out"] == f"{n} keys written"
+    assert result["fkguard audit"].endswith(f"orphans in {n} relationships") and not result["fkguard audit"].startswith(
+        "0 "), result  # audit_events' orphans: remediated, then the gate lets every key in
+    assert result["fkguard remediate --all --action delete"] == "ok"
+    assert result["fkguard audit (again)"] == f"0 orphans in {n} relationships"
+    assert result["gated pulumi up"] == f"{n} keys added NOT VALID"
+    assert result["gated pulumi up (validate)"] == f"{n} keys validated"
+    assert result["fkguard verify"].endswith("checks passed"), result
+    assert result["pulumi destroy"] == f"all {n} keys dropped"
+    assert result["the file unchanged"].startswith("sha256 ")
+    # Nothing left behind: the schema's own keys only.
+    assert conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f'").fetchone()[0] == declared
+
+    with pytest.raises(discover_rollout.RolloutFailed) as failed:  # the file must hold the keys the bench scored
+        discover_rollout.rollout(settings, [shapes.SHOP], keys - {min(keys)})
+    assert failed.value.step == "the file holds the keys the bench scored"
+    assert "1 in the file only" in failed.value.output

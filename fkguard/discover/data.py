@@ -25,7 +25,7 @@ from psycopg import sql
 
 from fkguard import ddl, orphans
 from fkguard.catalog import QualifiedName
-from fkguard.discover_schema import Table
+from fkguard.discover.schema import Table
 
 SAMPLED_VALUES = 12   # distinct values per column taken for the sampled anti-join
 INTEGERS = frozenset({"smallint", "integer", "bigint"})

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from fkguard.discover import Candidate, Discovery
+from fkguard.discover.model import Candidate, Discovery
 
 
 def _share(c: Candidate) -> str:

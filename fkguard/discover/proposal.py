@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from typing import TYPE_CHECKING
 
 import psycopg
 
-from fkguard import discover_names as names
 from fkguard.catalog import MAX_IDENTIFIER_BYTES, TIERS, QualifiedName
-from fkguard.discover_schema import Existing, Table
-
-if TYPE_CHECKING:
-    from fkguard.discover import Candidate
+from fkguard.discover import names
+from fkguard.discover.model import Candidate
+from fkguard.discover.schema import Existing, Table
 
 
 def _short(name: str) -> str:
