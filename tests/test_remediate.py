@@ -293,12 +293,14 @@ def test_undo_puts_both_keys_back_where_both_were_nulled_last_first(links):
 def test_undo_of_a_nullify_refuses_when_a_row_is_no_longer_there_as_copied(links, pg, monkeypatch, capsys, change):
     from fkguard import cli
     from fkguard.options import Options
+    from fkguard.stack_context import StackContext
 
     fk = LINKS["item_tag_tag"]
     remediate.apply(links, fk, "nullify", "l4")
     links.execute(change)
     changed = link_rows(links)
-    monkeypatch.setattr(cli, "_stack_context", lambda stack: (pg, Options(), list(LINKS.values())))
+    context = StackContext("local", Path.cwd(), pg, Options(), list(LINKS.values()), [])
+    monkeypatch.setattr(cli, "_stack", lambda stack: context)
     code = cli.main(["remediate", "-s", "local", "--undo", "l4", "--yes"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == [
