@@ -21,135 +21,25 @@ from fkguard import (
     live,
     orphans,
     remediate,
-    rollout,
     settings,
     stack_context,
     stack_secrets,
     stackstate,
-    verify,
 )
-from fkguard.catalog import TIERS, CatalogError, ForeignKey, find, load_catalog
-from fkguard.desired import desired, observed
+from fkguard.catalog import TIERS, CatalogError
+from fkguard.commands import common
+from fkguard.commands import monitor as monitor_command
+from fkguard.commands import seed as seed_command
+from fkguard.commands import status as status_command
+from fkguard.commands import verify as verify_command
 from fkguard.errors import EXPECTED, FkguardError, one_line
 from fkguard.locks import LockPolicy
 
 
-class CommandError(FkguardError):
-    """A command refused before it changed anything; the message says what to do instead."""
-
-
-def _stack(stack: str) -> stack_context.StackContext:
-    """A stack as the program and the pack see it: its connection, options, catalog and accepted debt, read from
-    the project folder (found from the current folder, as pulumi finds it), whatever subfolder fkguard runs in."""
-    return stack_context.for_stack(stack, stack_context.find_project(Path.cwd()))
-
-
-def _print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
-    for line in (headers, ["-" * w for w in widths], *rows):
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
-
-
-def _seed(args: argparse.Namespace) -> int:
-    from fkguard.apms.generate import generate, row_counts
-
-    row_counts(args.scale)  # refuses a bad scale before touching the database
-    context = _stack(args.stack)
-    conn_settings, catalog = context.connection, context.catalog
-    if args.catalog:
-        catalog = load_catalog(args.catalog)
-    print(f"fkguard seed: resetting the APMS schema in {conn_settings.describe()}", file=sys.stderr)
-    with conn_settings.connect() as conn:
-        counts = generate(conn, args.scale, {fk: args.orphans for fk in catalog})
-    print(f"fkguard seed: {sum(counts.values()):,} rows in {len(counts)} tables", file=sys.stderr)
-    return 0
-
-
-def _status(args: argparse.Namespace) -> int:
-    context = _stack(args.stack)
-    conn_settings, options, catalog, debts = context.connection, context.options, context.catalog, context.debts
-    recorded = stackstate.recorded_constraints(args.stack, context.project_dir)
-    rows = []
-    with conn_settings.connect() as conn:
-        for fk in catalog:
-            found = rollout.read(conn, fk)  # a partitioned table's leaves too (fkguard.partitions)
-            in_db = observed(found)
-            in_stack = recorded[fk.qualified].state if fk.qualified in recorded else "absent"
-            goal = desired(fk, options, debt.accepted(debts, fk, args.stack))
-            # Validation state aside, is it the constraint the catalog describes? (a hand-made DEFERRABLE, say)
-            differs = found.differences(fk) if found is not None else []
-            rows.append({"constraint": fk.label, "tier": fk.tier, "database": in_db, "stack": in_stack,
-                         "config": goal.state, "kept_not_valid": goal.why or None,
-                         "drift": in_db != in_stack or bool(differs), "differs": differs,
-                         "waivers": [{"policy": w.policy, "reason": w.reason, "by": w.by} for w in fk.waivers]})
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        def note(row: dict) -> str:
-            if row["differs"]:  # refresh records the database's definition, then up puts back the catalog's
-                return f"drift: definition differs: {'; '.join(row['differs'])}: pulumi up --refresh restores it"
-            if row["drift"]:
-                return "drift: run pulumi refresh"
-            return f"stays not valid: {row['kept_not_valid']}" if row["kept_not_valid"] else ""
-
-        _print_table(["constraint", "tier", "database", "stack", "config", ""],
-                     [[r["constraint"], r["tier"], r["database"], r["stack"], r["config"], note(r)] for r in rows])
-        counts = {s: sum(r["database"] == s for r in rows) for s in ("validated", "not valid", "absent")}
-        drifted = sum(bool(r["differs"]) for r in rows)
-        print(f"\n{args.stack}: {counts['validated']} validated, {counts['not valid']} not valid, "
-              f"{counts['absent']} absent in the database" + (f"; {drifted} defined otherwise than the catalog"
-                                                               if drifted else ""))
-        for fk in (fk for fk in catalog if fk.waivers):
-            print(f"{fk.label}: " + "; ".join(f"policy {w}" for w in fk.waivers))
-    return 0
-
-
-def _monitor(args: argparse.Namespace) -> int:
-    from fkguard import monitor
-
-    context = _stack(args.stack)
-    conn_settings, catalog = context.connection, context.catalog
-    baseline = stackstate.recorded_output(args.stack, monitor.BASELINE_TYPE, "snapshot", context.project_dir)
-    if not baseline:
-        raise CommandError(f"stack {args.stack!r} has no monitoring baseline: it is taken by the rollout's first "
-                           f"`pulumi up` (fkguard:addTiers), before its first change")
-    with conn_settings.connect(application_name="fkguard-monitor") as conn:
-        found = monitor.compare(conn, baseline, catalog, args.stack, min_calls=args.min_calls,
-                                acceptable_ms=args.acceptable_ms, rollback_ms=args.rollback_ms)
-    if args.json:
-        print(json.dumps(found.as_dict(), indent=2))
-    else:
-        print(f"{args.stack}: since the baseline of {found.since} ({found.source})")
-        if found.statements:
-            _print_table(["mean before ms", "mean since ms", "delta ms", "calls since", "statement"],
-                         [[r["mean_before_ms"], r["mean_since_ms"], f"{r['delta_ms']:+.3f}", r["calls_since"],
-                           r["query"][:80]] for r in found.statements[:15]])
-            print()
-        for finding in found.findings:
-            print(f"{finding.verdict}: {finding.what}")
-        print(f"\nverdict: {found.verdict} (the plan: up to +{args.acceptable_ms:g} ms acceptable, rollback above "
-              f"+{args.rollback_ms:g} ms or an error rate up by more than {monitor.ERROR_RATE_POINTS:g} points)")
-        if found.rollback_command:
-            print(f"roll back with: {found.rollback_command}")
-    return {monitor.ACCEPTABLE: 0, monitor.INVESTIGATE: 1, monitor.ROLLBACK: 3}[found.verdict]
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _selected(catalog: list[ForeignKey], names: list[str], table: str | None = None) -> list[ForeignKey]:
-    """The keys `--constraint` names (a label, schema.table.name, or a name with --table), in catalog order."""
-    if not names:
-        return catalog
-    chosen = {find(catalog, name, table=table) for name in names}
-    return [fk for fk in catalog if fk in chosen]
-
-
 def _audit(args: argparse.Namespace) -> int:
-    context = _stack(args.stack)
+    context = common.load_stack(args.stack)
     conn_settings, catalog, debts = context.connection, context.catalog, context.debts
-    chosen = _selected(catalog, args.constraint, args.table)
+    chosen = common.selected(catalog, args.constraint, args.table)
     if args.all_rows:
         with conn_settings.connect() as conn:
             # Every orphan as one JSON line, streamed from a server-side cursor: flat memory.
@@ -158,7 +48,7 @@ def _audit(args: argparse.Namespace) -> int:
                     print(json.dumps({"constraint": fk.label, **row}))
         return 0
     started = time.monotonic()
-    findings = audit.audit(conn_settings, chosen, args.sample, progress=_progress, jobs=args.jobs)
+    findings = audit.audit(conn_settings, chosen, args.sample, progress=common.progress, jobs=args.jobs)
     elapsed = time.monotonic() - started
     total = sum(f.orphans or 0 for f in findings)
     accepted = {f.fk.label: entry for f in findings
@@ -173,7 +63,7 @@ def _audit(args: argparse.Namespace) -> int:
                                              if f.fk.label in accepted else None, "stale_debt": stale.get(f.fk.label)}
                                             for f in findings]}, indent=2))
     else:
-        _print_table(["constraint", "tier", "relationship", "orphans", "seconds", ""],
+        common.print_table(["constraint", "tier", "relationship", "orphans", "seconds", ""],
                      [[f.fk.label, f.fk.tier, f"{f.fk.table}.{','.join(f.fk.columns)} -> {f.fk.references}",
                        "n/a: " + f.note if f.orphans is None else f.orphans, f"{f.seconds:.2f}",
                        debt.label(accepted[f.fk.label]) if f.fk.label in accepted
@@ -181,7 +71,7 @@ def _audit(args: argparse.Namespace) -> int:
         for f in findings:
             if f.sample:
                 print(f"\n{f.fk.label}: {f.orphans} orphans, first {len(f.sample)}:")
-                _print_table(list(f.sample[0]), [list(r.values()) for r in f.sample])
+                common.print_table(list(f.sample[0]), [list(r.values()) for r in f.sample])
         summary = f"\n{args.stack}: {total} orphans in {sum(bool(f.orphans) for f in findings)} of {len(findings)} relationships"
         if accepted:
             summary += f", {total - open_orphans} of them accepted as debt in {len(accepted)}"
@@ -193,28 +83,20 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if open_orphans else 0
 
 
-def _confirm(question: str, yes: bool) -> bool:
-    if yes:
-        return True
-    if not sys.stdin.isatty():
-        raise remediate.RemediationError("nothing changed: add --yes to proceed without a prompt")
-    return input(f"{question} Type yes to proceed: ").strip().lower() == "yes"
-
-
 def _remediate(args: argparse.Namespace) -> int:
-    context = _stack(args.stack)
+    context = common.load_stack(args.stack)
     conn_settings, options, catalog = context.connection, context.options, context.catalog
     policy = LockPolicy.from_options(options)  # the same lock and statement budget as every other statement
     with conn_settings.connect() as conn:
         if args.list:
-            _print_table(["batch", "constraint", "table", "action", "rows", "quarantined at", "restored"],
+            common.print_table(["batch", "constraint", "table", "action", "rows", "quarantined at", "restored"],
                          [[b.batch, b.constraint_name, f"{b.schema}.{b.table}", b.action, b.rows, b.quarantined_at,
                            "yes" if b.restored else ""] for b in remediate.batches(conn)])
             return 0
         if args.undo:
             parts = [b for b in remediate.batches(conn) if b.batch == args.undo]
             rows = sum(b.rows for b in parts if not b.restored)
-            if parts and not _confirm(f"Put {rows} rows of batch {args.undo} back?", args.yes):
+            if parts and not common.confirm(f"Put {rows} rows of batch {args.undo} back?", args.yes):
                 print("fkguard remediate: nothing changed")
                 return 1
             print(f"fkguard remediate: put back {remediate.undo(conn, args.undo, policy)} rows of batch {args.undo}")
@@ -223,7 +105,7 @@ def _remediate(args: argparse.Namespace) -> int:
             raise remediate.RemediationError("say what to do: --action delete, nullify or accept (or --undo, --list)")
         if not args.constraint and not args.all:
             raise remediate.RemediationError("say which relationships: --constraint <name> (repeatable) or --all")
-        chosen = _selected(catalog, args.constraint, args.table)
+        chosen = common.selected(catalog, args.constraint, args.table)
         # Every relationship is planned, against the whole catalog, before the first one changes anything.
         plans, refusals = [], []
         for fk in chosen:
@@ -249,7 +131,7 @@ def _remediate(args: argparse.Namespace) -> int:
             print(f"  {fk.label}: {count} orphan rows of {fk.table}: {what}")
         if args.action == "accept" and not (args.reason or "").strip():
             raise debt.DebtError("accepting orphans as debt needs a reason: --reason '<why, and the ticket>'")
-        if not _confirm(f"{args.action} {sum(c for _, c in plans)} rows in {len(plans)} relationships?", args.yes):
+        if not common.confirm(f"{args.action} {sum(c for _, c in plans)} rows in {len(plans)} relationships?", args.yes):
             print("fkguard remediate: nothing changed")
             return 1
         if args.action == "accept":
@@ -269,7 +151,7 @@ def _remediate(args: argparse.Namespace) -> int:
                                                      f"{batch} (undo: fkguard remediate -s {args.stack} --undo "
                                                      f"{batch})", constraint=fk.label) from None
                 raise
-            _progress(f"remediate: {fk.label}: {result.rows} rows copied to quarantine and {done}")
+            common.progress(f"remediate: {fk.label}: {result.rows} rows copied to quarantine and {done}")
         print(f"fkguard remediate: batch {batch} (undo: fkguard remediate -s {args.stack} --undo {batch})")
         # The plan's Step 1.3: removing a parent can orphan its own children, so look again.
         left = {fk.label: n for fk in catalog if (n := audit.audit_one(conn, fk, 0).orphans)}
@@ -282,28 +164,8 @@ def _remediate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify(args: argparse.Namespace) -> int:
-    context = _stack(args.stack)
-    conn_settings, options, catalog = context.connection, context.options, context.catalog
-    with conn_settings.connect() as conn:
-        summary, checks = verify.verify(conn, catalog, options, options.lock_timeout_ms, context.debts, args.stack)
-    failed = [c for c in checks if not c.ok]
-    accepted = [c for c in checks if c.accepted]
-    if args.json:
-        print(json.dumps({"stack": args.stack, **summary, "ok": not failed,
-                          "checks": [{**c.__dict__, "verdict": c.verdict} for c in checks]}, indent=2))
-    else:
-        _print_table(["count", "value"], [[k.replace("_", " "), v] for k, v in summary.items()])
-        print()
-        _print_table(["check", "", "detail"], [[c.name, c.verdict, c.detail] for c in checks])
-        print(f"\n{args.stack}: {len(checks) - len(failed) - len(accepted)} of {len(checks)} checks passed"
-              + (f"; {len(accepted)} accepted as debt" if accepted else "")
-              + (f"; {len(failed)} failed" if failed else ""))
-    return 1 if failed else 0
-
-
 def _debt(args: argparse.Namespace) -> int:
-    context = _stack(args.stack)
+    context = common.load_stack(args.stack)
     entries = [d for d in context.debts if d.stack == args.stack]
     rows, stale = [], set()
     with context.connection.connect() as conn:
@@ -323,9 +185,9 @@ def _debt(args: argparse.Namespace) -> int:
                 stale.add(entry.constraint)
             rows.append([entry.constraint, entry.orphans, "n/a" if count is None else count,
                          f"stale: {reason}" if reason else "needed", entry.reason, entry.accepted_by, entry.accepted_on])
-    _print_table(["constraint", "accepted", "orphans now", "", "reason", "by", "on"], rows)
+    common.print_table(["constraint", "accepted", "orphans now", "", "reason", "by", "on"], rows)
     if args.prune and stale:
-        if not _confirm(f"Remove {len(stale)} entries ({', '.join(sorted(stale))}) from {debt.FILE_NAME}?", args.yes):
+        if not common.confirm(f"Remove {len(stale)} entries ({', '.join(sorted(stale))}) from {debt.FILE_NAME}?", args.yes):
             print("fkguard debt: nothing changed")
             return 1
         gone = debt.remove(context.project_dir, args.stack, stale)
@@ -339,9 +201,9 @@ def _debt(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    context = _stack(args.stack)
+    context = common.load_stack(args.stack)
     catalog, project = context.catalog, context.project_dir
-    named = set(_selected(catalog, args.constraint, args.table)) if args.constraint else set()
+    named = set(common.selected(catalog, args.constraint, args.table)) if args.constraint else set()
     wanted = [fk for fk in catalog if fk.tier in args.tier or fk in named]
     if not wanted:
         raise CatalogError("say what to roll back: --tier <tier> or --constraint <name>")
@@ -374,7 +236,7 @@ def _rollback(args: argparse.Namespace) -> int:
     if args.print_only:
         return 0
     if not args.yes and not sys.stdin.isatty():
-        raise CommandError("nothing dropped: pulumi asks for a confirmation and there is no terminal to answer it; "
+        raise common.CommandError("nothing dropped: pulumi asks for a confirmation and there is no terminal to answer it; "
                            "add --yes (or --print to see the command only)")
     command[0] = settings.pulumi_cli(project)
     # The CLI, not pulumi.automation's Stack.destroy(target=..., target_dependents=True): that would first
@@ -417,22 +279,22 @@ def _discover(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else None
     if out is not None and out.exists() and not args.force:
-        raise CommandError(f"{out} exists (a catalog someone may have edited): choose another --out, or add --force "
+        raise common.CommandError(f"{out} exists (a catalog someone may have edited): choose another --out, or add --force "
                            f"to replace it")
     if out is not None and not out.parent.is_dir():
-        raise CommandError(f"{out.parent} is not a folder: create it, or choose another --out")
+        raise common.CommandError(f"{out.parent} is not a folder: create it, or choose another --out")
     # The connection only: the stack's catalog may not exist yet (discover is what writes it).
     project = stack_context.find_project(Path.cwd())
     conn_settings = settings.ConnectionSettings.from_config(settings.stack_config(args.stack, project),
                                                             stack=f"stack {args.stack!r}")
     with conn_settings.connect(application_name="fkguard-discover") as conn:
         conn.execute("SET default_transaction_read_only = on")  # discover reads; nothing it runs may write
-        found = discover.discover(conn, args.schema, progress=_progress, sample_above=args.sample_above,
+        found = discover.discover(conn, args.schema, progress=common.progress, sample_above=args.sample_above,
                                   sample_rows=args.sample_rows, min_share=args.min_share)
     text = discover_catalog.to_yaml(found, conn_settings.describe())
     if out is not None:
         out.write_text(text)
-        _progress(f"discover: wrote {len(found.proposed)} foreign keys to {args.out}; next: pulumi config set "
+        common.progress(f"discover: wrote {len(found.proposed)} foreign keys to {args.out}; next: pulumi config set "
                   f"fkguard:catalog {args.out} -s {args.stack}, then fkguard audit -s {args.stack}")
     if args.json:
         print(json.dumps(discover_catalog.as_json(found), indent=2))
@@ -444,7 +306,7 @@ def _discover(args: argparse.Namespace) -> int:
 def _fleet(args: argparse.Namespace) -> int:
     from fkguard import fleet
 
-    return fleet.command(args, _print_table)
+    return fleet.command(args, common.print_table)
 
 
 def _state_db(args: argparse.Namespace) -> int:
@@ -454,7 +316,7 @@ def _state_db(args: argparse.Namespace) -> int:
     if args.password_env:
         password = os.environ.get(args.password_env)
         if not password:
-            raise CommandError(f"{args.password_env} is not set; export the state role's password there")
+            raise common.CommandError(f"{args.password_env} is not set; export the state role's password there")
     tls = {k: str(Path(v).resolve()) for k, v in (("sslrootcert", args.sslrootcert), ("sslcert", args.sslcert),
                                                   ("sslkey", args.sslkey)) if v}
     state = state_backend.StateDb(args.host, args.port, args.database, args.role, args.sslmode, tls)
@@ -478,10 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help_text: str, run) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("-s", "--stack", required=True, help="the stack (local, staging, production, ...)")
-        sub.set_defaults(run=run)
-        return sub
+        return common.add_command(commands, name, help_text, run)
 
     setup = commands.add_parser("init", help="create a stack: its connection, secrets provider, catalog and policy "
                                 "config", description="create a stack: its connection (the password stored only as a "
@@ -522,15 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("--passfile", help="also write the role's password line into this libpq passfile")
     state.set_defaults(run=_state_db, command="state-db")
 
-    seed = command("seed", "recreate the APMS test schema and fill it (drops those 17 tables: test databases only)",
-                   _seed)
-    seed.add_argument("--scale", type=int, default=20000, help="rows in the largest table (default 20000)")
-    seed.add_argument("--orphans", type=int, default=0, help="orphan rows to plant per relationship (default 0)")
-    seed.add_argument("--catalog", default=None, help="catalog whose relationships get orphans (default: the stack's)")
+    seed_command.add_parser(commands)
 
-    status = command("status", "each constraint's state in the database, in the stack's state and in its config",
-                     _status)
-    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status_command.add_parser(commands)
 
     audit_cmd = command("audit", "orphans per relationship of the catalog, with a sample of offending rows "
                         "(exit 1 when there are any)", _audit)
@@ -554,17 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--list", action="store_true", help="list the quarantine batches")
     fix.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
-    watch = command("monitor", "the plan's Step 5.6: statement latency, error rate and parent-side scans since the "
-                    "rollout's baseline, with the plan's verdict (exit 0 acceptable, 1 investigate, 3 rollback)", _monitor)
-    watch.add_argument("--json", action="store_true", help="machine-readable output")
-    watch.add_argument("--min-calls", type=int, default=5, help="calls a statement needs, before and since (default 5)")
-    watch.add_argument("--acceptable-ms", type=float, default=10.0, help="latency growth still acceptable (default 10)")
-    watch.add_argument("--rollback-ms", type=float, default=20.0, help="latency growth that calls for a rollback "
-                       "(default 20)")
+    monitor_command.add_parser(commands)
 
-    check = command("verify", "the runbook counts and the Phase 3.3 behaviour checks (rolled back); "
-                    "exit 1 when something is wrong", _verify)
-    check.add_argument("--json", action="store_true", help="machine-readable output")
+    verify_command.add_parser(commands)
 
     debts = command("debt", "the orphans accepted as debt for the stack, and which entries are no longer needed",
                     _debt)
