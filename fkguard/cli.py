@@ -10,7 +10,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,8 +17,6 @@ from fkguard import (
     audit,
     debt,
     indexes,
-    live,
-    orphans,
     remediate,
     settings,
     stack_context,
@@ -27,60 +24,15 @@ from fkguard import (
     stackstate,
 )
 from fkguard.catalog import TIERS, CatalogError
+from fkguard.commands import audit as audit_command
 from fkguard.commands import common
+from fkguard.commands import debt as debt_command
 from fkguard.commands import monitor as monitor_command
 from fkguard.commands import seed as seed_command
 from fkguard.commands import status as status_command
 from fkguard.commands import verify as verify_command
 from fkguard.errors import EXPECTED, FkguardError, one_line
 from fkguard.locks import LockPolicy
-
-
-def _audit(args: argparse.Namespace) -> int:
-    context = common.load_stack(args.stack)
-    conn_settings, catalog, debts = context.connection, context.catalog, context.debts
-    chosen = common.selected(catalog, args.constraint, args.table)
-    if args.all_rows:
-        with conn_settings.connect() as conn:
-            # Every orphan as one JSON line, streamed from a server-side cursor: flat memory.
-            for fk in chosen:
-                for row in audit.all_rows(conn, fk):
-                    print(json.dumps({"constraint": fk.label, **row}))
-        return 0
-    started = time.monotonic()
-    findings = audit.audit(conn_settings, chosen, args.sample, progress=common.progress, jobs=args.jobs)
-    elapsed = time.monotonic() - started
-    total = sum(f.orphans or 0 for f in findings)
-    accepted = {f.fk.label: entry for f in findings
-                if (entry := debt.accepted(debts, f.fk, args.stack)) and f.orphans and f.orphans <= entry.orphans}
-    stale = {f.fk.label: reason for f in findings if (entry := debt.accepted(debts, f.fk, args.stack))
-             and (reason := debt.stale_reason(entry, f.orphans, False, True))}
-    open_orphans = sum(f.orphans or 0 for f in findings if f.fk.label not in accepted)
-    if args.json:
-        print(json.dumps({"stack": args.stack, "orphans": total, "orphans_not_accepted": open_orphans,
-                          "seconds": round(elapsed, 3),
-                          "relationships": [{**f.as_json(), "accepted": accepted[f.fk.label].reason
-                                             if f.fk.label in accepted else None, "stale_debt": stale.get(f.fk.label)}
-                                            for f in findings]}, indent=2))
-    else:
-        common.print_table(["constraint", "tier", "relationship", "orphans", "seconds", ""],
-                     [[f.fk.label, f.fk.tier, f"{f.fk.table}.{','.join(f.fk.columns)} -> {f.fk.references}",
-                       "n/a: " + f.note if f.orphans is None else f.orphans, f"{f.seconds:.2f}",
-                       debt.label(accepted[f.fk.label]) if f.fk.label in accepted
-                       else f"stale debt: {stale[f.fk.label]}" if f.fk.label in stale else ""] for f in findings])
-        for f in findings:
-            if f.sample:
-                print(f"\n{f.fk.label}: {f.orphans} orphans, first {len(f.sample)}:")
-                common.print_table(list(f.sample[0]), [list(r.values()) for r in f.sample])
-        summary = f"\n{args.stack}: {total} orphans in {sum(bool(f.orphans) for f in findings)} of {len(findings)} relationships"
-        if accepted:
-            summary += f", {total - open_orphans} of them accepted as debt in {len(accepted)}"
-        if open_orphans:
-            summary += f". Next: fkguard remediate -s {args.stack}"
-        if stale:
-            summary += f". Debt no longer needed for {', '.join(stale)}: fkguard debt -s {args.stack} --prune"
-        print(summary)
-    return 1 if open_orphans else 0
 
 
 def _remediate(args: argparse.Namespace) -> int:
@@ -161,42 +113,6 @@ def _remediate(args: argparse.Namespace) -> int:
         print(f"fkguard remediate: re-audit: orphans remain in {len(left)} relationships (a removed parent can "
               f"orphan its children): {', '.join(f'{k} {v}' for k, v in left.items())}")
         return 1 if set(left) & {fk.label for fk, _ in plans} else 0
-    return 0
-
-
-def _debt(args: argparse.Namespace) -> int:
-    context = common.load_stack(args.stack)
-    entries = [d for d in context.debts if d.stack == args.stack]
-    rows, stale = [], set()
-    with context.connection.connect() as conn:
-        for entry in entries:
-            # A bare name covers every key of that name (fkguard.debt.covers): the entry is stale once all are.
-            keys = [fk for fk in context.catalog if debt.covers(entry, fk)]
-            reasons, count = [], None
-            for fk in keys:
-                found, orphans_now = None, None
-                if live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references):
-                    found, orphans_now = live.read_constraint(conn, fk.table, fk.name), orphans.count_orphans(conn, fk)
-                    count = (count or 0) + orphans_now
-                reasons.append(debt.stale_reason(entry, orphans_now, bool(found and found.validated), True))
-            reason = debt.stale_reason(entry, None, False, False) if not keys else (
-                None if None in reasons else "; ".join(dict.fromkeys(r for r in reasons if r)))
-            if reason:
-                stale.add(entry.constraint)
-            rows.append([entry.constraint, entry.orphans, "n/a" if count is None else count,
-                         f"stale: {reason}" if reason else "needed", entry.reason, entry.accepted_by, entry.accepted_on])
-    common.print_table(["constraint", "accepted", "orphans now", "", "reason", "by", "on"], rows)
-    if args.prune and stale:
-        if not common.confirm(f"Remove {len(stale)} entries ({', '.join(sorted(stale))}) from {debt.FILE_NAME}?", args.yes):
-            print("fkguard debt: nothing changed")
-            return 1
-        gone = debt.remove(context.project_dir, args.stack, stale)
-        print(f"\nfkguard debt: removed {len(gone)} stale entries from {debt.FILE_NAME} ({', '.join(sorted(stale))}); "
-              f"commit it. Their tiers' validation now includes them")
-    elif stale:
-        print(f"\n{len(stale)} entries are no longer needed: fkguard debt -s {args.stack} --prune removes them")
-    else:
-        print(f"\n{args.stack}: {len(entries)} entries of accepted debt, all still needed")
     return 0
 
 
@@ -385,15 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status_command.add_parser(commands)
 
-    audit_cmd = command("audit", "orphans per relationship of the catalog, with a sample of offending rows "
-                        "(exit 1 when there are any)", _audit)
-    audit_cmd.add_argument("--constraint", action="append", default=[], help="only this relationship (repeatable): "
-                           "its name, or schema.table.name where keys of other tables share the name")
-    audit_cmd.add_argument("--table", help="with --constraint: the key of that name on this table (schema.table)")
-    audit_cmd.add_argument("--sample", type=int, default=5, help="offending rows shown per relationship (default 5)")
-    audit_cmd.add_argument("--json", action="store_true", help="machine-readable output")
-    audit_cmd.add_argument("--all-rows", action="store_true", help="stream every orphan row as JSON lines")
-    audit_cmd.add_argument("--jobs", type=int, default=2, help="relationships scanned at once (default 2)")
+    audit_command.add_parser(commands)
 
     fix = command("remediate", "delete, nullify or accept orphans; rows are copied to a quarantine table first",
                   _remediate)
@@ -411,10 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify_command.add_parser(commands)
 
-    debts = command("debt", "the orphans accepted as debt for the stack, and which entries are no longer needed",
-                    _debt)
-    debts.add_argument("--prune", action="store_true", help="remove the entries no longer needed")
-    debts.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    debt_command.add_parser(commands)
 
     find = command("discover", "propose the foreign keys the database is missing, with the evidence for each, as a "
                    "catalog file", _discover)
