@@ -14,10 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fkguard import (
-    audit,
-    debt,
     indexes,
-    remediate,
     settings,
     stack_context,
     stack_secrets,
@@ -28,92 +25,11 @@ from fkguard.commands import audit as audit_command
 from fkguard.commands import common
 from fkguard.commands import debt as debt_command
 from fkguard.commands import monitor as monitor_command
+from fkguard.commands import remediate as remediate_command
 from fkguard.commands import seed as seed_command
 from fkguard.commands import status as status_command
 from fkguard.commands import verify as verify_command
-from fkguard.errors import EXPECTED, FkguardError, one_line
-from fkguard.locks import LockPolicy
-
-
-def _remediate(args: argparse.Namespace) -> int:
-    context = common.load_stack(args.stack)
-    conn_settings, options, catalog = context.connection, context.options, context.catalog
-    policy = LockPolicy.from_options(options)  # the same lock and statement budget as every other statement
-    with conn_settings.connect() as conn:
-        if args.list:
-            common.print_table(["batch", "constraint", "table", "action", "rows", "quarantined at", "restored"],
-                         [[b.batch, b.constraint_name, f"{b.schema}.{b.table}", b.action, b.rows, b.quarantined_at,
-                           "yes" if b.restored else ""] for b in remediate.batches(conn)])
-            return 0
-        if args.undo:
-            parts = [b for b in remediate.batches(conn) if b.batch == args.undo]
-            rows = sum(b.rows for b in parts if not b.restored)
-            if parts and not common.confirm(f"Put {rows} rows of batch {args.undo} back?", args.yes):
-                print("fkguard remediate: nothing changed")
-                return 1
-            print(f"fkguard remediate: put back {remediate.undo(conn, args.undo, policy)} rows of batch {args.undo}")
-            return 0
-        if not args.action:
-            raise remediate.RemediationError("say what to do: --action delete, nullify or accept (or --undo, --list)")
-        if not args.constraint and not args.all:
-            raise remediate.RemediationError("say which relationships: --constraint <name> (repeatable) or --all")
-        chosen = common.selected(catalog, args.constraint, args.table)
-        # Every relationship is planned, against the whole catalog, before the first one changes anything.
-        plans, refusals = [], []
-        for fk in chosen:
-            count, refusal = remediate.plan(conn, fk, args.action, catalog)
-            if count and refusal:
-                refusals.append(f"{fk.label}: {refusal}")
-            elif count:
-                plans.append((fk, count))
-        if refusals:
-            for line in refusals[:-1]:
-                print(f"fkguard remediate: {line}", file=sys.stderr)
-            if args.all and args.action == "delete":
-                refusals[-1] += (". With --all, remediate the referencing rows first (or those relationships on "
-                                 "their own with --constraint), then run --all again")
-            raise remediate.RemediationError(refusals[-1] + (f" ({len(refusals)} relationships refused; nothing "
-                                                             f"changed)" if len(refusals) > 1 else ""))
-        if not plans:
-            print(f"fkguard remediate: no orphans in {len(chosen)} relationships: nothing to do")
-            return 0
-        for fk, count in plans:
-            what = {"delete": "copy to quarantine, then delete", "nullify": "copy to quarantine, then set to NULL",
-                    "accept": "record as accepted debt in " + debt.FILE_NAME}[args.action]
-            print(f"  {fk.label}: {count} orphan rows of {fk.table}: {what}")
-        if args.action == "accept" and not (args.reason or "").strip():
-            raise debt.DebtError("accepting orphans as debt needs a reason: --reason '<why, and the ticket>'")
-        if not common.confirm(f"{args.action} {sum(c for _, c in plans)} rows in {len(plans)} relationships?", args.yes):
-            print("fkguard remediate: nothing changed")
-            return 1
-        if args.action == "accept":
-            for fk, count in plans:
-                debt.record(context.project_dir, fk.label, args.stack, count, args.reason)
-            print(f"fkguard remediate: recorded in {debt.FILE_NAME}; commit it. The orphan gate lets these "
-                  f"constraints in NOT VALID; they cannot be validated while the orphans remain")
-            return 0
-        batch = remediate.new_batch()
-        done = {"delete": "deleted", "nullify": "their key set to NULL"}[args.action]
-        for applied, (fk, _) in enumerate(plans):
-            try:
-                result = remediate.apply(conn, fk, args.action, batch, catalog, policy)
-            except FkguardError as exc:  # refused, or gave up on a lock: this relationship changed nothing
-                if applied:  # the relationships before this one are done, each in its own transaction
-                    raise remediate.RemediationError(f"{exc}; the {applied} relationships before it are in batch "
-                                                     f"{batch} (undo: fkguard remediate -s {args.stack} --undo "
-                                                     f"{batch})", constraint=fk.label) from None
-                raise
-            common.progress(f"remediate: {fk.label}: {result.rows} rows copied to quarantine and {done}")
-        print(f"fkguard remediate: batch {batch} (undo: fkguard remediate -s {args.stack} --undo {batch})")
-        # The plan's Step 1.3: removing a parent can orphan its own children, so look again.
-        left = {fk.label: n for fk in catalog if (n := audit.audit_one(conn, fk, 0).orphans)}
-        if not left:
-            print(f"fkguard remediate: re-audit: no orphans left in the {len(catalog)} relationships")
-            return 0
-        print(f"fkguard remediate: re-audit: orphans remain in {len(left)} relationships (a removed parent can "
-              f"orphan its children): {', '.join(f'{k} {v}' for k, v in left.items())}")
-        return 1 if set(left) & {fk.label for fk, _ in plans} else 0
-    return 0
+from fkguard.errors import EXPECTED, one_line
 
 
 def _rollback(args: argparse.Namespace) -> int:
@@ -303,17 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_command.add_parser(commands)
 
-    fix = command("remediate", "delete, nullify or accept orphans; rows are copied to a quarantine table first",
-                  _remediate)
-    fix.add_argument("--action", choices=("delete", "nullify", "accept"), help="what to do with the orphans")
-    fix.add_argument("--constraint", action="append", default=[], help="the relationship (repeatable): its name, "
-                     "or schema.table.name where keys of other tables share the name")
-    fix.add_argument("--table", help="with --constraint: the key of that name on this table (schema.table)")
-    fix.add_argument("--all", action="store_true", help="every relationship of the catalog")
-    fix.add_argument("--reason", help="why the orphans are accepted (with --action accept)")
-    fix.add_argument("--undo", metavar="BATCH", help="put a quarantined batch back exactly")
-    fix.add_argument("--list", action="store_true", help="list the quarantine batches")
-    fix.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    remediate_command.add_parser(commands)
 
     monitor_command.add_parser(commands)
 
