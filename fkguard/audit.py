@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from fkguard import ddl, live, orphans
+from fkguard import ddl, debt, live, orphans
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.settings import ConnectionSettings
 
@@ -150,6 +150,34 @@ def audit(settings: ConnectionSettings, catalog: list[ForeignKey], sample_size: 
         with ThreadPoolExecutor(max_workers=jobs) as threads:
             found = {f.fk.qualified: f for findings in threads.map(one, passes) for f in findings}
     return [found[fk.qualified] for fk in catalog]
+
+
+@dataclass
+class Report:
+    """An audit with the stack's accepted debt read against it (`fkguard audit`)."""
+    findings: list[Finding]
+    seconds: float
+    accepted: dict[str, debt.Debt]  # label -> the entry that covers all of its orphans
+    stale: dict[str, str]  # label -> why its entry is no longer needed
+
+    @property
+    def orphans(self) -> int:
+        return sum(f.orphans or 0 for f in self.findings)
+
+    @property
+    def open_orphans(self) -> int:
+        """The orphans no entry covers: what audit's exit code and the orphan gate stop at."""
+        return sum(f.orphans or 0 for f in self.findings if f.fk.label not in self.accepted)
+
+
+def report(settings: ConnectionSettings, chosen: list[ForeignKey], debts: list[debt.Debt], stack: str,
+           sample_size: int = 5, progress: Callable[[str], None] = lambda _: None, jobs: int = 2) -> Report:
+    started = time.monotonic()
+    findings = audit(settings, chosen, sample_size, progress=progress, jobs=jobs)
+    elapsed = time.monotonic() - started
+    held = {f.fk.label: debt.standing(debt.accepted(debts, f.fk, stack), f.orphans) for f in findings}
+    return Report(findings, elapsed, {label: s.covering for label, s in held.items() if s.covering},
+                  {label: s.stale for label, s in held.items() if s.stale})
 
 
 def all_rows(conn: psycopg.Connection, fk: ForeignKey) -> Iterator[dict[str, Any]]:

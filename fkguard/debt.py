@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime
 import getpass
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import psycopg
 import yaml
 
+from fkguard import live, orphans
 from fkguard.catalog import ForeignKey
 from fkguard.errors import FkguardError
 
@@ -91,6 +94,47 @@ def stale_reason(entry: Debt, orphans: int | None, validated: bool, in_catalog: 
     if orphans == 0:
         return "no orphans are left"
     return None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An entry of accepted debt (or none) against the orphans counted now."""
+    covering: Debt | None  # the entry, while there are orphans and no more than it accepts
+    stale: str | None  # why the entry is no longer needed, or None while it is
+
+
+def standing(entry: Debt | None, count: int | None, validated: bool = False) -> Standing:
+    """The one reading of an entry that audit, verify, debt and the orphan gate all share."""
+    if entry is None:
+        return Standing(None, None)
+    return Standing(entry if count and count <= entry.orphans else None, stale_reason(entry, count, validated, True))
+
+
+@dataclass(frozen=True)
+class Review:
+    entry: Debt
+    orphans: int | None  # now, over every key it covers whose tables exist; None: none such
+    stale: str | None
+
+
+def review(conn: psycopg.Connection, entries: Sequence[Debt], catalog: Sequence[ForeignKey]) -> list[Review]:
+    """Each entry against the database now: whether it is still needed (`fkguard debt`)."""
+    reviews = []
+    for entry in entries:
+        # A bare name covers every key of that name (covers): the entry is stale once all of them are.
+        keys = [fk for fk in catalog if covers(entry, fk)]
+        if not keys:
+            reviews.append(Review(entry, None, stale_reason(entry, None, False, False)))
+            continue
+        reasons, count = [], None
+        for fk in keys:
+            found, orphans_now = None, None
+            if live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references):
+                found, orphans_now = live.read_constraint(conn, fk.table, fk.name), orphans.count_orphans(conn, fk)
+                count = (count or 0) + orphans_now
+            reasons.append(standing(entry, orphans_now, bool(found and found.validated)).stale)
+        reviews.append(Review(entry, count, None if None in reasons else "; ".join(dict.fromkeys(r for r in reasons if r))))
+    return reviews
 
 
 def label(entry: Debt) -> str:

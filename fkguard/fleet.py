@@ -58,7 +58,8 @@ def _keys(found: dict, known: Sequence[str], where: str) -> None:
                                                                    else f"use {', '.join(known)}"))
 
 
-def _parallel(value: Any, where: str) -> int:
+def check_parallel(value: Any, where: str) -> int:
+    """A bound of stacks at a time, from the file or --parallel; refused unless a whole number of 1 or more."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise FleetError(f"{where}: parallel must be a whole number of stacks, 1 or more, got {value!r}")
     return value
@@ -75,7 +76,7 @@ def load(path: Path) -> list[Wave]:
     if not isinstance(document, dict) or not isinstance(document.get("waves"), list) or not document["waves"]:
         raise FleetError(f"{path}: expected a mapping with a list of waves (waves: [{{name: canary, stacks: [...]}}])")
     _keys(document, FILE_KEYS, str(path))
-    default = _parallel(document.get("parallel", 1), str(path))
+    default = check_parallel(document.get("parallel", 1), str(path))
     waves: list[Wave] = []
     for number, entry in enumerate(document["waves"], 1):
         where = f"{path} wave {number}"
@@ -90,7 +91,7 @@ def load(path: Path) -> list[Wave]:
             raise FleetError(f"{where} ({name}): stacks must be a list of stack names or patterns, got {stacks!r}")
         if name in {w.name for w in waves}:
             raise FleetError(f"{where}: a wave named {name!r} comes earlier already; give each wave its own name")
-        waves.append(Wave(name, tuple(s.strip() for s in stacks), _parallel(entry.get("parallel", default), where)))
+        waves.append(Wave(name, tuple(s.strip() for s in stacks), check_parallel(entry.get("parallel", default), where)))
     return waves
 
 
@@ -296,32 +297,3 @@ def verdict(outcome: Outcome) -> str:
             f"of {len(outcome.results)} stacks in {outcome.seconds:.1f} s ({outcome.checked_seconds:.1f} s of it checking "
             f"them first; logs: {outcome.log_dir})")
 
-
-def command(args: Any, print_table: Callable[[Sequence[str], Sequence[Sequence[object]]], None]) -> int:
-    """`fkguard fleet <action> -f FILE`: exit 0 when every stack succeeded, 1 otherwise (2: refused, by cli.main)."""
-    import sys
-
-    if args.parallel is not None:
-        _parallel(args.parallel, "--parallel")
-    waves = load(args.file)
-    project_dir = stack_context.find_project(Path.cwd())
-    plan = resolve(waves, stacks_of(project_dir))
-
-    def progress(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    if args.action == "status":
-        found = status(plan, project_dir, args.parallel)
-        if args.json:
-            print(json.dumps({"command": "status", "ok": not any(s.error for s in found),
-                              "stacks": [s.as_dict() for s in found]}, indent=2))
-        else:
-            print_table(*status_table(found))
-        return 1 if any(s.error for s in found) else 0
-    outcome = roll(plan, args.action, project_dir, args.log_dir, args.parallel, progress)
-    if args.json:
-        print(json.dumps(outcome.as_dict(), indent=2))
-    else:
-        print_table(*table(outcome))
-        print(f"\n{verdict(outcome)}")
-    return 0 if outcome.ok else 1

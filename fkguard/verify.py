@@ -70,16 +70,16 @@ def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options
             checks.append(Check(f"{fk.label}: definition", False, f"{found.definition} differs from the catalog"))
         count = orphans.count_orphans(conn, fk)
         total_orphans += count
-        stale = accepted and debt.stale_reason(accepted, count, state == VALIDATED, True)
-        if count and accepted and count <= accepted.orphans:
+        held = debt.standing(accepted, count, state == VALIDATED)
+        if held.covering:
             accepted_orphans += count
             checks.append(Check(f"{fk.label}: orphans", True, f"{count} rows without a parent, "
-                                f"{debt.label(accepted)}", accepted=True))
+                                f"{debt.label(held.covering)}", accepted=True))
         elif count:
             over = f" ({accepted.orphans} accepted as debt)" if accepted else ""
             checks.append(Check(f"{fk.label}: orphans", False, f"{count} rows without a parent{over}"))
-        elif stale:
-            checks.append(Check(f"{fk.label}: debt", True, f"the accepted debt is stale ({stale}): "
+        elif held.stale:
+            checks.append(Check(f"{fk.label}: debt", True, f"the accepted debt is stale ({held.stale}): "
                                 f"fkguard debt -s {stack} --prune removes it"))
         for pair in column_types.pairings(conn, fk):
             waived = fk.waiver("column-types-match")

@@ -38,7 +38,7 @@ class Prompt:
     reply: str
 
 
-# fkguard's own confirmation (fkguard.cli._confirm): input() at a terminal.
+# fkguard's own confirmation (fkguard.commands.common.confirm): input() at a terminal.
 FKGUARD_CONFIRM = Prompt("Type yes to proceed:", re.compile(r"^ *$"), "yes\r")
 # pulumi's `Do you want to perform this update?` (a survey select of yes / no / details, `no` preselected): typing
 # filters the choices, Enter takes the one left, as pulumi's own tests answer it. Once answered, the line shows the

@@ -8,7 +8,8 @@ import context
 import pytest
 import yaml
 
-from fkguard import cli, settings
+from fkguard import settings
+from fkguard.commands import common
 
 ENTRY = {"name": "fk_ctx_child_parent", "tier": "critical", "table": "public.ctx_child", "columns": ["parent_id"],
          "references": "public.ctx_parent", "referenced_columns": ["id"], "on_delete": "RESTRICT"}
@@ -41,7 +42,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def test_the_pack_and_the_command_resolve_a_relative_catalog_to_the_same_file(project, monkeypatch):
     monkeypatch.chdir(project / "catalogs")  # the command, started from a subfolder of the project
-    from_command = cli._stack("ctx")
+    from_command = common.load_stack("ctx")
     monkeypatch.chdir(project / "policies")  # the pack, run by pulumi in its own folder
     monkeypatch.setattr(context, "__file__", str(project / "policies" / "context.py"))
     from_pack = context.for_stack("ctx")
@@ -55,7 +56,7 @@ def test_the_pack_and_the_command_resolve_a_relative_catalog_to_the_same_file(pr
 def test_outside_any_project_the_command_says_where_to_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(settings.SettingsError, match="^no Pulumi.yaml here or above: run fkguard and pulumi from the "):
-        cli._stack("ctx")
+        common.load_stack("ctx")
 
 
 def test_the_policies_of_one_resource_share_each_fact_within_one_call(stack, monkeypatch):

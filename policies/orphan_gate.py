@@ -41,7 +41,7 @@ def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, config: M
         return [Finding(f"{problem}{why}: VALIDATE would fail",
                         f"remediate them ({fix}), or leave its tier out of fkguard:validateTiers")]
     accepted = debt.accepted(ctx.debts, fk, ctx.stack)
-    if accepted and count <= accepted.orphans:
+    if debt.standing(accepted, count).covering:
         return []
     if config.get("allowNotValidOverOrphans"):
         return []

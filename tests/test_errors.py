@@ -9,6 +9,7 @@ import types
 import psycopg
 import pytest
 
+import fkguard.commands.status
 from fkguard import cli, errors
 from fkguard.catalog import CatalogError, load_catalog
 from fkguard.locks import LockBudgetExceeded
@@ -23,7 +24,7 @@ def test_a_postgresql_error_in_a_command_is_one_line_and_exit_2(monkeypatch, cap
             conn.execute("SELECT * FROM fkguard_no_such_table")
         return 0
 
-    monkeypatch.setattr(cli, "_status", status)
+    monkeypatch.setattr(fkguard.commands.status, "run", status)
     assert cli.main(["status", "-s", "local"]) == 2
     err = capsys.readouterr().err
     assert err.splitlines() == ['fkguard status: relation "fkguard_no_such_table" does not exist']
@@ -33,7 +34,7 @@ def test_a_rollout_refusal_in_a_command_is_one_line_and_exit_2(monkeypatch, caps
     def status(_args):
         raise RolloutError("fk_x: the lock never came; end that transaction", constraint="fk_x")
 
-    monkeypatch.setattr(cli, "_status", status)
+    monkeypatch.setattr(fkguard.commands.status, "run", status)
     assert cli.main(["status", "-s", "local"]) == 2
     assert capsys.readouterr().err == "fkguard status: fk_x: the lock never came; end that transaction\n"
 
@@ -43,7 +44,7 @@ def test_a_bug_in_a_command_keeps_its_traceback(monkeypatch, bug):
     def status(_args):
         raise bug
 
-    monkeypatch.setattr(cli, "_status", status)
+    monkeypatch.setattr(fkguard.commands.status, "run", status)
     with pytest.raises(type(bug)) as raised:
         cli.main(["status", "-s", "local"])
     assert raised.value is bug and raised.traceback[-1].name == "status"

@@ -200,6 +200,7 @@ def test_rows_deleted_along_with_the_orphans_are_not_counted_as_orphaned(family,
 def test_remediate_against_a_locked_table_gives_up_within_the_budget_and_changes_nothing(planted, pg, monkeypatch,
                                                                                           capsys):
     from fkguard import cli
+    from fkguard.commands import common
     from fkguard.options import Options
     from fkguard.stack_context import StackContext
 
@@ -207,7 +208,7 @@ def test_remediate_against_a_locked_table_gives_up_within_the_budget_and_changes
     before = snapshot(planted, "punchlist_items")
     options = Options(lock_timeout_ms=100, lock_retry_budget_ms=1000)
     context = StackContext("local", Path.cwd(), pg, options, list(CATALOG.values()), [])
-    monkeypatch.setattr(cli, "_stack", lambda stack: context)
+    monkeypatch.setattr(common, "load_stack", lambda stack: context)
     # SHARE lets the plan's reads through and stops the DELETE: the application's open transaction.
     with pg.connect(autocommit=False, application_name="app-holder") as holder:
         holder.execute("LOCK TABLE punchlist_items IN SHARE MODE")
@@ -292,6 +293,7 @@ def test_undo_puts_both_keys_back_where_both_were_nulled_last_first(links):
 ])
 def test_undo_of_a_nullify_refuses_when_a_row_is_no_longer_there_as_copied(links, pg, monkeypatch, capsys, change):
     from fkguard import cli
+    from fkguard.commands import common
     from fkguard.options import Options
     from fkguard.stack_context import StackContext
 
@@ -300,7 +302,7 @@ def test_undo_of_a_nullify_refuses_when_a_row_is_no_longer_there_as_copied(links
     links.execute(change)
     changed = link_rows(links)
     context = StackContext("local", Path.cwd(), pg, Options(), list(LINKS.values()), [])
-    monkeypatch.setattr(cli, "_stack", lambda stack: context)
+    monkeypatch.setattr(common, "load_stack", lambda stack: context)
     code = cli.main(["remediate", "-s", "local", "--undo", "l4", "--yes"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == [
