@@ -415,8 +415,8 @@ def _run(settings: ConnectionSettings, schemas: list[str], true: set[Relation], 
     # The catalog it writes must load as it is (names unique and at most 63 bytes, every field valid).
     import tempfile
 
-    from fkguard.discover import catalog as discover_catalog
     from fkguard.catalog import load_catalog
+    from fkguard.discover import catalog as discover_catalog
     with tempfile.TemporaryDirectory() as folder:
         written = Path(folder) / "discovered.yaml"
         written.write_text(discover_catalog.to_yaml(found, "the bench"))

@@ -9,10 +9,10 @@ import pytest
 from psycopg import sql
 
 from fkguard import discover
-from fkguard.discover import catalog as discover_catalog
-from fkguard.discover import names
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
+from fkguard.discover import catalog as discover_catalog
+from fkguard.discover import names
 from fkguard.discover.schema import enforcing_trigger, read_tables
 from fkguard_testing.fixtures import pg_script
 from tests import discover_shapes as shapes

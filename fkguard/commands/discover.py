@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from fkguard import discover, settings
-from fkguard.discover import catalog as discover_catalog
 from fkguard.commands import common
+from fkguard.discover import catalog as discover_catalog
 
 HELP = "propose the foreign keys the database is missing, with the evidence for each, as a catalog file"
 
