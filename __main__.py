@@ -18,12 +18,13 @@ from pathlib import Path
 import pulumi
 from pulumi.runtime.config import CONFIG
 
-from fkguard import debt, indexes, live, stack_secrets
+from fkguard import debt, indexes, introspect
 from fkguard.catalog import TIERS, formerly_named, load_catalog
 from fkguard.desired import VALIDATED, desired
 from fkguard.errors import EXPECTED, one_line
-from fkguard.options import Options
-from fkguard.settings import ConnectionSettings
+from fkguard.stack import project
+from fkguard.stack import secrets as stack_secrets
+from fkguard.stack.config import StackConfig
 from resources.backup import TableBackup
 from resources.baseline import MonitorBaseline
 from resources.foreign_key import ForeignKeyConstraint
@@ -31,12 +32,12 @@ from resources.supporting_index import SupportingIndex
 from resources.tier_gate import TierGate
 
 try:
-    # A real stack opened with the local stack's public passphrase must not deploy (fkguard.stack_secrets).
-    stack_secrets.env_for(pulumi.get_stack(), os.environ, Path.cwd())
-    label = f"stack {pulumi.get_stack()!r}"
-    options = Options.from_config(CONFIG.get(), stack=label)
+    # A real stack opened with the local stack's public passphrase must not deploy (fkguard.stack.secrets).
+    stack_secrets.env_for(pulumi.get_stack(), os.environ, project.working_folder())
+    stack_config = StackConfig(CONFIG.get(), f"stack {pulumi.get_stack()!r}")
+    options = stack_config.options
     catalog = load_catalog(options.catalog)
-    debts = debt.load(Path.cwd())
+    debts = debt.load(project.working_folder())
 except EXPECTED as exc:
     raise pulumi.RunError(one_line(exc)) from None  # one line, not a traceback of this program
 
@@ -59,10 +60,9 @@ try:
     served_already: set[indexes.Wanted] = set()
     present: set = set()
     if wanted or shared_names:
-        settings = ConnectionSettings.from_config(CONFIG.get(), stack=label)
-        with settings.connect(application_name="fkguard-program") as conn:
+        with stack_config.connection.connect(application_name="fkguard-program") as conn:
             served_already = indexes.unmanaged(conn, wanted)
-            present = live.constraints_present(conn, shared_names)
+            present = introspect.constraints_present(conn, shared_names)
     # A stack written before a name was shared knows that key by its bare name: carry it over, not replace it.
     former = formerly_named(added, present)
 except EXPECTED as exc:

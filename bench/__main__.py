@@ -20,7 +20,7 @@ from psycopg import sql
 from bench import backends, overhead, parent, phase4, plans, report, scale, stall, validation
 from fkguard.apms.generate import generate, row_counts
 from fkguard.catalog import load_catalog
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing.scratch import PROJECT, ScratchProject, local_env
 
 DATABASE = "apms_bench"

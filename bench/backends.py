@@ -16,8 +16,8 @@ import yaml
 from psycopg import sql
 
 from bench import scale
-from fkguard import state_backend
-from fkguard.settings import ConnectionSettings
+from fkguard.stack import backend as state_backend
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing.scratch import PROJECT, ScratchProject
 
 BACKENDS = ("file", "postgres")

@@ -33,7 +33,7 @@ from psycopg import sql
 from bench import discover_rollout
 from fkguard import discover
 from fkguard.discover import names as discover_names
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing.scratch import PROJECT, local_env
 
 # (schema.table, columns, schema.table, columns)

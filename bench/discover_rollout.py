@@ -35,7 +35,7 @@ from pathlib import Path
 
 from fkguard.catalog import load_catalog
 from fkguard.errors import FkguardError
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing import processes
 from fkguard_testing.scratch import ScratchProject
 

@@ -13,7 +13,7 @@ from psycopg import sql
 from bench.stall import drop_all, psql
 from fkguard import ddl
 from fkguard.catalog import ForeignKey, QualifiedName
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing.scratch import ScratchProject
 
 SYNTHETIC = 160

@@ -21,9 +21,9 @@ from psycopg import sql
 
 from bench.stall import drop_all, psql, statements
 from bench.stats import percentile
-from fkguard import ddl, live
+from fkguard import ddl, introspect
 from fkguard.catalog import ForeignKey
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 
 REPS = 30
 MIN_REPS = 5
@@ -105,7 +105,7 @@ def _indexes(conn: psycopg.Connection) -> set[tuple[str, str]]:
 
 def missing_indexes(settings: ConnectionSettings, catalog: list[ForeignKey]) -> list[ForeignKey]:
     with settings.connect() as conn:
-        return [fk for fk in catalog if not live.has_leading_index(conn, fk)]
+        return [fk for fk in catalog if not introspect.has_leading_index(conn, fk)]
 
 
 def run(settings: ConnectionSettings, catalog: list[ForeignKey], progress: Callable[[str], None]) -> dict:

@@ -14,7 +14,7 @@ from bench.stats import percentile
 from fkguard import ddl
 from fkguard.backup import libpq_env, pg_tool
 from fkguard.catalog import ForeignKey
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 
 SCRIPTS = {
     "Create workflow": """

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from fkguard import ddl, live
+from fkguard import ddl, introspect
 from fkguard.catalog import ForeignKey
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 
 
 def _scan(node: dict) -> str:
@@ -30,6 +30,6 @@ def run(settings: ConnectionSettings, catalog: list[ForeignKey]) -> list[dict]:
             plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) SELECT * FROM {t} WHERE {c} = %s").format(
                 t=table, c=col), (key[0] if key else None,)).fetchone()[0][0]["Plan"]
             scan = _scan(plan)
-            rows.append({"constraint": fk.name, "indexed": live.has_leading_index(conn, fk), "plan": scan,
+            rows.append({"constraint": fk.name, "indexed": introspect.has_leading_index(conn, fk), "plan": scan,
                          "fix": ddl.create_index_concurrently(fk).as_string(conn) + ";" if "Seq" in scan else ""})
     return rows

@@ -15,7 +15,7 @@ import yaml
 from psycopg import sql
 
 from bench.stall import psql
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing.scratch import ScratchProject
 from fkguard_testing.sessions import sessions_opened
 

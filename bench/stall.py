@@ -16,7 +16,7 @@ from fkguard import ddl
 from fkguard.backup import libpq_env, pg_tool
 from fkguard.catalog import ForeignKey
 from fkguard.locks import TRACE_ENV
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing.scratch import ScratchProject
 
 CONTROL = "control: no-op pulumi up (no SQL)"

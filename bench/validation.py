@@ -12,7 +12,7 @@ import time
 from bench.stall import drop_all, psql, statements
 from fkguard import ddl
 from fkguard.catalog import ForeignKey
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing.scratch import PROJECT, ScratchProject
 
 

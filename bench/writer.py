@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from bench.stats import percentile
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 
 WRITE = [
     "INSERT INTO workflow_stages (id, workflow_instance_id, stage_number, stage_name) "

@@ -13,9 +13,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from fkguard import ddl, debt, live, orphans
+from fkguard import ddl, debt, introspect, orphans
 from fkguard.catalog import ForeignKey, QualifiedName
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 
 # Besides the key, the columns that help someone decide what an orphan is (the plan shows
 # id, the missing key, site_id, status and created_at); those a table has are shown.
@@ -59,7 +59,7 @@ def sample_columns(conn: psycopg.Connection, fk: ForeignKey) -> tuple[str, ...]:
 
 def audit_one(conn: psycopg.Connection, fk: ForeignKey, sample_size: int = 5) -> Finding:
     started = time.monotonic()
-    if not (live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)):
+    if not (introspect.table_exists(conn, fk.table) and introspect.table_exists(conn, fk.references)):
         return Finding(fk, None, note=f"{fk.table} or {fk.references} does not exist")
     count = orphans.count_orphans(conn, fk)
     return Finding(fk, count, *_sample(conn, fk, count, sample_size), time.monotonic() - started)
@@ -87,7 +87,7 @@ def scan_plan(conn: psycopg.Connection, catalog: list[ForeignKey]) -> list[list[
     passes: list[list[ForeignKey]] = []
     by_key: dict[tuple, list[ForeignKey]] = {}
     for fk in catalog:
-        key = orphans.share_key(conn, fk) if live.table_exists(conn, fk.references) else None
+        key = orphans.share_key(conn, fk) if introspect.table_exists(conn, fk.references) else None
         if key is None:
             passes.append([fk])
         elif key in by_key:

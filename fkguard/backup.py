@@ -21,8 +21,8 @@ from psycopg import sql
 from fkguard.catalog import QualifiedName
 from fkguard.ddl import table_ref
 from fkguard.errors import FkguardError
-from fkguard.pgrow import one
-from fkguard.settings import ConnectionSettings, connection_fix
+from fkguard.query_row import one
+from fkguard.stack.settings import ConnectionSettings, connection_fix
 
 
 class BackupError(FkguardError):

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import psycopg
 
-from fkguard import ddl, live
+from fkguard import ddl, introspect
 from fkguard.catalog import ForeignKey
-from fkguard.pgrow import one
+from fkguard.query_row import one
 
 SAME = "same"              # the same type and modifiers
 ALIGNED = "aligned"        # the same type, other length or precision (varchar(64) against varchar(128))
@@ -113,7 +113,7 @@ def _verdict(conn, mine, theirs, fk_base, pk_base, same_oid, family, index_type,
 def pairings(conn: psycopg.Connection, fk: ForeignKey) -> list[Pairing]:
     """Each referencing column against its referenced column, judged as PostgreSQL would (none when a
     table is missing: the provider's check names it)."""
-    if not (live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)):
+    if not (introspect.table_exists(conn, fk.table) and introspect.table_exists(conn, fk.references)):
         return []
     found = [_pair(conn, fk, c, r) for c, r in zip(fk.columns, fk.referenced_columns, strict=True)]
     return [p for p in found if p is not None]

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from fkguard import live, orphans
+from fkguard import introspect, orphans
 from fkguard.catalog import ForeignKey
 from fkguard.errors import FkguardError
 
@@ -129,8 +129,8 @@ def review(conn: psycopg.Connection, entries: Sequence[Debt], catalog: Sequence[
         reasons, count = [], None
         for fk in keys:
             found, orphans_now = None, None
-            if live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references):
-                found, orphans_now = live.read_constraint(conn, fk.table, fk.name), orphans.count_orphans(conn, fk)
+            if introspect.table_exists(conn, fk.table) and introspect.table_exists(conn, fk.references):
+                found, orphans_now = introspect.read_constraint(conn, fk.table, fk.name), orphans.count_orphans(conn, fk)
                 count = (count or 0) + orphans_now
             reasons.append(standing(entry, orphans_now, bool(found and found.validated)).stale)
         reviews.append(Review(entry, count, None if None in reasons else "; ".join(dict.fromkeys(r for r in reasons if r))))

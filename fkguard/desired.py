@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from fkguard import debt
 from fkguard.catalog import ForeignKey
-from fkguard.live import LiveConstraint
-from fkguard.options import Options
+from fkguard.introspect import LiveConstraint
+from fkguard.stack.options import Options
 
 ABSENT, NOT_VALID, VALIDATED = "absent", "not valid", "validated"
 

@@ -33,10 +33,12 @@ from typing import Any
 
 import yaml
 
-from fkguard import stack_context, stack_secrets, stackstate
 from fkguard.errors import EXPECTED, one_line
 from fkguard.fleet_stack import FAILED, NOT_STARTED, OK, FleetError, StackResult, policy_config, run
-from fkguard.stack_context import StackContext
+from fkguard.stack import context as stack_context
+from fkguard.stack import secrets as stack_secrets
+from fkguard.stack import state as stackstate
+from fkguard.stack.context import StackContext
 
 FILE_KEYS = ("parallel", "waves")
 WAVE_KEYS = ("name", "stacks", "parallel")

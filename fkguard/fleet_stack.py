@@ -1,7 +1,7 @@
 """One stack of a fleet through the policy pack, with pulumi.automation: what `fkguard fleet` runs per stack.
 
-Each stack gets a LocalWorkspace of its own (fkguard.settings.workspace: the bootstrap's CLI and the
-environment fkguard.stack_secrets allows for that stack) and is never `pulumi stack select`ed:
+Each stack gets a LocalWorkspace of its own (fkguard.stack.settings.workspace: the bootstrap's CLI and the
+environment fkguard.stack.secrets allows for that stack) and is never `pulumi stack select`ed:
 automation's Stack() would select it, which writes the project's workspace file
 ($PULUMI_HOME/workspaces/<project>-<hash>-workspace.json, one per project folder). Parallel stacks
 would race on that one file, and the user's selected stack would change under them. Every command a
@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fkguard import pulumi_sdk, settings, stack_secrets
 from fkguard.errors import FkguardError
-from fkguard.props import RESOURCE_TYPE
+from fkguard.resource_properties import RESOURCE_TYPE
+from fkguard.stack import pulumi_sdk, settings
+from fkguard.stack import secrets as stack_secrets
 
 if TYPE_CHECKING:
     from pulumi.automation import EngineEvent, Stack

@@ -29,14 +29,15 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import errors, sql
 
-from fkguard import ddl, live, partitions, props, stackstate
+from fkguard import ddl, introspect, partitions, resource_properties
 from fkguard.catalog import QualifiedName
 from fkguard.errors import FkguardError
 from fkguard.locks import LockPolicy, lock_holders, run_locked
+from fkguard.stack import state as stackstate
 
 # The SupportingIndex resource's name and type in a stack's state (resources/supporting_index.py declares it).
 TYPE_NAME = "SupportingIndex"
-RESOURCE_TYPE = props.type_token(TYPE_NAME)
+RESOURCE_TYPE = resource_properties.type_token(TYPE_NAME)
 
 
 def serving_only(resources: list[stackstate.Recorded], urns: set[str]) -> list[stackstate.Recorded]:
@@ -81,19 +82,19 @@ class Outcome:
         return "valid" if self.valid else "invalid"
 
 
-def read(conn: psycopg.Connection, schema: str, name: str) -> live.LiveIndex | None:
+def read(conn: psycopg.Connection, schema: str, name: str) -> introspect.LiveIndex | None:
     """The index of this name as PostgreSQL has it (valid or not), or None."""
     row = conn.execute(
         "SELECT n.nspname, c.relname, i.indisvalid AND i.indisready, pg_get_indexdef(i.indexrelid), "
         "coalesce(starts_with(obj_description(i.indexrelid, 'pg_class'), %s), false) FROM pg_index i "
         "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname = %s", (live.BUILT_BY_FKGUARD, schema, name)).fetchone()
-    return live.LiveIndex(*row) if row else None
+        "WHERE n.nspname = %s AND c.relname = %s", (introspect.BUILT_BY_FKGUARD, schema, name)).fetchone()
+    return introspect.LiveIndex(*row) if row else None
 
 
-def adoptable(conn: psycopg.Connection, wanted: Wanted) -> live.LiveIndex | None:
+def adoptable(conn: psycopg.Connection, wanted: Wanted) -> introspect.LiveIndex | None:
     """A valid index that already leads with the columns: it serves, so nothing is built."""
-    return next((i for i in live.leading_indexes(conn, wanted.table, wanted.columns) if i.valid), None)
+    return next((i for i in introspect.leading_indexes(conn, wanted.table, wanted.columns) if i.valid), None)
 
 
 def _tree(conn: psycopg.Connection, table: QualifiedName) -> list[tuple[QualifiedName, QualifiedName, bool]]:
@@ -121,7 +122,7 @@ def row_estimate(conn: psycopg.Connection, table: QualifiedName) -> int:
 
 def planned_sql(conn: psycopg.Connection, wanted: Wanted) -> list[str]:
     """What create would run, each statement with the locks it takes, for review at preview."""
-    if live.relkind(conn, wanted.table) not in ("r", "p"):
+    if introspect.relkind(conn, wanted.table) not in ("r", "p"):
         return [f"-- {wanted.table} does not exist: its foreign key's check says so"]
     found = adoptable(conn, wanted)
     if found is not None and found.fkguards:
@@ -144,7 +145,7 @@ def planned_sql(conn: psycopg.Connection, wanted: Wanted) -> list[str]:
 
 
 def _steps(conn: psycopg.Connection, wanted: Wanted) -> list[sql.Composed]:
-    if live.relkind(conn, wanted.table) == "p":
+    if introspect.relkind(conn, wanted.table) == "p":
         tree = _tree(conn, wanted.table)
         if not tree:  # nothing to build: the index is a catalog entry, valid at once
             return [ddl.index_on_only(wanted.table, wanted.columns)]
@@ -252,13 +253,13 @@ def unmanaged(conn: psycopg.Connection, wanted: Sequence[Wanted]) -> set[Wanted]
     and none of fkguard's leads with the columns. One query for the whole catalog (the program asks it once
     per run): a resource per adopted index was half of a big catalog's resources, and Pulumi's engine pays
     for each resource in every step's snapshot (issue 12's profile)."""
-    found = live.leading_indexes_of(conn, [(w.table, w.columns) for w in wanted])
+    found = introspect.leading_indexes_of(conn, [(w.table, w.columns) for w in wanted])
     return {w for w, indexes in zip(wanted, found, strict=True)
             if any(i.valid and not i.fkguards for i in indexes) and not any(i.fkguards for i in indexes)}
 
 
 def _mark_statement(schema: str, name: str) -> sql.Composed:
-    return ddl.mark_index(schema, name, f"{live.BUILT_BY_FKGUARD}; fkguard drops it with the last key that needs it")
+    return ddl.mark_index(schema, name, f"{introspect.BUILT_BY_FKGUARD}; fkguard drops it with the last key that needs it")
 
 
 def _mark(conn: psycopg.Connection, schema: str, name: str, table: QualifiedName, policy: LockPolicy) -> str:
@@ -281,7 +282,7 @@ def create(conn: psycopg.Connection, wanted: Wanted, policy: LockPolicy,
                             f"({', '.join(wanted.columns)}); fkguard will never drop it"])
     schema = wanted.table.schema
     ran: list[str] = []
-    if live.relkind(conn, wanted.table) == "p":
+    if introspect.relkind(conn, wanted.table) == "p":
         tree = _tree(conn, wanted.table)
         for leaf, _, is_leaf in tree:
             leaf_name = ddl.index_name(leaf, wanted.columns)
@@ -320,12 +321,12 @@ def drop(conn: psycopg.Connection, schema: str, name: str, wanted: Wanted, ours:
     found = read(conn, schema, name)
     if found is None:
         return [f"-- {schema}.{name} is already gone"]
-    needing = live.foreign_keys_on(conn, table, wanted.columns)
+    needing = introspect.foreign_keys_on(conn, table, wanted.columns)
     if needing:
         marked = [] if found.fkguards else [_mark(conn, schema, name, table, policy)]
         return [*marked, f"-- kept {schema}.{name}: the foreign key {', '.join(needing)} on {table} "
                          f"({', '.join(wanted.columns)}) still needs it; fkguard drops it with the last such key"]
-    if live.relkind(conn, table) == "p":
+    if introspect.relkind(conn, table) == "p":
         statement = ddl.drop_index(schema, name, concurrently=False)
         run_locked(conn, [statement], [table, *(t for t, _, _ in _tree(conn, table))], policy,
                    what=f"dropping {schema}.{name}")

@@ -22,7 +22,7 @@ from psycopg import errors, sql
 from fkguard.catalog import QualifiedName
 from fkguard.ddl import set_local_timeouts, table_ref
 from fkguard.errors import FkguardError
-from fkguard.options import Options
+from fkguard.stack.options import Options
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from fkguard import live, orphans, props
+from fkguard import introspect, orphans, resource_properties
 from fkguard.catalog import ForeignKey, QualifiedName
 
 # The plan's thresholds (Phase 4 "+5-10ms max", rollback matrix "degradation >20ms", "error rate >5%").
@@ -44,7 +44,7 @@ MAX_STATEMENTS = 200
 
 # The resource that keeps the baseline in the stack (resources/baseline.py registers it under this name).
 BASELINE_NAME = "MonitorBaseline"
-BASELINE_TYPE = props.type_token(BASELINE_NAME)
+BASELINE_TYPE = resource_properties.type_token(BASELINE_NAME)
 ACCEPTABLE, INVESTIGATE, ROLLBACK = "acceptable", "investigate", "rollback"
 _RANK = {ACCEPTABLE: 0, INVESTIGATE: 1, ROLLBACK: 2}
 
@@ -216,9 +216,9 @@ def compare(conn: psycopg.Connection, baseline: dict[str, Any], catalog: Sequenc
         parent, child = now["tables"].get(str(fk.references)) or {}, now["tables"].get(str(fk.table)) or {}
         parent_before = (baseline.get("tables") or {}).get(str(fk.references)) or {}
         changed = sum(parent.get(k, 0) - parent_before.get(k, 0) for k in ("n_tup_del", "n_tup_upd"))
-        if changed <= 0 or not child or live.read_constraint(conn, fk.table, fk.name) is None:
+        if changed <= 0 or not child or introspect.read_constraint(conn, fk.table, fk.name) is None:
             continue
-        if not live.has_leading_index(conn, fk):
+        if not introspect.has_leading_index(conn, fk):
             findings.append(Finding(INVESTIGATE, f"{changed} row(s) deleted from or updated in {fk.references} since the "
                                                  f"baseline, and no index leads with {fk.table} ({', '.join(fk.columns)}): "
                                                  f"each made {fk.label} scan {fk.table}; build the index "

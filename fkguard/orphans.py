@@ -16,14 +16,14 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import RowFactory, tuple_row
 
-from fkguard import ddl, live
+from fkguard import ddl, introspect
 from fkguard.catalog import ForeignKey, QualifiedName
-from fkguard.pgrow import one
+from fkguard.query_row import one
 
 
 def relation(conn: psycopg.Connection, name: QualifiedName) -> sql.Composed:
     """ONLY for a plain table, as PostgreSQL does; a partitioned table must include its partitions."""
-    only = sql.SQL("") if live.relkind(conn, name) == "p" else sql.SQL("ONLY ")
+    only = sql.SQL("") if introspect.relkind(conn, name) == "p" else sql.SQL("ONLY ")
     return sql.SQL("{}{}").format(only, ddl.table_ref(name))
 
 

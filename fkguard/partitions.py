@@ -33,7 +33,7 @@ import dataclasses
 
 import psycopg
 
-from fkguard import ddl, live
+from fkguard import ddl, introspect
 from fkguard.catalog import ForeignKey, QualifiedName
 
 # The first major version that adds NOT VALID foreign keys to partitioned tables.
@@ -42,7 +42,7 @@ NOT_VALID_ON_PARTITIONED = 180000
 
 def uses_leaves(conn: psycopg.Connection, table: QualifiedName) -> bool:
     """Must this table's foreign keys be rolled out per leaf partition (PostgreSQL < 18, partitioned)?"""
-    return conn.info.server_version < NOT_VALID_ON_PARTITIONED and live.relkind(conn, table) == "p"
+    return conn.info.server_version < NOT_VALID_ON_PARTITIONED and introspect.relkind(conn, table) == "p"
 
 
 _TREE = """
@@ -81,14 +81,14 @@ def on(fk: ForeignKey, table: QualifiedName) -> ForeignKey:
     return dataclasses.replace(fk, table=table)
 
 
-def read(conn: psycopg.Connection, fk: ForeignKey) -> live.LiveConstraint | None:
+def read(conn: psycopg.Connection, fk: ForeignKey) -> introspect.LiveConstraint | None:
     """The constraint as one, per the mapping above: the parent's if it has one; else, when every leaf
     has it, a NOT VALID one with the definition of a leaf (one that differs from the catalog first, so
     drift shows); else None."""
-    parent = live.read_constraint(conn, fk.table, fk.name)
+    parent = introspect.read_constraint(conn, fk.table, fk.name)
     if parent is not None:
         return parent
-    found = [live.read_constraint(conn, leaf, fk.name) for leaf in leaves(conn, fk.table)]
+    found = [introspect.read_constraint(conn, leaf, fk.name) for leaf in leaves(conn, fk.table)]
     if not found or any(f is None for f in found):
         return None
     chosen = next((f for f in found if f is not None and not f.same_as(fk)), None)
@@ -97,6 +97,6 @@ def read(conn: psycopg.Connection, fk: ForeignKey) -> live.LiveConstraint | None
     return dataclasses.replace(chosen, table=fk.table, validated=False)
 
 
-def leaf_states(conn: psycopg.Connection, fk: ForeignKey) -> dict[QualifiedName, live.LiveConstraint | None]:
+def leaf_states(conn: psycopg.Connection, fk: ForeignKey) -> dict[QualifiedName, introspect.LiveConstraint | None]:
     """Each leaf's constraint of this name, or None where it has none."""
-    return {leaf: live.read_constraint(conn, leaf, fk.name) for leaf in leaves(conn, fk.table)}
+    return {leaf: introspect.read_constraint(conn, leaf, fk.name) for leaf in leaves(conn, fk.table)}

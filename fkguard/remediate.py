@@ -22,12 +22,12 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from fkguard import ddl, live, orphans, pgerror
+from fkguard import ddl, introspect, orphans, pgerror
 from fkguard.audit import primary_key
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.errors import FkguardError
 from fkguard.locks import LockPolicy, in_locked_transaction
-from fkguard.pgrow import one
+from fkguard.query_row import one
 
 SCHEMA = "fkguard_quarantine"
 ROWS = sql.Identifier(SCHEMA, "rows")
@@ -90,7 +90,7 @@ def _referrers(conn: psycopg.Connection, table: QualifiedName,
             "JOIN pg_namespace n ON n.oid = t.relnamespace "
             "WHERE c.contype = 'f' AND c.conparentid = 0 AND c.confrelid = %s::regclass ORDER BY 1, 2, 3",
             (ddl.table_ref(table).as_string(conn),)).fetchall():
-        constraint = live.read_constraint(conn, QualifiedName(schema, name), conname)
+        constraint = introspect.read_constraint(conn, QualifiedName(schema, name), conname)
         if constraint is not None:
             fk = constraint.as_foreign_key("low")
             found[(fk.table, fk.columns, fk.referenced_columns)] = (fk, True)
@@ -126,7 +126,7 @@ def _delete_hazards(conn: psycopg.Connection, fk: ForeignKey, catalog: Sequence[
     pk = identity(conn, fk.table)
     hazards = []
     for referrer, in_database in _referrers(conn, fk.table, catalog):
-        if not live.table_exists(conn, referrer.table):
+        if not introspect.table_exists(conn, referrer.table):
             continue
         try:
             n = _pointing_at_orphans(conn, fk, referrer, pk)

@@ -8,8 +8,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from fkguard import indexes, settings, stack_secrets, stackstate
+from fkguard import indexes
 from fkguard.catalog import ForeignKey
+from fkguard.stack import secrets as stack_secrets
+from fkguard.stack import settings
+from fkguard.stack import state as stackstate
 
 
 @dataclass(frozen=True)

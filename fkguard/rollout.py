@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import errors
 
-from fkguard import ddl, live, orphans, partitions
+from fkguard import ddl, introspect, orphans, partitions
 from fkguard.catalog import ForeignKey
 from fkguard.desired import state_of
 from fkguard.errors import FkguardError
 from fkguard.locks import LockPolicy, run_locked
-from fkguard.pgrow import one
+from fkguard.query_row import one
 
 
 class RolloutError(FkguardError):
@@ -50,7 +50,7 @@ def preflight(conn: psycopg.Connection, fk: ForeignKey) -> list[tuple[str, str]]
     """What the database would refuse, found before anything runs (the provider's check at preview)."""
     problems: list[tuple[str, str]] = []
     for key, table, cols in (("table", fk.table, fk.columns), ("references", fk.references, fk.referenced_columns)):
-        kind = live.relkind(conn, table)
+        kind = introspect.relkind(conn, table)
         if kind is None:
             schema_found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (table.schema,)).fetchone()
             where = "" if schema_found else f" (schema {table.schema!r} does not exist either)"
@@ -98,7 +98,7 @@ def preflight(conn: psycopg.Connection, fk: ForeignKey) -> list[tuple[str, str]]
     if not may_reference:
         problems.append(("references", f"user {user} lacks the REFERENCES privilege on {fk.references}; "
                                        f"GRANT REFERENCES ON {fk.references} TO {user}"))
-    if not live.has_unique_key(conn, fk.references, fk.referenced_columns):
+    if not introspect.has_unique_key(conn, fk.references, fk.referenced_columns):
         problems.append(("referenced_columns", f"{fk.references} ({', '.join(fk.referenced_columns)}) has no primary "
                                                f"key or unique constraint; PostgreSQL refuses to reference it: add one"))
     return problems
@@ -134,7 +134,7 @@ def _planned_per_leaf(conn: psycopg.Connection, fk: ForeignKey, validated: bool)
     return plan
 
 
-def _adopt_or_refuse(found: live.LiveConstraint, fk: ForeignKey) -> str:
+def _adopt_or_refuse(found: introspect.LiveConstraint, fk: ForeignKey) -> str:
     if not found.same_as(fk):
         raise RolloutError(
             f"{fk.table} already has a constraint named {fk.name} with another definition "
@@ -145,7 +145,7 @@ def _adopt_or_refuse(found: live.LiveConstraint, fk: ForeignKey) -> str:
 
 def add(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy) -> Outcome:
     """Add the constraint NOT VALID, or adopt an identical one that already exists."""
-    found = live.read_constraint(conn, fk.table, fk.name)
+    found = introspect.read_constraint(conn, fk.table, fk.name)
     if found is not None:
         return _observe(conn, fk, [_adopt_or_refuse(found, fk)])
     if partitions.uses_leaves(conn, fk.table):
@@ -199,7 +199,7 @@ def validate(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy, ran: 
     """VALIDATE in a transaction of its own (per leaf, then the attaching ADD on the parent, for a
     partitioned table before PostgreSQL 18)."""
     done = list(ran or [])
-    if partitions.uses_leaves(conn, fk.table) and live.read_constraint(conn, fk.table, fk.name) is None:
+    if partitions.uses_leaves(conn, fk.table) and introspect.read_constraint(conn, fk.table, fk.name) is None:
         done += _validate_per_leaf(conn, fk, policy)
     else:
         done.append(_validate_one(conn, fk, policy))
@@ -228,7 +228,7 @@ def alter_deferral(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy)
     """Make the existing constraint [NOT] DEFERRABLE [INITIALLY DEFERRED] as the catalog says, in place."""
     # The parent's ALTER CONSTRAINT reaches its partitions' attached ones; without it, each leaf's own.
     on_tables = [fk.table]
-    if partitions.uses_leaves(conn, fk.table) and live.read_constraint(conn, fk.table, fk.name) is None:
+    if partitions.uses_leaves(conn, fk.table) and introspect.read_constraint(conn, fk.table, fk.name) is None:
         on_tables = partitions.leaves(conn, fk.table)
     ran = []
     for table in on_tables:
@@ -240,7 +240,7 @@ def alter_deferral(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy)
 
 def drop(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy) -> Outcome:
     """DROP CONSTRAINT IF EXISTS; a table that is gone has nothing left to drop."""
-    if not live.table_exists(conn, fk.table):
+    if not introspect.table_exists(conn, fk.table):
         return Outcome(exists=False, sql=[f"-- {fk.table} does not exist: nothing to drop"])
     statement = ddl.drop(fk)
     run_locked(conn, [statement], [fk.table, fk.references], policy, what=f"dropping {fk.name}")
@@ -255,10 +255,10 @@ def drop(conn: psycopg.Connection, fk: ForeignKey, policy: LockPolicy) -> Outcom
     return Outcome(exists=False, sql=ran)
 
 
-def read(conn: psycopg.Connection, fk: ForeignKey) -> live.LiveConstraint | None:
+def read(conn: psycopg.Connection, fk: ForeignKey) -> introspect.LiveConstraint | None:
     """The constraint as PostgreSQL has it; for a partitioned table before 18, as fkguard.partitions maps it."""
-    if not live.table_exists(conn, fk.table):
+    if not introspect.table_exists(conn, fk.table):
         return None
     if partitions.uses_leaves(conn, fk.table):
         return partitions.read(conn, fk)
-    return live.read_constraint(conn, fk.table, fk.name)
+    return introspect.read_constraint(conn, fk.table, fk.name)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fkguard import debt, rollout, stackstate
+from fkguard import debt, rollout
 from fkguard.desired import desired, observed
-from fkguard.stack_context import StackContext
+from fkguard.stack import state as stackstate
+from fkguard.stack.context import StackContext
 
 
 def constraints(context: StackContext) -> list[dict[str, Any]]:

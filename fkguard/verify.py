@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import errors, sql
 
-from fkguard import column_types, ddl, debt, live, orphans, pgerror, rollout
+from fkguard import column_types, ddl, debt, introspect, orphans, pgerror, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.desired import NOT_VALID, VALIDATED, desired, observed
-from fkguard.options import Options
-from fkguard.pgrow import one
+from fkguard.query_row import one
+from fkguard.stack.options import Options
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options
     checks: list[Check] = []
     total_orphans, accepted_orphans, misaligned = 0, 0, 0
     for fk in catalog:
-        if not (live.table_exists(conn, fk.table) and live.table_exists(conn, fk.references)):
+        if not (introspect.table_exists(conn, fk.table) and introspect.table_exists(conn, fk.references)):
             checks.append(Check(f"{fk.label}: tables", False, f"{fk.table} or {fk.references} does not exist"))
             continue
         accepted = debt.accepted(list(debts), fk, stack)

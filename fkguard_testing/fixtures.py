@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing import processes
 from fkguard_testing.scratch import PROJECT, ScratchProject, local_env, pulumi_bin  # noqa: F401  (tests import them)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 
 
 def sessions_opened(settings: ConnectionSettings) -> int:

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from fkguard import state_backend
-from fkguard.settings import ConnectionSettings
+from fkguard.stack import backend as state_backend
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing import processes
 from fkguard_testing.fixtures import TEST_PG_PORT, TEST_PGDATA
 from fkguard_testing.scratch import ScratchProject

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing.fixtures import TEST_PG_PORT, TEST_PGDATA, pg_script
 from fkguard_testing.scratch import local_env
 

@@ -2,7 +2,7 @@ from column_types_match import POLICY
 
 from conftest import compliant, run
 from fkguard.catalog import ForeignKey, QualifiedName
-from fkguard.props import inputs_of
+from fkguard.resource_properties import inputs_of
 
 
 def typed(conn, child_type: str, parent_type: str) -> dict:

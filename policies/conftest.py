@@ -12,8 +12,8 @@ from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
 
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
-from fkguard.options import Options
-from fkguard.props import RESOURCE_TYPE, inputs_of
+from fkguard.resource_properties import RESOURCE_TYPE, inputs_of
+from fkguard.stack.options import Options
 
 STACK = "unit"
 CATALOG = load_catalog()

@@ -13,7 +13,7 @@ from typing import Any
 from context import Finding, NotApplicable, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel
 
-from fkguard import live
+from fkguard import introspect
 from fkguard.catalog import ForeignKey
 
 NAME = "constraint-name"
@@ -21,9 +21,9 @@ NAME = "constraint-name"
 
 def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
     with ctx.connect() as conn:
-        if not shared(ctx, conn, live.table_exists, fk.table):
+        if not shared(ctx, conn, introspect.table_exists, fk.table):
             raise NotApplicable(f"{fk.table} does not exist, so it has no constraints to compare")
-        found = shared(ctx, conn, live.read_constraint, fk.table, fk.name)
+        found = shared(ctx, conn, introspect.read_constraint, fk.table, fk.name)
     if found is not None and found.contype != "f":
         return [Finding(f"{fk.table} already has a constraint named {fk.name} that is not a foreign key "
                         f"({found.definition})", "give the foreign key another name in its catalog entry")]

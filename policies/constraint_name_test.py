@@ -1,7 +1,7 @@
 from constraint_name import POLICY
 
 from conftest import compliant, run
-from fkguard.props import to_foreign_key
+from fkguard.resource_properties import to_foreign_key
 
 
 def test_compliant_passes(stack):

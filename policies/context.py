@@ -1,5 +1,5 @@
 """What every fkguard policy needs: the stack being previewed, its database connection and
-fkguard settings (read from the same stack config as the program, through fkguard.settings), the
+fkguard settings (read from the same stack config as the program, through fkguard.stack.settings), the
 catalog, the accepted debt, and the foreign key a resource stands for; and the one shape of a
 finding (the problem, then the fix, then the policy's page under docs/policies/).
 
@@ -25,10 +25,12 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from fkguard import errors, rollout, stack_context
+from fkguard import errors, rollout
 from fkguard.catalog import CatalogError, ForeignKey
-from fkguard.props import RESOURCE_TYPE, to_foreign_key
-from fkguard.stack_context import StackContext
+from fkguard.resource_properties import RESOURCE_TYPE, to_foreign_key
+from fkguard.stack import context as stack_context
+from fkguard.stack import project
+from fkguard.stack.context import StackContext
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ def stack_of(urn: str) -> str:
 
 def project_dir() -> Path:
     """The Pulumi project: the pack runs with the project's or its own folder as working directory."""
-    return stack_context.find_project(Path.cwd(), Path(__file__).resolve().parent)
+    return project.find(project.working_folder(), Path(__file__).resolve().parent)
 
 
 def register(context: StackContext) -> None:

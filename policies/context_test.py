@@ -1,4 +1,4 @@
-"""The pack and the fkguard command build a stack's context in one place (fkguard.stack_context): a
+"""The pack and the fkguard command build a stack's context in one place (fkguard.stack.context): a
 relative fkguard:catalog is the same file for both, wherever each is started from."""
 
 from collections.abc import Iterator
@@ -8,8 +8,8 @@ import context
 import pytest
 import yaml
 
-from fkguard import settings
 from fkguard.commands import common
+from fkguard.stack import settings
 
 ENTRY = {"name": "fk_ctx_child_parent", "tier": "critical", "table": "public.ctx_child", "columns": ["parent_id"],
          "references": "public.ctx_parent", "referenced_columns": ["id"], "on_delete": "RESTRICT"}

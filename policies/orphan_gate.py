@@ -14,7 +14,7 @@ from typing import Any
 from context import Finding, NotApplicable, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema
 
-from fkguard import debt, live, orphans
+from fkguard import debt, introspect, orphans
 from fkguard.catalog import ForeignKey
 
 NAME = "orphan-gate"
@@ -22,10 +22,10 @@ NAME = "orphan-gate"
 
 def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, config: Mapping[str, Any]) -> list[Finding]:
     with ctx.connect() as conn:
-        missing = next((t for t in (fk.table, fk.references) if not shared(ctx, conn, live.table_exists, t)), None)
+        missing = next((t for t in (fk.table, fk.references) if not shared(ctx, conn, introspect.table_exists, t)), None)
         if missing is not None:
             raise NotApplicable(f"{missing} does not exist, so it has no rows to count")
-        found = shared(ctx, conn, live.read_constraint, fk.table, fk.name)
+        found = shared(ctx, conn, introspect.read_constraint, fk.table, fk.name)
         if found is not None and found.validated and found.same_as(fk):
             return []
         count = orphans.count_orphans(conn, fk)

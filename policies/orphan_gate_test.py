@@ -5,7 +5,7 @@ from orphan_gate import POLICY
 from conftest import CATALOG, COMPLIANT, compliant, run
 from fkguard import debt
 from fkguard.apms.generate import generate
-from fkguard.props import inputs_of
+from fkguard.resource_properties import inputs_of
 from fkguard_testing.fixtures import as_superuser
 
 
@@ -61,7 +61,7 @@ def test_a_validated_constraint_is_proven_clean_without_a_scan(stack, conn):
 
 
 def test_database_down_fails_closed(stack):
-    from fkguard.settings import ConnectionSettings
+    from fkguard.stack.settings import ConnectionSettings
     stack.connection = ConnectionSettings("127.0.0.1", 1, "apms", "fkguard", "secret-pw", "disable")
     [message] = run(POLICY, compliant())
     assert message.startswith("orphan-gate could not check fk_workflow_stages_workflow_instance: cannot connect to "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import CATALOG, run
 from fkguard.apms.generate import generate
-from fkguard.props import inputs_of
+from fkguard.resource_properties import inputs_of
 
 HERE = Path(__file__).parent
 MODULES = sorted(p.stem for p in HERE.glob("*.py")
@@ -98,7 +98,7 @@ def test_a_table_gone_after_the_provider_check_makes_a_policy_not_applicable_not
     from pulumi_policy.policy import _NotApplicableError
 
     from conftest import STACK
-    from fkguard.props import RESOURCE_TYPE, to_foreign_key
+    from fkguard.resource_properties import RESOURCE_TYPE, to_foreign_key
 
     props = {**inputs_of(CATALOG[2], True), "constraintName": "fk_na_child_parent", "table": "public.na_child",
              "columns": ["parent_id"], "references": "public.na_parent", "referencedColumns": ["id"]}

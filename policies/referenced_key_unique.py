@@ -11,7 +11,7 @@ from typing import Any
 from context import Finding, NotApplicable, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel
 
-from fkguard import ddl, live
+from fkguard import ddl, introspect
 from fkguard.catalog import ForeignKey
 
 NAME = "referenced-key-unique"
@@ -19,9 +19,9 @@ NAME = "referenced-key-unique"
 
 def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
     with ctx.connect() as conn:
-        if not shared(ctx, conn, live.table_exists, fk.references):
+        if not shared(ctx, conn, introspect.table_exists, fk.references):
             raise NotApplicable(f"{fk.references} does not exist, so it has no key to judge")
-        if live.has_unique_key(conn, fk.references, fk.referenced_columns):
+        if introspect.has_unique_key(conn, fk.references, fk.referenced_columns):
             return []
         fix = ddl.add_unique(fk.references, fk.referenced_columns).as_string(conn)
     return [Finding(f"{fk.label}: {fk.references} ({', '.join(fk.referenced_columns)}) has no primary key or unique "

@@ -16,7 +16,7 @@ from typing import Any
 from context import Finding, NotApplicable, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema
 
-from fkguard import ddl, indexes, live, partitions
+from fkguard import ddl, indexes, introspect, partitions
 from fkguard.catalog import ACTIONS, ForeignKey
 
 NAME = "referencing-index"
@@ -29,11 +29,11 @@ DEFAULT_ON_DELETE = ["CASCADE", "SET NULL", "RESTRICT", "NO ACTION"]
 def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, config: Mapping[str, Any]) -> list[Finding]:
     entry = next((c for c in ctx.catalog if c.qualified == fk.qualified), fk)
     with ctx.connect() as conn:
-        if not shared(ctx, conn, live.table_exists, fk.table):
+        if not shared(ctx, conn, introspect.table_exists, fk.table):
             raise NotApplicable(f"{fk.table} does not exist, so it has no index to judge")
         if entry.index != "none":
             return []  # fkguard adopts or builds it before the key (fkguard.indexes)
-        if live.has_leading_index(conn, fk):
+        if introspect.has_leading_index(conn, fk):
             return []
         threshold = config.get("mandatoryAboveRows")
         if threshold is not None and (fk.on_delete not in config.get("onDelete", DEFAULT_ON_DELETE)

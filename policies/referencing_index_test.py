@@ -6,7 +6,7 @@ from referencing_index import POLICY
 
 from conftest import CATALOG, run
 from fkguard.catalog import QualifiedName
-from fkguard.props import inputs_of
+from fkguard.resource_properties import inputs_of
 
 PUNCHLISTS = CATALOG[5]  # fk_punchlists_workflow_instance (RESTRICT): no index on the referencing column
 

@@ -13,7 +13,7 @@ from typing import Any
 from context import Finding, NotApplicable, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel
 
-from fkguard import live, rollout
+from fkguard import introspect, rollout
 from fkguard.catalog import ForeignKey
 
 NAME = "safe-pattern"
@@ -23,7 +23,7 @@ def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, _config: 
     if not props.get("validated"):
         return []
     with ctx.connect() as conn:
-        if not shared(ctx, conn, live.table_exists, fk.table):
+        if not shared(ctx, conn, introspect.table_exists, fk.table):
             raise NotApplicable(f"{fk.table} does not exist, so nothing can be added to it yet")
         # rollout.read: a partitioned table's NOT VALID leaves count as added (fkguard.partitions)
         if rollout.read(conn, fk) is not None:

@@ -13,9 +13,10 @@ from typing import Any
 import pulumi
 from pulumi import dynamic
 
-from fkguard import backup, identity
+from fkguard import backup
 from fkguard.catalog import QualifiedName
 from fkguard.errors import EXPECTED, FkguardError, one_line
+from fkguard.stack import identity
 from resources import foreign_key
 from resources.taken_once import TakenOnceProvider
 
@@ -45,7 +46,7 @@ class TableBackupProvider(TakenOnceProvider):
         return dynamic.CreateResult(taken.path, {**props, "path": taken.path, "sizeBytes": taken.size_bytes,
                                                  "rows": taken.rows, "takenAt": taken.taken_at})
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+    def delete(self, _id: str, _properties: dict[str, Any]) -> None:
         """The dump stays on disk: a backup is never deleted by a deployment."""
 
 

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 from pulumi import dynamic
 
-from fkguard import identity, monitor
+from fkguard import monitor
 from fkguard.catalog import QualifiedName
 from fkguard.errors import EXPECTED, one_line
+from fkguard.stack import identity
 from resources import foreign_key
 from resources.taken_once import TakenOnceProvider
 
@@ -39,7 +40,7 @@ class MonitorBaselineProvider(TakenOnceProvider):
         return dynamic.CreateResult(f"baseline-{taken['takenAt']}",
                                     {**props, identity.PROPERTY: database, "snapshot": taken})
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+    def delete(self, _id: str, _properties: dict[str, Any]) -> None:
         """Statistics only: nothing in the database to remove."""
 
 

@@ -22,18 +22,19 @@ import psycopg
 import pulumi
 from pulumi import dynamic
 
-from fkguard import connections, identity, pulumi_sdk, rollout
-from fkguard import props as resource_props
+from fkguard import resource_properties, rollout
 from fkguard.catalog import ForeignKey, entry_problems
 from fkguard.errors import EXPECTED, OneLineTracebacks, one_line
 from fkguard.locks import LockPolicy
-from fkguard.options import Options
-from fkguard.props import ALTER_ON, PROPERTY_OF, REPLACE_ON, changed, inputs_of, to_entry, to_foreign_key
-from fkguard.settings import ConnectionSettings, SettingsError
+from fkguard.resource_properties import ALTER_ON, PROPERTY_OF, REPLACE_ON, changed, inputs_of, to_entry, to_foreign_key
+from fkguard.stack import config, connections, identity, pulumi_sdk
+from fkguard.stack.options import Options
+from fkguard.stack.settings import ConnectionSettings, SettingsError
 
-# The type token's parts: fkguard.props derives RESOURCE_TYPE, which the pack and the stack readers match on, from them.
-TYPE_NAME = resource_props.TYPE_NAME
-MODULE = resource_props.MODULE
+# The type token's parts: fkguard.resource_properties derives RESOURCE_TYPE from them, which the pack and the stack
+# readers match on.
+TYPE_NAME = resource_properties.TYPE_NAME
+MODULE = resource_properties.MODULE
 
 # Set by configure() in the provider process only; module-level so that no connection setting,
 # least of all the password, is ever pickled with the provider into the state.
@@ -63,7 +64,7 @@ def _policy() -> LockPolicy:
 
 def guarded(conn: psycopg.Connection, recorded: dict[str, Any], props: dict[str, Any], what: str) -> dict[str, Any]:
     """The database's identity to record, once it is the one `recorded` (a resource's state) names, or the one
-    fkguard:rebindDatabase names (fkguard.identity). Every provider step that touches the database calls it."""
+    fkguard:rebindDatabase names (fkguard.stack.identity). Every provider step that touches the database calls it."""
     stack = str(props.get("stack") or recorded.get("stack") or "<stack>")
     return identity.guard(conn, identity.recorded_in(recorded), _options.rebind_database, stack=stack,
                           what=what).record()
@@ -97,13 +98,11 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         pulumi_sdk.format_provider_failures_with(OneLineTracebacks())
         raw = pulumi_sdk.provider_config(req)
         if raw is None:  # an SDK without the raw mapping: ask for the keys fkguard knows
-            from fkguard import options, settings
-
-            keys = [f"postgresql:{k}" for k in settings.KEYS] + [f"fkguard:{k}" for k in options.KEYS]
-            raw = {k: v for k in keys if (v := req.config.get(k)) is not None}
+            raw = {k: v for k in config.KEYS if (v := req.config.get(k)) is not None}
+        stack_config = config.StackConfig(raw)
         try:
-            _connection = ConnectionSettings.from_config(raw)
-            _options = Options.from_config(raw)
+            _connection = stack_config.connection
+            _options = stack_config.options
             _config_error = None
         except EXPECTED as exc:
             _config_error = one_line(exc)

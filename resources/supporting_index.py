@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 from pulumi import dynamic
 
-from fkguard import identity, indexes, rollout
+from fkguard import indexes, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
-from fkguard.settings import SettingsError
+from fkguard.stack import identity
+from fkguard.stack.settings import SettingsError
 from resources import foreign_key
 
 TYPE_NAME = indexes.TYPE_NAME

@@ -10,7 +10,7 @@ from typing import Any
 
 from pulumi import dynamic
 
-from fkguard import identity
+from fkguard.stack import identity
 from resources import foreign_key
 
 

@@ -25,7 +25,7 @@ class TierGateProvider(dynamic.ResourceProvider):
         changed = olds.get("tier") != news.get("tier")
         return dynamic.DiffResult(changes=changed, replaces=["tier"] if changed else [])
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+    def delete(self, _id: str, _properties: dict[str, Any]) -> None:
         """Nothing to undo: the gate is only an edge in the dependency graph."""
 
 

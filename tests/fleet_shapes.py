@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 from psycopg import sql
 
-from fkguard.props import RESOURCE_TYPE
-from fkguard.settings import ConnectionSettings
+from fkguard.resource_properties import RESOURCE_TYPE
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing.fixtures import as_superuser
 from fkguard_testing.scratch import ScratchProject
 

@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing.fixtures import TEST_PG_PORT, pg_script
 from fkguard_testing.scratch import ScratchProject, local_env
 from tests import fleet_shapes as fleet

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from fkguard import ddl, live, rollout
+from fkguard import ddl, introspect, rollout
 from fkguard.catalog import COLUMN_LIST_ACTIONS, ForeignKey, QualifiedName
 from fkguard.locks import LockPolicy
-from fkguard.props import ALTER_ON, DEFAULTS, inputs_of
+from fkguard.resource_properties import ALTER_ON, DEFAULTS, inputs_of
 from fkguard.rollout import RolloutError
 
 # A team keyed by (org_id, id), with a unique constraint and a separate unique index besides; members
@@ -123,7 +123,7 @@ def test_definition_equals_postgresqls_own_and_same_as_sees_each_attribute(schem
     assert ours == postgresqls
     assert outcome.definition == ours
 
-    found = live.read_constraint(schema, fk.table, fk.name)
+    found = introspect.read_constraint(schema, fk.table, fk.name)
     assert found is not None and found.same_as(fk) and found.differences(fk) == []
     assert found.as_foreign_key(fk.tier) == fk
     for attribute, other in one_attribute_changes(fk):
@@ -137,7 +137,7 @@ def test_differences_say_what_the_database_has(schema):
         return
     rollout.add(schema, fk, LockPolicy())
     schema.execute("ALTER TABLE attrs.member ALTER CONSTRAINT fk_attrs_member_team DEFERRABLE")
-    found = live.read_constraint(schema, MEMBER, fk.name)
+    found = introspect.read_constraint(schema, MEMBER, fk.name)
     assert found.differences(fk) == ["DEFERRABLE in the database, NOT DEFERRABLE in the catalog"]
     assert found.differences(replace(fk, deferrable=True, on_delete_columns=())) == [
         "ON DELETE SET NULL (team_id) in the database, ON DELETE SET NULL in the catalog"]
@@ -166,7 +166,7 @@ def test_create_refuses_a_hand_made_deferrable_constraint_of_its_name(provider, 
         "(org_id, team_id) REFERENCES attrs.team(org_id, id) DEFERRABLE NOT VALID); drop or rename it, or change "
         "this constraint's name")
     assert "\n" not in str(err.value)
-    assert live.read_constraint(schema, MEMBER, "fk_attrs_member_team").deferrable  # left as it was
+    assert introspect.read_constraint(schema, MEMBER, "fk_attrs_member_team").deferrable  # left as it was
     adopted = provider.create(props(key(deferrable=True)))  # the same definition is adopted
     assert adopted.outs["sql"] == ["-- adopted the existing constraint fk_attrs_member_team, which matches"]
 
@@ -202,7 +202,7 @@ def test_update_changes_deferral_in_place_keeping_validation(provider, schema):
                                                    "ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED")
     back = provider.update(created.id, updated.outs, props(fk, validated=True))
     assert back.outs["sql"][0].endswith('ALTER CONSTRAINT "fk_attrs_member_team" NOT DEFERRABLE')
-    found = live.read_constraint(schema, MEMBER, fk.name)
+    found = introspect.read_constraint(schema, MEMBER, fk.name)
     assert found.same_as(fk) and found.validated
 
 
@@ -275,7 +275,7 @@ def test_a_server_before_15_is_read_without_confdelsetcols_and_a_column_list_ref
     # On 15+ the column list is made and must read as absent through 14's eyes; a real 14 cannot make it.
     rollout.add(schema, fk if schema.info.server_version >= 150000 else replace(fk, on_delete_columns=()), LockPolicy())
     monkeypatch.setattr(type(schema.info), "server_version", property(lambda _: 140011))
-    found = live.read_constraint(schema, MEMBER, fk.name)
+    found = introspect.read_constraint(schema, MEMBER, fk.name)
     assert found.differences(fk) == ["ON DELETE SET NULL in the database, ON DELETE SET NULL (team_id) in the catalog"]
     assert found.same_as(replace(fk, on_delete_columns=()))
     assert ("on_delete_columns", "ON DELETE SET NULL (columns) needs PostgreSQL 15; this server is 14: remove "

@@ -58,7 +58,7 @@ def test_verify_and_the_column_types_match_policy_judge_alike(conn, pg, monkeypa
     from types import SimpleNamespace
 
     from fkguard import verify
-    from fkguard.options import Options
+    from fkguard.stack.options import Options
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "policies"))
     import context

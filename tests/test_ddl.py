@@ -2,7 +2,7 @@
 
 import pytest
 
-from fkguard import ddl, live, rollout
+from fkguard import ddl, introspect, rollout
 from fkguard.catalog import ForeignKey, QualifiedName, load_catalog
 from fkguard.locks import LockPolicy
 
@@ -54,10 +54,10 @@ def test_strange_but_valid_names_work_and_injection_is_inert(conn, schema, child
     assert rollout.preflight(conn, key) == []
     outcome = rollout.add(conn, key, LockPolicy())
     assert outcome.state == "not valid"
-    found = live.read_constraint(conn, key.table, name)
+    found = introspect.read_constraint(conn, key.table, name)
     assert found is not None and found.same_as(key)
     assert rollout.validate(conn, key, LockPolicy()).state == "validated"
     rollout.drop(conn, key, LockPolicy())
-    assert live.read_constraint(conn, key.table, name) is None
+    assert introspect.read_constraint(conn, key.table, name) is None
     assert conn.execute("SELECT to_regclass(%s)", (q(schema, parent),)).fetchone()[0] is not None
     conn.execute(f"DROP TABLE {q(schema, child)}, {q(schema, parent)}")

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from fkguard.apms.generate import generate
-from fkguard.props import RESOURCE_TYPE
-from fkguard.settings import SettingsError, stack_config
+from fkguard.resource_properties import RESOURCE_TYPE
+from fkguard.stack.settings import SettingsError, stack_config
 from fkguard_testing.fixtures import PROJECT
 
 

@@ -7,7 +7,7 @@ import psycopg
 
 from fkguard.apms.generate import TABLES, generate
 from fkguard.catalog import load_catalog
-from fkguard.props import RESOURCE_TYPE as TYPE  # the one constant (tests/test_resource_type.py)
+from fkguard.resource_properties import RESOURCE_TYPE as TYPE  # the one constant (tests/test_resource_type.py)
 from fkguard_testing.scratch import PROJECT
 
 CATALOG = load_catalog()

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import yaml
 
-from fkguard import identity
+from fkguard.stack import identity
 from fkguard_testing.fixtures import TEST_PG_PORT, local_env, pg_script
 
 PORT_B = TEST_PG_PORT + 3  # next to the suite's cluster and test_pg_script's

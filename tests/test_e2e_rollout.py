@@ -10,7 +10,7 @@ import pytest
 
 from fkguard.apms.generate import generate, reset_schema
 from fkguard.catalog import load_catalog
-from fkguard.props import RESOURCE_TYPE as TYPE  # the one constant (tests/test_resource_type.py)
+from fkguard.resource_properties import RESOURCE_TYPE as TYPE  # the one constant (tests/test_resource_type.py)
 
 CATALOG = load_catalog()
 NAMES = [fk.name for fk in CATALOG]

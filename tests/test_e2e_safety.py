@@ -18,7 +18,7 @@ import pytest
 from fkguard import backup
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
-from fkguard.props import RESOURCE_TYPE as TYPE  # the one constant (tests/test_resource_type.py)
+from fkguard.resource_properties import RESOURCE_TYPE as TYPE  # the one constant (tests/test_resource_type.py)
 from fkguard_testing.fixtures import PROJECT, as_superuser, pulumi_bin
 
 CATALOG = load_catalog()

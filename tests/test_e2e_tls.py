@@ -8,9 +8,9 @@ import json
 import pytest
 from psycopg import sql
 
-from fkguard import state_backend
 from fkguard.apms.generate import generate
-from fkguard.settings import ConnectionSettings
+from fkguard.stack import backend as state_backend
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing import tls
 from fkguard_testing.scratch import ScratchProject
 from fkguard_testing.tls import HOST, TLS_PORT, TlsCluster, tls_superuser

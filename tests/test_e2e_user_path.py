@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from fkguard.props import RESOURCE_TYPE
+from fkguard.resource_properties import RESOURCE_TYPE
 from fkguard_testing import processes
 from fkguard_testing.fixtures import PROJECT, pg_script
 from fkguard_testing.scratch import ScratchProject

@@ -14,7 +14,7 @@ from fkguard import cli, errors
 from fkguard.catalog import CatalogError, load_catalog
 from fkguard.locks import LockBudgetExceeded
 from fkguard.rollout import RolloutError
-from fkguard.settings import SettingsError
+from fkguard.stack.settings import SettingsError
 from resources import foreign_key
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from pulumi.automation import EngineEvent
 
-from fkguard import cli, fleet, fleet_stack, stack_secrets
+from fkguard import cli, fleet, fleet_stack
 from fkguard.fleet_stack import FleetError, StackResult, Tally
-from fkguard.props import RESOURCE_TYPE
+from fkguard.resource_properties import RESOURCE_TYPE
+from fkguard.stack import secrets as stack_secrets
 
 
 def write(tmp_path: Path, text: str) -> Path:

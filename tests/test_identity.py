@@ -1,12 +1,12 @@
-"""fkguard.identity against the real test cluster, and the constraint provider's steps called directly:
+"""fkguard.stack.identity against the real test cluster, and the constraint provider's steps called directly:
 the database a resource recorded is the one each later step must reach."""
 
 import pytest
 
-from fkguard import identity
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
-from fkguard.props import inputs_of
+from fkguard.resource_properties import inputs_of
+from fkguard.stack import identity
 
 FK = load_catalog()[0]
 

@@ -79,6 +79,6 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_no_module_of_fkguard_or_resources_is_in_an_import_cycle():
     graph = import_graph()
-    assert "fkguard.discover.search" in graph and "fkguard.settings" in graph[
-        "fkguard.cli"] | graph["fkguard.stack_context"], "the graph misses modules"
+    assert "fkguard.discover.search" in graph and "fkguard.stack.settings" in graph[
+        "fkguard.cli"] | graph["fkguard.stack.context"], "the graph misses modules"
     assert cycles(graph) == []

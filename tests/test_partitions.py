@@ -11,7 +11,7 @@ import pytest
 from fkguard import audit, orphans, partitions, remediate, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.locks import LockPolicy
-from fkguard.props import inputs_of
+from fkguard.resource_properties import inputs_of
 from fkguard.rollout import RolloutError
 
 SCHEMA = """

@@ -13,9 +13,9 @@ import pytest
 from psycopg import sql
 from pulumi.runtime.mocks import MockMonitor
 
-from fkguard import ddl, live
+from fkguard import ddl, introspect
 from fkguard.catalog import TIERS, load_catalog
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing.fixtures import as_superuser
 
 PROGRAM = Path(__file__).resolve().parent.parent / "__main__.py"
@@ -108,7 +108,8 @@ def test_a_key_an_index_not_fkguards_already_serves_gets_no_index_resource(progr
             conn.execute(sql.SQL("CREATE INDEX {} ON {} ({})").format(
                 sql.Identifier(ddl.index_name(fk.table, fk.columns)), ddl.table_ref(fk.table),
                 sql.SQL(", ").join(map(sql.Identifier, fk.columns))))
-        conn.execute(ddl.mark_index(marked.table.schema, ddl.index_name(marked.table, marked.columns), live.BUILT_BY_FKGUARD))
+        conn.execute(ddl.mark_index(marked.table.schema, ddl.index_name(marked.table, marked.columns),
+                                    introspect.BUILT_BY_FKGUARD))
     graph = run_program(config_for(program_db))
     indexes = {name for name in graph if "/" in name}
     assert f"{marked.table}/{ddl.index_name(marked.table, marked.columns)}" in indexes

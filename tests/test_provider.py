@@ -6,10 +6,10 @@ import pytest
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
-from fkguard import live
+from fkguard import introspect
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
-from fkguard.props import inputs_of
+from fkguard.resource_properties import inputs_of
 from fkguard.rollout import RolloutError
 from resources.foreign_key import ForeignKeyConstraintProvider
 
@@ -108,13 +108,13 @@ def test_create_validate_read_delete(provider, apms):
     assert (updated.outs["state"], updated.outs["convalidated"]) == ("validated", True)
     assert updated.outs["sql"] == ['ALTER TABLE "public"."workflow_instances" VALIDATE CONSTRAINT '
                                    '"fk_workflow_instances_config_version"']
-    assert live.read_constraint(apms, CONFIG_FK.table, CONFIG_FK.name).validated
+    assert introspect.read_constraint(apms, CONFIG_FK.table, CONFIG_FK.name).validated
 
     read = provider.read(created.id, updated.outs)
     assert (read.id, read.inputs["validated"], read.outs["state"]) == (created.id, True, "validated")
 
     provider.delete(created.id, updated.outs)
-    assert live.read_constraint(apms, CONFIG_FK.table, CONFIG_FK.name) is None
+    assert introspect.read_constraint(apms, CONFIG_FK.table, CONFIG_FK.name) is None
     assert provider.read(created.id, updated.outs).id is None
 
 
@@ -143,7 +143,7 @@ def test_validation_over_orphans_says_how_many_and_stays_not_valid(provider, apm
     assert text.startswith("VALIDATE CONSTRAINT fk_workflow_instances_workspace failed: 3 rows of "
                            "public.workflow_instances have no parent in public.workspaces (e.g. workspace_id='")
     assert "The constraint stays NOT VALID and still checks new writes." in text
-    found = live.read_constraint(apms, workspace_fk.table, workspace_fk.name)
+    found = introspect.read_constraint(apms, workspace_fk.table, workspace_fk.name)
     assert found is not None and not found.validated
 
 

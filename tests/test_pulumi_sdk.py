@@ -1,5 +1,5 @@
-"""What fkguard.pulumi_sdk assumes about the installed Pulumi SDK's private parts. A failure here after an SDK
-upgrade names the assumption that broke; fix fkguard/pulumi_sdk.py, the one module that relies on them."""
+"""What fkguard.stack.pulumi_sdk assumes about the installed Pulumi SDK's private parts. A failure here after an SDK
+upgrade names the assumption that broke; fix fkguard/stack/pulumi_sdk.py, the one module that relies on them."""
 
 import importlib.util
 import inspect
@@ -12,7 +12,7 @@ from pathlib import Path
 from pulumi import dynamic
 from pulumi.automation import LocalWorkspace, Stack
 
-from fkguard import pulumi_sdk
+from fkguard.stack import pulumi_sdk
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,7 +66,7 @@ def test_no_other_module_reaches_into_a_private_name_of_the_sdk():
     pattern = re.compile(r"\._props\b|['\"]_props['\"]|automation\._|\bserver\.traceback|_abort_with_traceback")
     files = subprocess.run(["git", "ls-files", "fkguard", "resources", "policies", "__main__.py"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split()
-    offenders = [f"{name}:{number}" for name in files if name.endswith(".py") and name != "fkguard/pulumi_sdk.py"
+    offenders = [f"{name}:{number}" for name in files if name.endswith(".py") and name != "fkguard/stack/pulumi_sdk.py"
                  for number, line in enumerate((ROOT / name).read_text().splitlines(), 1)
                  if pattern.search(line) and "def " not in line and not line.lstrip().startswith("#")]
-    assert not offenders, f"private SDK names outside fkguard/pulumi_sdk.py: {offenders}"
+    assert not offenders, f"private SDK names outside fkguard/stack/pulumi_sdk.py: {offenders}"

@@ -201,8 +201,8 @@ def test_remediate_against_a_locked_table_gives_up_within_the_budget_and_changes
                                                                                           capsys):
     from fkguard import cli
     from fkguard.commands import common
-    from fkguard.options import Options
-    from fkguard.stack_context import StackContext
+    from fkguard.stack.context import StackContext
+    from fkguard.stack.options import Options
 
     fk = CATALOG["fk_punchlist_items_punchlist"]
     before = snapshot(planted, "punchlist_items")
@@ -294,8 +294,8 @@ def test_undo_puts_both_keys_back_where_both_were_nulled_last_first(links):
 def test_undo_of_a_nullify_refuses_when_a_row_is_no_longer_there_as_copied(links, pg, monkeypatch, capsys, change):
     from fkguard import cli
     from fkguard.commands import common
-    from fkguard.options import Options
-    from fkguard.stack_context import StackContext
+    from fkguard.stack.context import StackContext
+    from fkguard.stack.options import Options
 
     fk = LINKS["item_tag_tag"]
     remediate.apply(links, fk, "nullify", "l4")

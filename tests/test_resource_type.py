@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from fkguard.props import RESOURCE_TYPE
+from fkguard.resource_properties import RESOURCE_TYPE
 from fkguard_testing.scratch import PROJECT
 
 # Pulumi's mocks are process-wide runtime state: the resource is built in a process of its own.

@@ -1,6 +1,6 @@
 import pytest
 
-from fkguard.settings import ConnectionSettings, SettingsError
+from fkguard.stack.settings import ConnectionSettings, SettingsError
 
 BASE = {
     "postgresql:host": "db.internal", "postgresql:port": "5433", "postgresql:database": "apms",

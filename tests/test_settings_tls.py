@@ -1,4 +1,4 @@
-"""postgresql:sslrootcert and postgresql:clientcert (pulumi-postgresql's keys): read once in fkguard.settings,
+"""postgresql:sslrootcert and postgresql:clientcert (pulumi-postgresql's keys): read once in fkguard.stack.settings,
 carried to psycopg and to pg_dump's environment; a bad value named in one line."""
 
 import json
@@ -6,7 +6,7 @@ import json
 import pytest
 
 from fkguard import backup
-from fkguard.settings import ConnectionSettings, SettingsError, connection_fix
+from fkguard.stack.settings import ConnectionSettings, SettingsError, connection_fix
 
 BASE = {"postgresql:host": "db.internal", "postgresql:database": "apms", "postgresql:username": "fkguard",
         "postgresql:sslmode": "verify-full"}

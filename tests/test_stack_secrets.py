@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from fkguard import stack_secrets
-from fkguard.stack_secrets import PublicPassphraseError, env_for
+from fkguard.stack import secrets as stack_secrets
+from fkguard.stack.secrets import PublicPassphraseError, env_for
 from fkguard_testing.fixtures import PROJECT
 
 PUBLIC = "fkguard-local-passphrase"

@@ -4,7 +4,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from fkguard import cli, state_backend
+from fkguard import cli
+from fkguard.stack import backend as state_backend
 from fkguard_testing.fixtures import TEST_PG_PORT, TEST_PGDATA
 from fkguard_testing.state_db import admin_connection
 

@@ -5,7 +5,7 @@ import psycopg
 import pytest
 
 from fkguard import verify
-from fkguard.options import Options
+from fkguard.stack.options import Options
 from fkguard_testing.fixtures import local_env, pg_script
 from tests.shapes import BOOKS_CATALOG, BOOKS_SCHEMA, BOOKS_SQL, catalog, drop, snapshot
 

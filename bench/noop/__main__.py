@@ -14,7 +14,7 @@ from noop_provider import NoOp
 config = pulumi.Config("bench")
 if config.get("shape") == "key":
     from fkguard.catalog import load_catalog
-    from fkguard.props import inputs_of
+    from fkguard.resource_properties import inputs_of
 
     for fk in load_catalog(config.require("catalog")):
         statement = (f"ALTER TABLE {fk.table} ADD CONSTRAINT {fk.name} FOREIGN KEY ({', '.join(fk.columns)}) "

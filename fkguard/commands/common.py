@@ -9,10 +9,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from fkguard import stack_context
 from fkguard.catalog import ForeignKey, find
 from fkguard.errors import FkguardError
 from fkguard.remediate import RemediationError
+from fkguard.stack import context as stack_context
+from fkguard.stack import project
 
 Run = Callable[[argparse.Namespace], int]
 # argparse's own type for the object add_subparsers() returns is private.
@@ -25,7 +26,7 @@ class CommandError(FkguardError):
 
 def project_dir() -> Path:
     """The project folder, found from the current folder as pulumi finds it, whatever subfolder fkguard runs in."""
-    return stack_context.find_project(Path.cwd())
+    return project.find()
 
 
 def load_stack(stack: str) -> stack_context.StackContext:

@@ -6,9 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-from fkguard import discover, settings
+from fkguard import discover
 from fkguard.commands import common
 from fkguard.discover import catalog as discover_catalog
+from fkguard.stack.config import StackConfig
 
 HELP = "propose the foreign keys the database is missing, with the evidence for each, as a catalog file"
 
@@ -39,8 +40,7 @@ def _out(args: argparse.Namespace) -> Path | None:
 def run(args: argparse.Namespace) -> int:
     out = _out(args)
     # The connection only: the stack's catalog may not exist yet (discover is what writes it).
-    conn_settings = settings.ConnectionSettings.from_config(settings.stack_config(args.stack, common.project_dir()),
-                                                            stack=f"stack {args.stack!r}")
+    conn_settings = StackConfig.of_stack(args.stack, common.project_dir()).connection
     with conn_settings.connect(application_name="fkguard-discover") as conn:
         conn.execute("SET default_transaction_read_only = on")  # discover reads; nothing it runs may write
         found = discover.discover(conn, args.schema, progress=common.progress, sample_above=args.sample_above,

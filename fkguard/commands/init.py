@@ -6,10 +6,9 @@ import argparse
 import getpass
 import os
 import sys
-from pathlib import Path
 
-from fkguard import init, settings
 from fkguard.commands import common
+from fkguard.stack import init, project, settings
 
 HELP = "create a stack: its connection, secrets provider, catalog and policy config"
 DESCRIPTION = ("create a stack: its connection (the password stored only as a Pulumi secret), an explicit secrets "
@@ -60,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
                                            ("username", args.username), ("password", password),
                                            ("sslmode", args.sslmode)) if v is not None}, stack=f"stack {args.stack!r}")
     request = init.Request(args.stack, connection, args.secrets_provider, args.catalog, args.policy_from, args.force)
-    for line in init.init(request, Path.cwd()):
+    for line in init.init(request, project.working_folder()):
         print(f"fkguard init: {line}")
     print(f"fkguard init: next, fkguard status -s {args.stack}; then fkguard audit -s {args.stack} and "
           f"make policy-check STACK={args.stack}")

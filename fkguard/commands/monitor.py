@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from fkguard import monitor, stackstate
+from fkguard import monitor
 from fkguard.commands import common
+from fkguard.stack import state as stackstate
 
 HELP = ("the plan's Step 5.6: statement latency, error rate and parent-side scans since the rollout's baseline, "
         "with the plan's verdict (exit 0 acceptable, 1 investigate, 3 rollback)")

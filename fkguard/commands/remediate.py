@@ -11,7 +11,7 @@ import psycopg
 from fkguard import debt, remediate, remediation_plan
 from fkguard.commands import common
 from fkguard.locks import LockPolicy
-from fkguard.stack_context import StackContext
+from fkguard.stack.context import StackContext
 
 HELP = "delete, nullify or accept orphans; rows are copied to a quarantine table first"
 WHAT = {"delete": "copy to quarantine, then delete", "nullify": "copy to quarantine, then set to NULL",

@@ -6,8 +6,9 @@ import argparse
 import os
 from pathlib import Path
 
-from fkguard import settings, state_backend
 from fkguard.commands import common
+from fkguard.stack import backend as state_backend
+from fkguard.stack import settings
 
 HELP = "create the team's shared Pulumi state database and role (idempotent); prints PULUMI_BACKEND_URL"
 DESCRIPTION = ("create or update the database and role of Pulumi's postgres backend, connecting as an administrator "

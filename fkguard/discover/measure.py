@@ -7,7 +7,7 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
-from fkguard import column_types, ddl, indexes, live, orphans
+from fkguard import column_types, ddl, indexes, introspect, orphans
 from fkguard.catalog import QualifiedName
 from fkguard.discover import data
 from fkguard.discover.model import Candidate
@@ -15,7 +15,7 @@ from fkguard.discover.model import Candidate
 
 def type_problem(conn: psycopg.Connection, candidate: Candidate) -> str:
     """'' when fkguard's own checks accept the pair; otherwise why not. Fills candidate.types."""
-    if not live.has_unique_key(conn, candidate.references, candidate.referenced_columns):
+    if not introspect.has_unique_key(conn, candidate.references, candidate.referenced_columns):
         return f"no unique key over {candidate.references} ({', '.join(candidate.referenced_columns)})"
     pairs = column_types.pairings(conn, candidate.foreign_key())
     candidate.types = "; ".join(f"{p.mine} -> {p.theirs} ({p.verdict})" for p in pairs)
@@ -60,7 +60,7 @@ def measure(conn: psycopg.Connection, candidate: Candidate, sizes: Sizes, sample
     if candidate.rows > sizes.sample_above:
         candidate.sample_percent = max(min(100.0, round(100.0 * sample_rows / candidate.rows, 4)), 0.0001)
     candidate.keys, candidate.orphans = orphans.count_keys_and_orphans(conn, fk, candidate.sample_percent)
-    found = [i for i in live.leading_indexes(conn, candidate.table, candidate.columns) if i.valid]
+    found = [i for i in introspect.leading_indexes(conn, candidate.table, candidate.columns) if i.valid]
     candidate.index = found[0].name if found else None
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from fkguard import live
+from fkguard import introspect
 from fkguard.catalog import QualifiedName
 
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", "fkguard_quarantine")
@@ -83,7 +83,7 @@ def read_existing(conn: psycopg.Connection, tables: dict[int, Table]) -> list[Ex
             "FROM pg_constraint c JOIN pg_class rt ON rt.oid = c.confrelid JOIN pg_namespace rn ON rn.oid = rt.relnamespace "
             "WHERE c.contype = 'f' AND c.conrelid = ANY(%s::oid[]) ORDER BY c.conname", (list(tables),)):
         found.append(Existing(tables[table].name, tuple(cols), QualifiedName(ref_schema, ref_name), tuple(ref_cols),
-                              live.ACTION_CODES.get(deltype, "NO ACTION")))
+                              introspect.ACTION_CODES.get(deltype, "NO ACTION")))
     return found
 
 

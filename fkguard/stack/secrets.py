@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from fkguard.errors import SettingsError
+from fkguard.stack import project
 
 LOCAL_STACK = "local"
 TEST_STACK_PREFIX = "test-"  # stacks that tests and benchmarks create and destroy
@@ -44,7 +45,7 @@ def is_throwaway(stack: str) -> bool:
 def public_passphrase() -> str:
     """The local stack's passphrase, from fkguard/local.env (its one place): package data, so the policy pack,
     which runs fkguard from its wheel, reads the same file as the checkout (scripts/local.env links to it)."""
-    text = (Path(__file__).resolve().parent / "local.env").read_text()
+    text = (Path(__file__).resolve().parents[1] / "local.env").read_text()
     for line in text.splitlines():
         if line.startswith(f"{PASSPHRASE}="):
             return line.split(":-", 1)[1].rstrip("}").strip() if ":-" in line else line.split("=", 1)[1].strip()
@@ -92,7 +93,7 @@ def env_for(stack: str, env: Mapping[str, str] | None = None, project_dir: Path 
         if not (out.get(PASSPHRASE) or out.get(PASSPHRASE_FILE)):
             out[PASSPHRASE] = public_passphrase()
         return out
-    provider = provider or secrets_provider((project_dir or Path.cwd()), stack)
+    provider = provider or secrets_provider(project.or_working(project_dir), stack)
     if provider.startswith("passphrase") and _passphrase_in(out) == public_passphrase():
         raise PublicPassphraseError(refusal(stack))
     return out

@@ -1,5 +1,5 @@
 """`pulumi` as scripts/env.sh puts it on PATH: the real CLI, run with the environment
-fkguard.stack_secrets allows for the stack the command is about. The local stack gets its public
+fkguard.stack.secrets allows for the stack the command is about. The local stack gets its public
 passphrase; `pulumi stack init staging` in the same shell is refused instead of silently
 encrypting staging's password with it."""
 
@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fkguard import stack_secrets
+from fkguard.stack import secrets as stack_secrets
 
 # The checkout: scripts/bin/pulumi runs this from the program's .venv, where fkguard is installed editable.
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 
 # Commands that never open a stack's secrets: run as they are, without looking up a stack.
 _STACKLESS = {"version", "help", "login", "logout", "whoami", "plugin", "gen-completion", "about", "new", "convert",

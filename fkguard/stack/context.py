@@ -13,9 +13,11 @@ from pathlib import Path
 
 import psycopg
 
-from fkguard import connections, debt, settings
+from fkguard import debt
 from fkguard.catalog import ForeignKey, load_catalog
-from fkguard.options import Options
+from fkguard.stack import connections, settings
+from fkguard.stack.config import StackConfig
+from fkguard.stack.options import Options
 
 
 @dataclass
@@ -30,18 +32,9 @@ class StackContext:
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
-        """This thread's connection to the stack's database, kept open for the next use (fkguard.connections):
+        """This thread's connection to the stack's database, kept open for the next use (fkguard.stack.connections):
         the pack judges every constraint with every policy, and must not open a session for each."""
         yield connections.thread_connection(self.connection, self.application_name)
-
-
-def find_project(*starts: Path) -> Path:
-    """The Pulumi project: the first folder holding Pulumi.yaml at or above one of `starts`, as pulumi finds it."""
-    for start in starts:
-        for folder in (start.resolve(), *start.resolve().parents):
-            if (folder / "Pulumi.yaml").exists():
-                return folder
-    raise settings.SettingsError("no Pulumi.yaml here or above: run fkguard and pulumi from the fkguard project")
 
 
 def catalog_path(project_dir: Path, options: Options) -> Path | None:
@@ -51,9 +44,8 @@ def catalog_path(project_dir: Path, options: Options) -> Path | None:
 
 def for_stack(stack: str, project_dir: Path, application_name: str = "fkguard") -> StackContext:
     """Everything about `stack` that the program would see; each problem an FkguardError of one line."""
-    config = settings.stack_config(stack, project_dir)
-    label = f"stack {stack!r}"
-    options = Options.from_config(config, stack=label)
-    return StackContext(stack=stack, project_dir=project_dir, connection=settings.ConnectionSettings.from_config(config, label),
+    config = StackConfig.of_stack(stack, project_dir)
+    options = config.options
+    return StackContext(stack=stack, project_dir=project_dir, connection=config.connection,
                         options=options, catalog=load_catalog(catalog_path(project_dir, options)),
                         debts=debt.load(project_dir), application_name=application_name)

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from fkguard import stack_secrets
 from fkguard.errors import FkguardError, SettingsError
+from fkguard.stack import project
+from fkguard.stack import secrets as stack_secrets
 
 if TYPE_CHECKING:  # imported where used: the provider and most commands never start pulumi
     from pulumi.automation import LocalWorkspace, PulumiCommand
@@ -197,11 +198,11 @@ def _pulumi_command(cli: str) -> PulumiCommand:
 
 def workspace(stack: str, project_dir: Path | None = None) -> LocalWorkspace:
     """A pulumi.automation workspace on the project folder, for reading one stack: the real CLI, and the
-    environment of fkguard.stack_secrets (a throwaway stack gets the public passphrase, a real stack is
+    environment of fkguard.stack.secrets (a throwaway stack gets the public passphrase, a real stack is
     refused with it). Its reads name the stack (--stack) and never select it."""
     from pulumi.automation import LocalWorkspace
 
-    project_dir = (project_dir or Path.cwd()).resolve()
+    project_dir = project.or_working(project_dir)
     env = stack_secrets.env_for(stack, os.environ, project_dir)
     return LocalWorkspace(work_dir=str(project_dir), env_vars={**env, "PULUMI_SKIP_UPDATE_CHECK": "true"},
                           pulumi_command=_pulumi_command(pulumi_cli(project_dir)))

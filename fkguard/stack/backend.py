@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from fkguard.errors import FkguardError
-from fkguard.pgrow import one
+from fkguard.query_row import one
 
 DEFAULT_NAME = "pulumi_state"  # the database, the role and (Pulumi's default) the table
 

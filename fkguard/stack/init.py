@@ -13,9 +13,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from fkguard import settings, stack_secrets
 from fkguard.errors import FkguardError
-from fkguard.stackstate import run_pulumi
+from fkguard.stack import secrets as stack_secrets
+from fkguard.stack import settings
+from fkguard.stack.state import run_pulumi
 
 
 class InitError(FkguardError):

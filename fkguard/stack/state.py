@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fkguard.props import RESOURCE_TYPE
-from fkguard.settings import SettingsError, pulumi_cli, pulumi_refusal, workspace
+from fkguard.resource_properties import RESOURCE_TYPE
+from fkguard.stack import project
+from fkguard.stack.settings import SettingsError, pulumi_cli, pulumi_refusal, workspace
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def run_pulumi(args: list[str], project_dir: Path | None = None, *, check: bool 
                env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
     """The CLI itself, for fkguard init: `pulumi stack init` through automation (Stack.create) would also
     select the new stack, and `config set --secret` reads the password from stdin, which it cannot give."""
-    project_dir = (project_dir or Path.cwd()).resolve()
+    project_dir = project.or_working(project_dir)
     result = subprocess.run(
         [pulumi_cli(project_dir), *args, "--cwd", str(project_dir)], input=stdin,
         capture_output=True, text=True, check=False,

@@ -14,7 +14,7 @@ import threading
 
 import psycopg
 
-from fkguard.settings import ConnectionSettings
+from fkguard.stack.settings import ConnectionSettings
 
 _per_thread = threading.local()
 

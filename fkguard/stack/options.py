@@ -10,7 +10,7 @@ from typing import Any
 
 from fkguard.catalog import TIERS
 from fkguard.errors import FkguardError
-from fkguard.settings import namespace_values
+from fkguard.stack.settings import namespace_values
 
 NAMESPACE = "fkguard"
 # Every key fkguard reads, with what it means (unknown keys are refused, with a suggestion).
