@@ -59,7 +59,8 @@ def test_the_test_harness_is_not_in_the_pack_and_the_pack_s_tests_need_nothing_f
 def test_the_pack_reads_the_local_stack_s_public_passphrase_from_its_own_wheel():
     """A real stack's gated preview asks fkguard, inside the pack, whether its passphrase is the public one:
     the answer must come from the wheel's package data, since no checkout stands beside the pack."""
-    code = "from fkguard import stack_secrets; print(stack_secrets.__file__); print(stack_secrets.public_passphrase())"
+    code = ("from fkguard.stack import secrets as stack_secrets; print(stack_secrets.__file__); "
+            "print(stack_secrets.public_passphrase())")
     out = subprocess.run([str(PACK_PYTHON), "-P", "-c", code], cwd="/", capture_output=True, text=True, check=True)
     where, passphrase = out.stdout.split()
     assert "site-packages" in Path(where).parts
