@@ -9,7 +9,7 @@ Rows are found by their primary key, or on a table without one by where they are
 found, changed and copied in one statement: a row another transaction moves meanwhile is left alone.
 A delete is refused before anything changes while rows of another relationship (the catalog's or a
 foreign key already in the database) point at the rows it would remove: quarantine would not keep
-what that does to them. `undo` puts a batch back as it was.
+what that does to them. fkguard.quarantine puts a batch back as it was.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def new_batch() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
 
 
-def _listed(columns: list[str] | tuple[str, ...], alias: str) -> sql.Composed:
+def listed(columns: list[str] | tuple[str, ...], alias: str) -> sql.Composed:
     return sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(c)) for c in columns)
 
 
@@ -112,11 +112,11 @@ def _pointing_at_orphans(conn: psycopg.Connection, fk: ForeignKey, referrer: For
     """Rows of the referrer's table whose key points at a row that deleting fk's orphans would remove."""
     doomed = orphans.orphan_query(conn, fk, (*referrer.referenced_columns, *pk))
     query = sql.SQL("SELECT count(*) FROM {table} r WHERE ({keys}) IN (SELECT {referenced} FROM ({doomed}) o)").format(
-        table=ddl.table_ref(referrer.table), keys=_listed(referrer.columns, "r"),
-        referenced=_listed(referrer.referenced_columns, "o"), doomed=doomed)
+        table=ddl.table_ref(referrer.table), keys=listed(referrer.columns, "r"),
+        referenced=listed(referrer.referenced_columns, "o"), doomed=doomed)
     if referrer.table == fk.table:  # a row deleted with the orphans is not left behind by them
         query = sql.SQL("{} AND ({}) NOT IN (SELECT {} FROM ({}) o)").format(
-            query, _listed(pk, "r"), _listed(pk, "o"), doomed)
+            query, listed(pk, "r"), listed(pk, "o"), doomed)
     with conn.transaction():
         return one(conn.execute(query))[0]
 
@@ -147,7 +147,7 @@ def _not_null(conn: psycopg.Connection, fk: ForeignKey) -> list[str]:
         (ddl.table_ref(fk.table).as_string(conn), list(fk.columns)))]
 
 
-def _generated(conn: psycopg.Connection, table: QualifiedName) -> list[str]:
+def generated_columns(conn: psycopg.Connection, table: QualifiedName) -> list[str]:
     """The table's generated columns: PostgreSQL computes them, so nothing writes them back."""
     return [r[0] for r in conn.execute(
         "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped "
@@ -168,7 +168,7 @@ def plan(conn: psycopg.Connection, fk: ForeignKey, action: str,
                            f"Nothing changed: deal with those rows first (point them at another parent or remove "
                            f"them), or use --action nullify or --action accept for {fk.label}")
     if action == "nullify":
-        generated = [c for c in _generated(conn, fk.table) if c in fk.columns]
+        generated = [c for c in generated_columns(conn, fk.table) if c in fk.columns]
         if generated:
             return count, (f"{fk.table}.{', '.join(generated)} is a generated column, so the key cannot be set to "
                            f"NULL; use --action delete or --action accept")
@@ -191,7 +191,7 @@ def apply(conn: psycopg.Connection, fk: ForeignKey, action: str, batch: str,
     by_location = tuple(pk) == LOCATION
     table = ddl.table_ref(fk.table)
     # The orphans' primary keys (or locations), found with the same predicate as VALIDATE.
-    orphan_pks = sql.SQL("SELECT {} FROM ({}) o").format(_listed(pk, "o"), orphans.orphan_query(conn, fk, tuple(pk)))
+    orphan_pks = sql.SQL("SELECT {} FROM ({}) o").format(listed(pk, "o"), orphans.orphan_query(conn, fk, tuple(pk)))
     values = {"batch": batch, "name": fk.name, "schema": fk.table.schema, "table": fk.table.name,
               "action": action, "keys": list(fk.columns)}
     copy = sql.SQL("INSERT INTO {rows} (batch, constraint_name, source_schema, source_table, action, key_columns, "
@@ -211,7 +211,7 @@ def apply(conn: psycopg.Connection, fk: ForeignKey, action: str, batch: str,
     else:
         moving = (sql.SQL("DELETE FROM {table} t WHERE ({pk}) IN ({orphans}) RETURNING t.*") if action == "delete"
                   else sql.SQL("SELECT t.* FROM {table} t WHERE ({pk}) IN ({orphans}) FOR UPDATE")
-                  ).format(table=table, pk=_listed(pk, "t"), orphans=orphan_pks)
+                  ).format(table=table, pk=listed(pk, "t"), orphans=orphan_pks)
         row_data = sql.SQL("to_jsonb(moved)")
     statement = sql.SQL("WITH moved AS ({}) {}").format(moving, copy.format(rows=ROWS, row_data=row_data))
 
@@ -223,7 +223,7 @@ def apply(conn: psycopg.Connection, fk: ForeignKey, action: str, batch: str,
             conn.execute(sql.SQL(
                 "UPDATE {table} t SET {nulls} FROM (SELECT (jsonb_populate_record(NULL::{table}, row_data)).* "
                 "FROM {rows} WHERE batch = %(batch)s AND constraint_name = %(name)s) q WHERE ({t_pk}) = ({q_pk})"
-            ).format(table=table, rows=ROWS, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"), nulls=nulls), values)
+            ).format(table=table, rows=ROWS, t_pk=listed(pk, "t"), q_pk=listed(pk, "q"), nulls=nulls), values)
         return moved
 
     try:
@@ -234,140 +234,3 @@ def apply(conn: psycopg.Connection, fk: ForeignKey, action: str, batch: str,
         raise RemediationError(f"{fk.label}: PostgreSQL refused the {action} ({reason}); "
                                f"nothing of {fk.table} changed", constraint=fk.name) from None
     return Result(fk, action, moved, batch)
-
-
-@dataclass(frozen=True)
-class Batch:
-    batch: str
-    constraint_name: str
-    schema: str
-    table: str
-    action: str
-    key_columns: tuple[str, ...]
-    rows: int
-    quarantined_at: str
-    restored: bool
-
-
-def batches(conn: psycopg.Connection) -> list[Batch]:
-    if one(conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.rows",)))[0] is None:
-        return []
-    return [Batch(b, c, s, t, a, tuple(k), n, at, r) for b, c, s, t, a, k, n, at, r in conn.execute(sql.SQL(
-        "SELECT batch, constraint_name, source_schema, source_table, action, key_columns, count(*)::int, "
-        "to_char(min(quarantined_at), 'YYYY-MM-DD HH24:MI:SS'), bool_and(restored_at IS NOT NULL) "
-        "FROM {} GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 8, 2").format(ROWS))]
-
-
-def undo(conn: psycopg.Connection, batch: str, policy: LockPolicy | None = None) -> int:
-    """Put every row of a batch back exactly as it was copied, in one transaction under the same timeouts
-    and lock budget as apply; returns how many rows."""
-    parts = [b for b in batches(conn) if b.batch == batch]
-    if not parts:
-        raise RemediationError(f"no quarantine batch {batch!r}; fkguard remediate --list shows them")
-    if all(b.restored for b in parts):
-        raise RemediationError(f"batch {batch} was already put back")
-    # Last remediated, first put back: with --all a later relationship may have copied a row an earlier one
-    # had already changed (both keys of a link table nulled), and that row is only found again as it was then.
-    applied: dict[str, datetime.datetime] = dict(conn.execute(sql.SQL(
-        "SELECT constraint_name, max(quarantined_at) FROM {} WHERE batch = %s GROUP BY 1").format(ROWS),
-        (batch,)).fetchall())
-    pending = sorted((p for p in parts if not p.restored), key=lambda p: applied[p.constraint_name], reverse=True)
-    table: QualifiedName | None = None
-
-    def put_back() -> int:
-        nonlocal table
-        restored = 0
-        for part in pending:
-            table = QualifiedName(part.schema, part.table)
-            values = {"batch": batch, "name": part.constraint_name}
-            copies = sql.SQL("SELECT (jsonb_populate_record(NULL::{table}, row_data)).* FROM {rows} "
-                             "WHERE batch = %(batch)s AND constraint_name = %(name)s AND restored_at IS NULL"
-                             ).format(table=ddl.table_ref(table), rows=ROWS)
-            pk = list(primary_key(conn, table))
-            if part.action == "delete":
-                restored += conn.execute(_reinsert(conn, table, copies, values), values).rowcount
-            elif not pk:
-                restored += _restore_keys_by_content(conn, table, part, values)
-            else:
-                # Only the key columns nullify changed are written back; the rest may have moved on since.
-                restored += conn.execute(sql.SQL(
-                    "UPDATE {table} t SET {sets} FROM ({copies}) q WHERE ({t_pk}) = ({q_pk})").format(
-                    table=ddl.table_ref(table), copies=copies, t_pk=_listed(pk, "t"), q_pk=_listed(pk, "q"),
-                    sets=sql.SQL(", ").join(sql.SQL("{c} = q.{c}").format(c=sql.Identifier(c))
-                                            for c in part.key_columns)), values).rowcount
-            conn.execute(sql.SQL("UPDATE {} SET restored_at = now() WHERE batch = %(batch)s "
-                                 "AND constraint_name = %(name)s").format(ROWS), values)
-        return restored
-
-    tables = sorted({QualifiedName(p.schema, p.table) for p in parts if not p.restored}, key=str)
-    try:
-        return in_locked_transaction(conn, put_back, tables, policy or LockPolicy(), what=f"putting back batch {batch}",
-                                     then=f"run --undo {batch} again; the batch stays in quarantine")
-    except psycopg.Error as exc:
-        reason = pgerror.refusal(exc)
-        raise RemediationError(f"batch {batch} was not put back and stays in quarantine: PostgreSQL refused the rows "
-                               f"of {table} ({reason}); fix that, then run --undo {batch} again") from None
-
-
-def _reinsert(conn: psycopg.Connection, table: QualifiedName, copies: sql.Composable, values: dict) -> sql.Composed:
-    """The INSERT that puts deleted rows back as they were: the stored columns the copies hold (a generated
-    column recomputes, a column added since gets its default), identity values kept as they were."""
-    copied = {r[0] for r in conn.execute(sql.SQL(
-        "SELECT DISTINCT jsonb_object_keys(row_data) FROM {rows} WHERE batch = %(batch)s "
-        "AND constraint_name = %(name)s AND restored_at IS NULL").format(rows=ROWS), values)}
-    columns = [(name, identity) for name, identity in conn.execute(
-        "SELECT attname, attidentity FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
-        "AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
-        (ddl.table_ref(table).as_string(conn),)) if name in copied]
-    # GENERATED ALWAYS AS IDENTITY refuses a given value unless told; BY DEFAULT takes it as it is.
-    overriding = sql.SQL("OVERRIDING SYSTEM VALUE ") if any(i == "a" for _, i in columns) else sql.SQL("")
-    names = [name for name, _ in columns]
-    return sql.SQL("INSERT INTO {table} ({columns}) {overriding}SELECT {values} FROM ({copies}) q").format(
-        table=ddl.table_ref(table), columns=sql.SQL(", ").join(map(sql.Identifier, names)), overriding=overriding,
-        values=_listed(names, "q"), copies=copies)
-
-
-def _restore_keys_by_content(conn: psycopg.Connection, table: QualifiedName, part: Batch, values: dict) -> int:
-    """Give the rows a nullify changed on a table without a primary key their key back. A row is known only by
-    its content: a copy's row is one whose key is NULL and whose every other column reads as the copy's (a
-    generated column follows the rest). Copies and rows that read alike are paired one to one (row_number
-    within the group), so n identical rows nulled get n keys back. Rows that read alike cannot be told apart
-    by any query, so which of them gets which key leaves the table's rows the same either way; when a group
-    has fewer rows than copies, some were changed or deleted since, and nothing is put back."""
-    values = {**values, "ignored": [*part.key_columns, *_generated(conn, table)]}
-    # The text of jsonb is the finest reading of a row: numeric 1.0 and 1.00 are equal, but read apart. Both
-    # sides are written by this session, so settings such as TimeZone cannot make one row read as two.
-    pairs = sql.SQL("""WITH copies AS (
-        SELECT quarantined, sig, row_number() OVER (PARTITION BY sig) AS n FROM (
-            SELECT quarantined, (to_jsonb(quarantined) - %(ignored)s::text[])::text COLLATE "C" AS sig FROM (
-                SELECT jsonb_populate_record(NULL::{table}, row_data) AS quarantined FROM {rows}
-                WHERE batch = %(batch)s AND constraint_name = %(name)s AND restored_at IS NULL) r) q),
-    nulled AS (
-        SELECT table_oid, row_id, sig, row_number() OVER (PARTITION BY sig ORDER BY table_oid, row_id) AS n FROM (
-            SELECT t.tableoid AS table_oid, t.ctid AS row_id, (to_jsonb(t) - %(ignored)s::text[])::text COLLATE "C" AS sig
-            FROM {relation} t WHERE {keys_null}) c
-        WHERE sig IN (SELECT sig FROM copies)),
-    pairs AS (SELECT c.table_oid, c.row_id, q.quarantined FROM copies q LEFT JOIN nulled c USING (sig, n))
-    """).format(table=ddl.table_ref(table), rows=ROWS, relation=orphans.relation(conn, table),
-                keys_null=sql.SQL(" AND ").join(sql.SQL("t.{} IS NULL").format(sql.Identifier(c))
-                                                for c in part.key_columns))
-    copies, found = one(conn.execute(pairs + sql.SQL("SELECT count(*), count(row_id) FROM pairs"), values))
-    if found < copies:
-        raise RemediationError(
-            f"batch {values['batch']} was not put back and stays in quarantine: {copies - found} of the {copies} rows "
-            f"{part.constraint_name} set to NULL in {table} no longer have a row there whose key is NULL and whose "
-            f"other columns are as they were copied (changed or deleted since), and without a primary key nothing "
-            f"else tells which row was theirs; nothing changed")
-    # Each row is taken at the location this statement read: one another transaction moved meanwhile is
-    # not updated, and the count below says so.
-    restored = conn.execute(pairs + sql.SQL(
-        "UPDATE {relation} t SET {sets} FROM pairs p WHERE t.tableoid = p.table_oid AND t.ctid = p.row_id").format(
-        relation=orphans.relation(conn, table), sets=sql.SQL(", ").join(
-            sql.SQL("{c} = (p.quarantined).{c}").format(c=sql.Identifier(c)) for c in part.key_columns)),
-        values).rowcount
-    if restored != copies:
-        raise RemediationError(
-            f"batch {values['batch']} was not put back and stays in quarantine: {copies - restored} of the rows "
-            f"{part.constraint_name} set to NULL in {table} changed while undo ran; nothing changed, run --undo "
-            f"{values['batch']} again")
-    return restored

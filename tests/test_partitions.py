@@ -8,7 +8,7 @@ import time
 import psycopg
 import pytest
 
-from fkguard import audit, orphans, partitions, remediate, rollout
+from fkguard import audit, orphans, partitions, quarantine, remediate, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.locks import LockPolicy
 from fkguard.resource_properties import inputs_of
@@ -244,5 +244,5 @@ def test_audit_gate_and_remediation_count_across_every_partition(provider, pg, p
     done = rollout.validate(parted, FK, LockPolicy())
     assert done.state == "validated"
     rollout.drop(parted, FK, LockPolicy())
-    assert remediate.undo(parted, "parts-b1") == 5
+    assert quarantine.undo(parted, "parts-b1") == 5
     assert sorted(parted.execute("SELECT tableoid::regclass::text, id FROM parts.event WHERE id < 0").fetchall()) == before

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from fkguard import remediate
+from fkguard import quarantine, remediate
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
 from fkguard.locks import LockPolicy
@@ -37,10 +37,10 @@ def test_delete_moves_exactly_the_orphans_and_undo_restores_them(planted):
     assert result.rows == 4 and count_orphans(planted, fk) == 0
     assert len(snapshot(planted, "punchlist_items")) == len(before) - 4
     assert planted.execute("SELECT count(*) FROM fkguard_quarantine.rows WHERE batch = 'b1'").fetchone()[0] == 4
-    assert remediate.undo(planted, "b1") == 4
+    assert quarantine.undo(planted, "b1") == 4
     assert snapshot(planted, "punchlist_items") == before
     with pytest.raises(remediate.RemediationError, match="batch b1 was already put back"):
-        remediate.undo(planted, "b1")
+        quarantine.undo(planted, "b1")
 
 
 def test_nullify_keeps_the_rows_and_undo_restores_the_keys(planted):
@@ -49,7 +49,7 @@ def test_nullify_keeps_the_rows_and_undo_restores_the_keys(planted):
     assert remediate.apply(planted, fk, "nullify", "b2").rows == 3
     assert count_orphans(planted, fk) == 0
     assert len(snapshot(planted, "vendor_master")) == len(before)
-    assert remediate.undo(planted, "b2") == 3
+    assert quarantine.undo(planted, "b2") == 3
     assert snapshot(planted, "vendor_master") == before
 
 
@@ -83,7 +83,7 @@ def test_a_delete_is_refused_only_where_a_cascading_key_would_take_rows_along(pl
 
 def test_unknown_batch(planted):
     with pytest.raises(remediate.RemediationError, match="no quarantine batch 'nope'"):
-        remediate.undo(planted, "nope")
+        quarantine.undo(planted, "nope")
 
 
 @pytest.fixture()
@@ -99,10 +99,10 @@ def test_undo_puts_back_rows_with_identity_and_generated_columns_exactly(reading
     assert remediate.apply(readings, fks["reading_site"], "delete", "u1").rows == 8  # sites 4 and 5
     assert remediate.apply(readings, fks["note_site"], "delete", "u1").rows == 2  # identity BY DEFAULT
     assert schema_snapshot(readings, shapes.READINGS_SCHEMA) != before
-    assert remediate.undo(readings, "u1") == 10
+    assert quarantine.undo(readings, "u1") == 10
     assert schema_snapshot(readings, shapes.READINGS_SCHEMA) == before  # the identity values too; generated ones recomputed
     assert remediate.apply(readings, fks["note_site"], "nullify", "u2").rows == 2
-    assert remediate.undo(readings, "u2") == 2
+    assert quarantine.undo(readings, "u2") == 2
     assert schema_snapshot(readings, shapes.READINGS_SCHEMA) == before
 
 
@@ -116,15 +116,15 @@ def test_an_undo_postgresql_refuses_stays_in_quarantine_and_says_why(readings):
                      "VALUES (%s, 1, 0)", (gone,))
     after_delete = schema_snapshot(readings, shapes.READINGS_SCHEMA)
     with pytest.raises(remediate.RemediationError) as refused:
-        remediate.undo(readings, "u3")
+        quarantine.undo(readings, "u3")
     message = str(refused.value)
     assert message.startswith("batch u3 was not put back and stays in quarantine: PostgreSQL refused the rows of "
                               "UndoShapes.Reading (duplicate key value violates unique constraint")
     assert f"Key (reading_id)=({gone}) already exists." in message and "\n" not in message
     assert schema_snapshot(readings, shapes.READINGS_SCHEMA) == after_delete
-    assert [b.restored for b in remediate.batches(readings) if b.batch == "u3"] == [False]
+    assert [b.restored for b in quarantine.batches(readings) if b.batch == "u3"] == [False]
     readings.execute('DELETE FROM "UndoShapes"."Reading" WHERE reading_id = %s', (gone,))
-    assert remediate.undo(readings, "u3") == 8
+    assert quarantine.undo(readings, "u3") == 8
 
 
 def test_nullify_refuses_a_generated_key(readings):
@@ -224,7 +224,7 @@ def test_remediate_against_a_locked_table_gives_up_within_the_budget_and_changes
     assert err[0].endswith("run fkguard remediate again; nothing of public.punchlist_items changed")
     assert 1.0 <= took < 5, took  # the budget, not forever (without lock_timeout it would wait for the holder)
     assert snapshot(planted, "punchlist_items") == before and count_orphans(planted, fk) == 4
-    assert remediate.batches(planted) == []  # not even the quarantine table was made
+    assert quarantine.batches(planted) == []  # not even the quarantine table was made
 
 
 @pytest.fixture()
@@ -258,7 +258,7 @@ def test_delete_without_a_primary_key_takes_exactly_the_orphans_and_undo_gives_b
     quarantined = sorted(r[0] for r in links.execute(
         "SELECT (row_data - 'tag_label')::text FROM fkguard_quarantine.rows WHERE batch = 'l1'"))
     assert len(quarantined) == 14 and len(set(quarantined)) == 10
-    assert remediate.undo(links, "l1") == 14
+    assert quarantine.undo(links, "l1") == 14
     assert link_rows(links) == before  # each duplicate back as often as it was there
 
 
@@ -272,7 +272,7 @@ def test_nullify_without_a_primary_key_and_undo_give_back_the_same_rows(links):
     assert len(link_rows(links, "tag_id IS NULL AND \"Note\" = 'no tag'")) == 3  # two nulled, one NULL before
     # The two 'scale' rows are equal as numbers (1.0 = 1.00); the one copied first now lies last.
     links.execute("UPDATE link_shapes.item_tag SET weight = weight WHERE \"Note\" = 'scale' AND weight::text = '1.0'")
-    assert remediate.undo(links, "l2") == 12
+    assert quarantine.undo(links, "l2") == 12
     assert link_rows(links) == before  # each 'scale' row got its own key back, not the other's
 
 
@@ -282,7 +282,7 @@ def test_undo_puts_both_keys_back_where_both_were_nulled_last_first(links):
     # The rows whose item is gone too are copied again, their tag NULL already.
     assert remediate.apply(links, LINKS["item_tag_item"], "nullify", "l3").rows == 5
     assert len(link_rows(links, "item_id IS NULL AND tag_id IS NULL")) == 3
-    assert remediate.undo(links, "l3") == 17
+    assert quarantine.undo(links, "l3") == 17
     assert link_rows(links) == before
 
 
@@ -311,7 +311,7 @@ def test_undo_of_a_nullify_refuses_when_a_row_is_no_longer_there_as_copied(links
         "they were copied (changed or deleted since), and without a primary key nothing else tells which row was "
         "theirs; nothing changed"]
     assert link_rows(links) == changed
-    assert [b.restored for b in remediate.batches(links) if b.batch == "l4"] == [False]
+    assert [b.restored for b in quarantine.batches(links) if b.batch == "l4"] == [False]
 
 
 def test_batches_without_a_primary_key_are_put_back_last_first(links):
@@ -324,10 +324,10 @@ def test_batches_without_a_primary_key_are_put_back_last_first(links):
     # Six of the first batch's rows (item 10, 97, 98) are no longer as it copied them: it can only follow the second.
     with pytest.raises(remediate.RemediationError, match="batch l5 was not put back and stays in quarantine: 6 of "
                                                          "the 12 rows item_tag_tag"):
-        remediate.undo(links, "l5")
+        quarantine.undo(links, "l5")
     assert link_rows(links) == between
-    assert remediate.undo(links, "l6") == 10
-    assert remediate.undo(links, "l5") == 12
+    assert quarantine.undo(links, "l6") == 10
+    assert quarantine.undo(links, "l5") == 12
     links.execute("INSERT INTO link_shapes.item VALUES (10)")
     assert link_rows(links) == before
 
@@ -365,7 +365,7 @@ def test_a_row_another_transaction_changes_meanwhile_is_neither_changed_nor_copi
     assert count_orphans(links, fk) == 1
     assert links.execute("SELECT count(*) FROM fkguard_quarantine.rows WHERE batch = 'l7' "
                          "AND row_data->>'tag_id' = '9'").fetchone()[0] == 0
-    assert remediate.undo(links, "l7") == 11
+    assert quarantine.undo(links, "l7") == 11
     links.execute(sql.SQL("UPDATE link_shapes.item_tag SET weight = 2.0 WHERE {}").format(which))
     assert link_rows(links) == before
 
@@ -401,5 +401,5 @@ def test_a_partitioned_table_without_a_primary_key_is_remediated_and_put_back_in
     left = visits.execute("SELECT count(*) FILTER (WHERE place_id IS NULL), count(*) FILTER (WHERE place_id = 50), "
                           "count(*) FROM part_shapes.visit").fetchone()
     assert left == ((orphaned, 26, 2020) if action == "nullify" else (0, 26, 2020 - orphaned))  # 50: 20 and 6 twice
-    assert remediate.undo(visits, "v1") == orphaned
+    assert quarantine.undo(visits, "v1") == orphaned
     assert schema_snapshot(visits, "part_shapes") == before

@@ -8,7 +8,7 @@ import sys
 
 import psycopg
 
-from fkguard import debt, remediate, remediation_plan
+from fkguard import debt, quarantine, remediate, remediation_plan
 from fkguard.commands import common
 from fkguard.locks import LockPolicy
 from fkguard.stack.context import StackContext
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         if args.list:
             common.print_table(["batch", "constraint", "table", "action", "rows", "quarantined at", "restored"],
                                [[b.batch, b.constraint_name, f"{b.schema}.{b.table}", b.action, b.rows, b.quarantined_at,
-                                 "yes" if b.restored else ""] for b in remediate.batches(conn)])
+                                 "yes" if b.restored else ""] for b in quarantine.batches(conn)])
             return 0
         if args.undo:
             return _undo(conn, args, policy)
@@ -47,12 +47,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _undo(conn: psycopg.Connection, args: argparse.Namespace, policy: LockPolicy) -> int:
-    parts = [b for b in remediate.batches(conn) if b.batch == args.undo]
+    parts = [b for b in quarantine.batches(conn) if b.batch == args.undo]
     rows = sum(b.rows for b in parts if not b.restored)
     if parts and not common.confirm(f"Put {rows} rows of batch {args.undo} back?", args.yes):
         print("fkguard remediate: nothing changed")
         return 1
-    print(f"fkguard remediate: put back {remediate.undo(conn, args.undo, policy)} rows of batch {args.undo}")
+    print(f"fkguard remediate: put back {quarantine.undo(conn, args.undo, policy)} rows of batch {args.undo}")
     return 0
 
 
