@@ -49,7 +49,7 @@ def test_the_pack_has_the_checkout_s_current_fkguard():
 
 def test_the_test_harness_is_not_in_the_pack_and_the_pack_s_tests_need_nothing_from_tests():
     site = next((HERE / ".venv" / "lib").glob("python3*/site-packages"))
-    assert (site / "fkguard" / "catalog.py").exists()
+    assert (site / "fkguard" / "catalog" / "__init__.py").exists()
     assert not (site / "fkguard_testing").exists() and not (site / "fkguard" / "scratch.py").exists()
     imports = [f"{p.name}: {line}" for p in sorted(HERE.glob("*.py")) for line in p.read_text().splitlines()
                if re.match(r"\s*(from|import) tests\b", line)]
