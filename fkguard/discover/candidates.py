@@ -72,10 +72,26 @@ def data_candidates(conn: psycopg.Connection, tables: dict[int, Table], sizes: S
                     covered: set[tuple], progress: Progress, use_names: bool = True) -> list[Candidate]:
     """Candidates from inclusion dependencies (fkguard.discover.data), ranked by what the names say: one per
     column (the best evidence, then the parent most of the schema's keys point at, then the smallest)."""
-    types = data.column_types(conn, tables)
-    generated = data.generated_columns(conn, tables)
-    named = frozenset(names.singular_words(t.name.name) for t in tables.values())
     by_name = {t.name: t for t in tables.values()}
+    profiles = _profiles(conn, tables, sizes, sample_rows, progress)
+    keys = [profiles[(t.name, k[0])] for t in tables.values() for k in t.keys
+            if len(k) == 1 and (t.name, k[0]) in profiles]
+    for key in (k for k in keys if k.sampled):
+        if not bounded(conn, partial(data.whole_key, conn, key, sizes.rows(key.table))):
+            key.values = 0  # its range unknown: left to the names
+    children = [p for p in profiles.values() if p.values and (p.table, frozenset([p.column])) not in covered]
+    pairs = data.inclusions(conn, children, keys)
+    progress(f"discover: {len(profiles)} columns profiled, {len(keys)} single-column keys, "
+             f"{len(pairs)} inclusions in the sampled values")
+    named = frozenset(names.singular_words(t.name.name) for t in tables.values())
+    scored = _scored(pairs, by_name, named, data.generated_columns(conn, tables), use_names)
+    return _one_per_column(scored, by_name, use_names)
+
+
+def _profiles(conn: psycopg.Connection, tables: dict[int, Table], sizes: Sizes, sample_rows: int,
+              progress: Progress) -> dict[tuple[QualifiedName, str], data.Profile]:
+    """Every key-typed column's statistics, one statement per table, sampled on a big table."""
+    types = data.column_types(conn, tables)
     profiles: dict[tuple[QualifiedName, str], data.Profile] = {}
     for table in tables.values():
         columns = [(c, types[(table.name, c)]) for c in table.columns if (table.name, c) in types]
@@ -88,15 +104,12 @@ def data_candidates(conn: psycopg.Connection, tables: dict[int, Table], sizes: S
         except psycopg.errors.QueryCanceled:
             progress(f"discover: {table.name}'s statistics ran past statement_timeout {data.TIMEOUT}: its columns "
                      f"are left to the names")
-    keys = [profiles[(t.name, k[0])] for t in tables.values() for k in t.keys
-            if len(k) == 1 and (t.name, k[0]) in profiles]
-    for key in (k for k in keys if k.sampled):
-        if not bounded(conn, partial(data.whole_key, conn, key, sizes.rows(key.table))):
-            key.values = 0  # its range unknown: left to the names
-    children = [p for p in profiles.values() if p.values and (p.table, frozenset([p.column])) not in covered]
-    pairs = data.inclusions(conn, children, keys)
-    progress(f"discover: {len(profiles)} columns profiled, {len(keys)} single-column keys, "
-             f"{len(pairs)} inclusions in the sampled values")
+    return profiles
+
+
+def _scored(pairs: list[tuple[data.Profile, data.Profile]], by_name: dict[QualifiedName, Table],
+            named: frozenset, generated: set, use_names: bool) -> list[tuple]:
+    """(child, key, name score, why) for each inclusion the names do not rule out."""
     scored = []
     for child, key in pairs:
         own = by_name[child.table].primary == (child.column,)
@@ -109,33 +122,33 @@ def data_candidates(conn: psycopg.Connection, tables: dict[int, Table], sizes: S
                     or child.distinct < SHARED_COVER * key.distinct):
             continue
         scored.append((child, key, score, because))
+    return scored
+
+
+def _one_per_column(scored: list[tuple], by_name: dict[QualifiedName, Table], use_names: bool) -> list[Candidate]:
+    """The best parent of each child column: the strongest name evidence, then the parent's own key, then the
+    table most of the schema's columns are named after, then the smallest key (the most specific parent)."""
     hub: dict[QualifiedName, int] = {}
     for _child, key, score, _ in scored:
         if score >= names.TAIL_OWN:
             hub[key.table] = hub.get(key.table, 0) + 1
-    found = []
+
+    def rank(item: tuple) -> tuple:
+        _child, key, score, _ = item
+        return (score, by_name[key.table].primary == (key.column,), hub.get(key.table, 0), -key.distinct)
+
     by_column: dict[tuple[QualifiedName, str], list[tuple]] = {}
     for item in scored:
         by_column.setdefault((item[0].table, item[0].column), []).append(item)
+    found = []
     for (child_table, column), group in by_column.items():
-        def rank(item: tuple) -> tuple:
-            child, key, score, _ = item
-            primary = by_name[key.table].primary == (key.column,)
-            return (score, primary, hub.get(key.table, 0), -key.distinct)
         group.sort(key=rank, reverse=True)
         child, key, score, because = group[0]
         if not use_names:  # the data alone (to measure what the names add): the smallest key that holds them
             score, because = DATA_HUB, f"every {column} sampled is a {key.table.name} key"
         elif not score:
-            strong = child.type in data.STRONG and child.type != "text" or (child.type in data.STRONG and child.distinct >= 5)
-            hubs = sorted((hub.get(k.table, 0) for _, k, _, _ in group), reverse=True)
-            top_hub = hubs[0] >= 3 and (len(hubs) == 1 or hubs[0] > hubs[1])
-            if strong and child.distinct >= 2 and len(group) == 1 and names.refers(column):
-                score, because = DATA_STRONG, f"every {column} sampled is a {key.table.name} key, and no other table's"
-            elif use_hub and child.integer and names.refers(column) and top_hub and rank(group[0])[2] == hubs[0]:
-                score, because = DATA_HUB, (f"every {column} sampled is a {key.table.name} key, the table "
-                                            f"{hubs[0]} other columns are named after")
-            else:
+            score, because = _data_evidence(group, hub, rank(group[0])[2])
+            if not score:
                 continue
         if use_names and child.integer and names.measure_like(column) and score < names.TABLE_NAMED:
             continue  # a count, a position or a year falls inside serial ids
@@ -144,3 +157,19 @@ def data_candidates(conn: psycopg.Connection, tables: dict[int, Table], sizes: S
         found.append(Candidate(child_table, (column,), key.table, (key.column,), round(score, 3),
                                [f"{because} (data: sampled values all in the key)"]))
     return found
+
+
+def _data_evidence(group: list[tuple], hub: dict[QualifiedName, int], best_hub: int) -> tuple[float, str]:
+    """A column no name ties to a parent: proposed when its values say it on their own (uuid or text values all
+    in one key and no other), or when it reads like a reference and its parent is the table most columns are
+    named after; else (0, "")."""
+    child, key, _, _ = group[0]
+    column = child.column
+    strong = child.type in data.STRONG and child.type != "text" or (child.type in data.STRONG and child.distinct >= 5)
+    hubs = sorted((hub.get(k.table, 0) for _, k, _, _ in group), reverse=True)
+    top_hub = hubs[0] >= 3 and (len(hubs) == 1 or hubs[0] > hubs[1])
+    if strong and child.distinct >= 2 and len(group) == 1 and names.refers(column):
+        return DATA_STRONG, f"every {column} sampled is a {key.table.name} key, and no other table's"
+    if use_hub and child.integer and names.refers(column) and top_hub and best_hub == hubs[0]:
+        return DATA_HUB, f"every {column} sampled is a {key.table.name} key, the table {hubs[0]} other columns are named after"
+    return 0.0, ""
