@@ -67,3 +67,16 @@ def test_database_down_fails_closed(stack):
     assert message.startswith("orphan-gate could not check fk_workflow_stages_workflow_instance: cannot connect to "
                               "fkguard@127.0.0.1:1/apms")
     assert "secret-pw" not in message
+
+
+def test_the_finding_records_its_rows_and_sample_for_the_fleet(stack, conn, tmp_path, monkeypatch):
+    from fkguard import policy_findings
+
+    recorded = tmp_path / "findings.jsonl"
+    monkeypatch.setenv(policy_findings.ENV, str(recorded))
+    generate(conn, 1000, {COMPLIANT: 4}, progress=lambda _: None)
+    [message] = run(POLICY, compliant())
+    [finding] = policy_findings.read(recorded)
+    assert (finding.policy, finding.urn.rsplit("::", 1)[-1]) == ("orphan-gate", COMPLIANT.name)
+    assert (finding.data["rows"], finding.data["columns"], finding.data["accepted"]) == (4, ["workflow_instance_id"], 0)
+    assert len(finding.data["sample"]) == 3 and all(f"'{key}'" in message for [key] in finding.data["sample"])

@@ -127,7 +127,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         except EXPECTED as exc:
             return dynamic.CheckResult(inputs, [dynamic.CheckFailure("table", one_line(exc))])
         return dynamic.CheckResult(
-            inputs, [dynamic.CheckFailure(PROPERTY_OF.get(field, field), msg) for field, msg in problems]
+            inputs, [dynamic.CheckFailure(PROPERTY_OF.get(p.field, p.field), p.message) for p in problems]
         )
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
