@@ -31,7 +31,7 @@ from psycopg import errors, sql
 
 from fkguard import ddl, live, partitions, props, stackstate
 from fkguard.catalog import QualifiedName
-from fkguard.errors import FkguardError
+from fkguard.errors import FkguardError, describe
 from fkguard.locks import LockPolicy, lock_holders, run_locked
 
 # The SupportingIndex resource's name and type in a stack's state (resources/supporting_index.py declares it).
@@ -235,7 +235,7 @@ def _build(conn: psycopg.Connection, statement: sql.Composed, schema: str, name:
     try:
         _retrying(conn, once, table, policy, f"building {schema}.{name}", sleep)
     except psycopg.Error as exc:
-        reason = (exc.diag.message_primary or str(exc)).strip()
+        reason = describe(exc)
         if isinstance(exc, errors.QueryCanceled):
             reason += " (fkguard:statementTimeout: raise it, or build in a quieter hour)"
         left = _drop_if_invalid(conn, schema, name, table, policy, sleep)

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import errors, sql
 
-from fkguard import column_types, ddl, debt, live, orphans, pgerror, rollout
+from fkguard import column_types, ddl, debt, live, orphans, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.desired import NOT_VALID, VALIDATED, desired, observed
+from fkguard.errors import refusal
 from fkguard.options import Options
 from fkguard.pgrow import one
 
@@ -117,7 +118,7 @@ def _probe(conn: psycopg.Connection, *steps: tuple[sql.Composed, tuple]) -> _Out
     except (errors.ForeignKeyViolation, errors.RestrictViolation) as exc:
         return _Outcome(refused_by=exc.diag.constraint_name or "?")
     except psycopg.Error as exc:
-        reason = pgerror.refusal(exc)
+        reason = refusal(exc)
         return _Outcome(error=reason)
     return _Outcome(value=row[0] if row else None)
 
@@ -248,7 +249,7 @@ def _guarded(conn: psycopg.Connection, fk: ForeignKey, name: str,
         with conn.transaction():
             return probe(conn, fk, name)
     except psycopg.Error as exc:
-        reason = pgerror.refusal(exc)
+        reason = refusal(exc)
         return Check(name, True, f"not exercised: {reason}")
 
 

@@ -208,7 +208,7 @@ def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: 
             args.not_applicable(exc.reason)
             return
         except errors.EXPECTED as exc:
-            findings = [PolicyFinding(f"{name} could not check {fk.label}: {errors.one_line(exc)}",
+            findings = [PolicyFinding(f"{name} could not check {fk.label}: {errors.describe(exc)}",
                                       "correct the stack's settings or the database connection, and preview again")]
         for finding in findings:
             message = finding.message(name)
