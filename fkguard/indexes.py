@@ -50,7 +50,7 @@ def serving_only(resources: list[stackstate.Recorded], urns: set[str]) -> list[s
     return found
 
 
-class IndexError_(FkguardError):  # noqa: N801 (IndexError is Python's own)
+class IndexBuildError(FkguardError):
     """A supporting index that could not be built or dropped; the message says what is left and what to do."""
 
 
@@ -181,7 +181,7 @@ def _retrying(conn: psycopg.Connection, attempt_once: Callable[[], None], table:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 who = "; ".join(h.describe() for h in lock_holders(conn, [table])) or "no session holds a lock on it now"
-                raise IndexError_(
+                raise IndexBuildError(
                     f"{what}: gave up after {attempt} attempts in {policy.budget_ms / 1000:g}s, each waiting at most "
                     f"{policy.lock_timeout_ms}ms for {table} and the transactions using it. Blocking: {who}. End that "
                     f"transaction (or raise fkguard:lockRetryBudget) and run pulumi up again") from None
@@ -211,8 +211,8 @@ def _drop_if_invalid(conn: psycopg.Connection, schema: str, name: str, table: Qu
         return []
     try:
         statement = _drop_concurrently(conn, schema, name, table, policy, sleep)
-    except (IndexError_, psycopg.Error) as exc:
-        raise IndexError_(f"the INVALID index {schema}.{name} left by a failed build could not be dropped "
+    except (IndexBuildError, psycopg.Error) as exc:
+        raise IndexBuildError(f"the INVALID index {schema}.{name} left by a failed build could not be dropped "
                           f"({str(exc).splitlines()[0]}); drop it with DROP INDEX CONCURRENTLY {schema}.{name}, "
                           f"then run pulumi up again") from None
     return [f"{statement};  -- the INVALID index a failed build left"]
@@ -241,7 +241,7 @@ def _build(conn: psycopg.Connection, statement: sql.Composed, schema: str, name:
         left = _drop_if_invalid(conn, schema, name, table, policy, sleep)
         after = (f"the INVALID index it left was dropped ({left[0].split(';')[0]})" if left
                  else "it left no index behind")
-        raise IndexError_(f"CREATE INDEX CONCURRENTLY {schema}.{name} on {table} failed: {reason}; {after}. "
+        raise IndexBuildError(f"CREATE INDEX CONCURRENTLY {schema}.{name} on {table} failed: {reason}; {after}. "
                           f"The foreign key waits for it: fix the cause, then run pulumi up again") from None
     ran.append(statement.as_string(conn))
     return ran
@@ -301,7 +301,7 @@ def create(conn: psycopg.Connection, wanted: Wanted, policy: LockPolicy,
                       policy, sleep)
     built = read(conn, schema, wanted.name)
     if built is None or not built.valid:
-        raise IndexError_(f"{schema}.{wanted.name} on {wanted.table} is {'missing' if built is None else 'INVALID'} "
+        raise IndexBuildError(f"{schema}.{wanted.name} on {wanted.table} is {'missing' if built is None else 'INVALID'} "
                           f"after its build; run pulumi up again (an INVALID one is dropped and rebuilt)")
     ran.append(_mark(conn, schema, wanted.name, wanted.table, policy))
     return Outcome(wanted.name, ours=True, valid=True, definition=built.definition, sql=ran)
