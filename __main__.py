@@ -21,7 +21,7 @@ from pulumi.runtime.config import CONFIG
 from fkguard import debt, indexes, introspect
 from fkguard.catalog import TIERS, formerly_named, load_catalog
 from fkguard.desired import VALIDATED, desired
-from fkguard.errors import EXPECTED, one_line
+from fkguard.errors import EXPECTED, describe
 from fkguard.stack import project
 from fkguard.stack import secrets as stack_secrets
 from fkguard.stack.config import StackConfig
@@ -39,7 +39,7 @@ try:
     catalog = load_catalog(options.catalog)
     debts = debt.load(project.working_folder())
 except EXPECTED as exc:
-    raise pulumi.RunError(one_line(exc)) from None  # one line, not a traceback of this program
+    raise pulumi.RunError(describe(exc)) from None  # one line, not a traceback of this program
 
 states: dict[str, pulumi.Output[str] | str] = {}
 previous_tier: list[pulumi.Resource] = []
@@ -66,7 +66,7 @@ try:
     # A stack written before a name was shared knows that key by its bare name: carry it over, not replace it.
     former = formerly_named(added, present)
 except EXPECTED as exc:
-    raise pulumi.RunError(one_line(exc)) from None
+    raise pulumi.RunError(describe(exc)) from None
 finished: tuple[str, list[pulumi.Resource]] | None = None  # the last tier with constraints, not yet gated
 supporting: dict[tuple[object, tuple[str, ...]], SupportingIndex] = {}  # (table, columns in any order) -> index
 for tier in TIERS:

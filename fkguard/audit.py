@@ -23,7 +23,7 @@ DESCRIPTIVE = ("site_id", "code", "name", "status", "created_at")
 
 
 @dataclass
-class Finding:
+class OrphanAudit:
     fk: ForeignKey
     orphans: int | None  # None: the tables are not there to audit
     columns: tuple[str, ...] = ()
@@ -57,12 +57,12 @@ def sample_columns(conn: psycopg.Connection, fk: ForeignKey) -> tuple[str, ...]:
     return tuple(dict.fromkeys(wanted))
 
 
-def audit_one(conn: psycopg.Connection, fk: ForeignKey, sample_size: int = 5) -> Finding:
+def audit_one(conn: psycopg.Connection, fk: ForeignKey, sample_size: int = 5) -> OrphanAudit:
     started = time.monotonic()
     if not (introspect.table_exists(conn, fk.table) and introspect.table_exists(conn, fk.references)):
-        return Finding(fk, None, note=f"{fk.table} or {fk.references} does not exist")
+        return OrphanAudit(fk, None, note=f"{fk.table} or {fk.references} does not exist")
     count = orphans.count_orphans(conn, fk)
-    return Finding(fk, count, *_sample(conn, fk, count, sample_size), time.monotonic() - started)
+    return OrphanAudit(fk, count, *_sample(conn, fk, count, sample_size), time.monotonic() - started)
 
 
 def _sample(conn: psycopg.Connection, fk: ForeignKey, count: int,
@@ -106,13 +106,13 @@ def scan_plan(conn: psycopg.Connection, catalog: list[ForeignKey]) -> list[list[
     return sorted(passes, key=lambda p: -(size[p[0].references] + sum(size[fk.table] for fk in p)))
 
 
-def audit_pass(conn: psycopg.Connection, fks: list[ForeignKey], sample_size: int = 5) -> list[Finding]:
+def audit_pass(conn: psycopg.Connection, fks: list[ForeignKey], sample_size: int = 5) -> list[OrphanAudit]:
     """One pass of scan_plan: a relationship alone, or several counted together, each then sampled."""
     if len(fks) == 1:
         return [audit_one(conn, fks[0], sample_size)]
     started = time.monotonic()
     counts = orphans.count_orphans_together(conn, fks)
-    findings = [Finding(fk, count, *_sample(conn, fk, count, sample_size))
+    findings = [OrphanAudit(fk, count, *_sample(conn, fk, count, sample_size))
                 for fk, count in zip(fks, counts, strict=True)]
     elapsed = time.monotonic() - started
     for finding in findings:
@@ -122,7 +122,7 @@ def audit_pass(conn: psycopg.Connection, fks: list[ForeignKey], sample_size: int
 
 
 def audit(settings: ConnectionSettings, catalog: list[ForeignKey], sample_size: int = 5,
-          progress: Callable[[str], None] = lambda _: None, jobs: int = 2) -> list[Finding]:
+          progress: Callable[[str], None] = lambda _: None, jobs: int = 2) -> list[OrphanAudit]:
     """Every relationship, in the passes of scan_plan, `jobs` passes at a time, each on a
     connection of its own from a psycopg_pool pool (a read-only scan takes no lock that another
     scan waits for); findings come back in catalog order."""
@@ -136,7 +136,7 @@ def audit(settings: ConnectionSettings, catalog: list[ForeignKey], sample_size: 
 
     with ConnectionPool(kwargs=settings.connect_kwargs(), min_size=jobs, max_size=jobs, timeout=30,
                         name="fkguard-audit") as pool:
-        def one(fks: list[ForeignKey]) -> list[Finding]:
+        def one(fks: list[ForeignKey]) -> list[OrphanAudit]:
             nonlocal done
             with pool.connection() as conn:
                 findings = audit_pass(conn, fks, sample_size)
@@ -155,7 +155,7 @@ def audit(settings: ConnectionSettings, catalog: list[ForeignKey], sample_size: 
 @dataclass
 class Report:
     """An audit with the stack's accepted debt read against it (`fkguard audit`)."""
-    findings: list[Finding]
+    findings: list[OrphanAudit]
     seconds: float
     accepted: dict[str, debt.Debt]  # label -> the entry that covers all of its orphans
     stale: dict[str, str]  # label -> why its entry is no longer needed

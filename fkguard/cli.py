@@ -21,7 +21,7 @@ from fkguard.commands import (
     status,
     verify,
 )
-from fkguard.errors import EXPECTED, one_line
+from fkguard.errors import EXPECTED, describe
 
 # In the order `fkguard --help` lists them.
 COMMANDS = (init, state_db, seed, status, audit, remediate, monitor, verify, debt, discover, rollback, fleet)
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except EXPECTED as exc:  # a refusal, or PostgreSQL's: one line. Anything else is a bug: its traceback shows
-        print(f"fkguard {args.command}: {one_line(exc)}", file=sys.stderr)
+        print(f"fkguard {args.command}: {describe(exc)}", file=sys.stderr)
         return 2
 
 

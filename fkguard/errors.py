@@ -42,10 +42,26 @@ class SettingsError(FkguardError):
 EXPECTED: tuple[type[BaseException], ...] = (FkguardError, psycopg.Error)
 
 
-def one_line(exc: BaseException) -> str:
-    """The first line of an expected error's message (or its type when it has none)."""
+def describe(exc: BaseException, *, detail: bool = False) -> str:
+    """An error as one line for a message: the first line of its text (or its type when it has none).
+
+    With `detail`, a refusal PostgreSQL sent (psycopg's Diagnostic) is told in the server's own words: its
+    primary message, then its detail in parentheses (e.g. which key), folded onto one line."""
+    if detail and isinstance(exc, psycopg.Error) and exc.sqlstate is not None:
+        text = exc.diag.message_primary or str(exc)
+        if exc.diag.message_detail:
+            text += f" ({exc.diag.message_detail})"
+        return " ".join(text.split())
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def refusal(exc: psycopg.Error) -> str:
+    """The server's reason for refusing a statement, with its detail; an error that is no refusal (a lost
+    connection: no SQLSTATE) is raised again, since nothing can go on without the server."""
+    if exc.sqlstate is None:
+        raise exc
+    return describe(exc, detail=True)
 
 
 class OneLineTracebacks:

@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from fkguard.errors import EXPECTED, one_line
+from fkguard.errors import EXPECTED, describe
 from fkguard.fleet_stack import FAILED, NOT_STARTED, OK, FleetError, StackResult, policy_config, run
 from fkguard.stack import context as stack_context
 from fkguard.stack import secrets as stack_secrets
@@ -74,7 +74,7 @@ def load(path: Path) -> list[Wave]:
     except OSError as exc:
         raise FleetError(f"cannot read the fleet file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise FleetError(f"{path} is not valid YAML: {one_line(exc)}") from None
+        raise FleetError(f"{path} is not valid YAML: {describe(exc)}") from None
     if not isinstance(document, dict) or not isinstance(document.get("waves"), list) or not document["waves"]:
         raise FleetError(f"{path}: expected a mapping with a list of waves (waves: [{{name: canary, stacks: [...]}}])")
     _keys(document, FILE_KEYS, str(path))
@@ -155,7 +155,7 @@ def preflight(stacks: Sequence[str], project_dir: Path, parallel: int, command: 
         except FleetError as exc:
             return exc
         except EXPECTED as exc:  # every refusal is collected, then the first one is raised
-            text = one_line(exc)  # most already name the stack
+            text = describe(exc)  # most already name the stack
             return FleetError(text if repr(stack) in text else f"stack {stack!r}: {text}")
     checked = dict(zip(stacks, _bounded(stacks, parallel, check), strict=True))
     refused = [c for c in checked.values() if isinstance(c, FleetError)]
@@ -206,7 +206,7 @@ def roll(plan: Sequence[tuple[Wave, list[str]]], command: str, project_dir: Path
             run(result, command, project_dir, log)
         except Exception as exc:  # noqa: BLE001 (the other threads' stacks must still be reported; this one failed)
             result.result = FAILED
-            result.error = one_line(exc) if isinstance(exc, EXPECTED) else f"{type(exc).__name__}: {one_line(exc)}"
+            result.error = describe(exc) if isinstance(exc, EXPECTED) else f"{type(exc).__name__}: {describe(exc)}"
             with log.open("a") as out:  # a bug's traceback, for its report
                 traceback.print_exc(file=out)
         if result.result != OK:
@@ -271,7 +271,7 @@ def status(plan: Sequence[tuple[Wave, list[str]]], project_dir: Path, parallel: 
             return _status_of(contexts[stack], waves[stack])
         except Exception as exc:  # noqa: BLE001 (one unreachable database must not hide the others)
             return StackStatus(stack, waves[stack], contexts[stack].connection.describe(), 0, 0, 0, {}, [],
-                               one_line(exc))
+                               describe(exc))
     return _bounded(stacks, widest, one)
 
 

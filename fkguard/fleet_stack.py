@@ -10,7 +10,7 @@ Stack runs names --stack, and pulumi's preview, up and refresh never write that 
 
 from __future__ import annotations
 
-import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fkguard import policy_findings
 from fkguard.errors import FkguardError
+from fkguard.policy_findings import RecordedFinding
 from fkguard.resource_properties import RESOURCE_TYPE
 from fkguard.stack import pulumi_sdk, settings
 from fkguard.stack import secrets as stack_secrets
@@ -29,8 +31,6 @@ if TYPE_CHECKING:
 OK, FAILED, NOT_STARTED = "ok", "failed", "not started"
 POLICY_PACK = "policies"  # the same gate as make's GATE: --policy-pack policies --policy-pack-config policy-config.<stack>.json
 ORPHAN_GATE = "orphan-gate"
-# The first line of orphan-gate's finding (policies/orphan_gate.py): "<constraint>: <n> rows of <table> have no parent".
-_ORPHANS = re.compile(r"^(?P<name>\S+): (?P<rows>\d+) rows of \S+ have no parent", re.MULTILINE)
 
 
 class FleetError(FkguardError):
@@ -89,7 +89,8 @@ class Tally:
     def __init__(self) -> None:
         self.added = 0
         self.validated = 0
-        self.orphans: dict[str, int | None] = {}
+        self.orphans: dict[str, int | None] = {}  # rows: None until the pack's recorded finding says (take)
+        self._orphan_urns: dict[str, str] = {}  # urn -> constraint, of orphan-gate's mandatory violations
         self.mandatory: dict[str, int] = {}  # policy -> violations
         self._lock = threading.Lock()  # automation delivers events from a gRPC server's threads
 
@@ -126,9 +127,19 @@ class Tally:
             return
         self.mandatory[event.policy_name] = self.mandatory.get(event.policy_name, 0) + 1
         if event.policy_name == ORPHAN_GATE:
-            found = _ORPHANS.search(event.message or "")
-            name = found["name"] if found else str(event.resource_urn or "").rsplit("::", 1)[-1]
-            self.orphans[name] = int(found["rows"]) if found else None
+            urn = str(event.resource_urn or "")
+            name = urn.rsplit("::", 1)[-1]  # the resource's name is the constraint's label (the program's choice)
+            self._orphan_urns[urn] = name
+            self.orphans.setdefault(name, None)
+
+    def take(self, recorded: list[RecordedFinding]) -> None:
+        """The rows of orphan-gate's violations, from the data the pack recorded beside them
+        (fkguard.policy_findings); a violation without a record keeps None ('?' in the summary)."""
+        with self._lock:
+            for finding in recorded:
+                name = self._orphan_urns.get(finding.urn)
+                if finding.policy == ORPHAN_GATE and name is not None and isinstance(finding.data.get("rows"), int):
+                    self.orphans[name] = finding.data["rows"]
 
     def refusal(self) -> str | None:
         if not self.mandatory:
@@ -140,11 +151,26 @@ def run(result: StackResult, command: str, project_dir: Path, log: Path) -> Stac
     """Preview the stack through the gate; for `up`, then update it through the gate again. The preview comes
     first because automation's up runs `pulumi up --skip-preview`: without it, a mandatory violation would stop
     the update only at the resource it concerns, after the steps before it had run."""
-    from pulumi.automation import CommandError
-
     tally = Tally()
     started = time.monotonic()
     result.log = str(log)
+    # The pack records each finding's data here (fkguard.policy_findings): the rows behind orphan-gate's refusal.
+    with tempfile.TemporaryDirectory(prefix="fkguard-findings-") as scratch:
+        findings = Path(scratch) / "findings.jsonl"
+        phase = _through_the_gate(result, command, project_dir, log, tally, findings)
+        tally.take(policy_findings.read(findings))
+    if result.result == OK or phase == "up":  # a refused preview would change nothing: it planned nothing
+        result.added, result.validated = tally.added, tally.validated
+    result.orphans = tally.orphans
+    result.seconds = round(time.monotonic() - started, 2)
+    return result
+
+
+def _through_the_gate(result: StackResult, command: str, project_dir: Path, log: Path, tally: Tally,
+                      findings: Path) -> str:
+    """run's pulumi commands, their output written to `log`; the phase it ended in ('preview' or 'up')."""
+    from pulumi.automation import CommandError
+
     lock = threading.Lock()
     phase = "preview"
     with log.open("w") as out:
@@ -154,6 +180,7 @@ def run(result: StackResult, command: str, project_dir: Path, log: Path) -> Stac
 
         try:
             target = unselected(result.stack, project_dir)
+            target.workspace.env_vars = {**target.workspace.env_vars, policy_findings.ENV: str(findings)}
             packs, configs = gate(result.stack, project_dir)
             target.preview(policy_packs=packs, policy_pack_configs=configs, color="never", on_output=write,
                            on_event=tally.listener("preview", counted=command == "preview"))
@@ -169,8 +196,4 @@ def run(result: StackResult, command: str, project_dir: Path, log: Path) -> Stac
             result.error = f"{reason}; nothing changed" if phase == "preview" and command == "up" else reason
         except FkguardError as exc:
             result.result, result.error = FAILED, str(exc)
-    if result.result == OK or phase == "up":  # a refused preview would change nothing: it planned nothing
-        result.added, result.validated = tally.added, tally.validated
-    result.orphans = tally.orphans
-    result.seconds = round(time.monotonic() - started, 2)
-    return result
+    return phase

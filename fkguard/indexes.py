@@ -31,7 +31,7 @@ from psycopg import errors, sql
 
 from fkguard import ddl, introspect, partitions, resource_properties
 from fkguard.catalog import QualifiedName
-from fkguard.errors import FkguardError
+from fkguard.errors import FkguardError, describe
 from fkguard.locks import LockPolicy, lock_holders, run_locked
 from fkguard.stack import state as stackstate
 
@@ -51,7 +51,7 @@ def serving_only(resources: list[stackstate.Recorded], urns: set[str]) -> list[s
     return found
 
 
-class IndexError_(FkguardError):  # noqa: N801 (IndexError is Python's own)
+class IndexBuildError(FkguardError):
     """A supporting index that could not be built or dropped; the message says what is left and what to do."""
 
 
@@ -182,7 +182,7 @@ def _retrying(conn: psycopg.Connection, attempt_once: Callable[[], None], table:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 who = "; ".join(h.describe() for h in lock_holders(conn, [table])) or "no session holds a lock on it now"
-                raise IndexError_(
+                raise IndexBuildError(
                     f"{what}: gave up after {attempt} attempts in {policy.budget_ms / 1000:g}s, each waiting at most "
                     f"{policy.lock_timeout_ms}ms for {table} and the transactions using it. Blocking: {who}. End that "
                     f"transaction (or raise fkguard:lockRetryBudget) and run pulumi up again") from None
@@ -212,8 +212,8 @@ def _drop_if_invalid(conn: psycopg.Connection, schema: str, name: str, table: Qu
         return []
     try:
         statement = _drop_concurrently(conn, schema, name, table, policy, sleep)
-    except (IndexError_, psycopg.Error) as exc:
-        raise IndexError_(f"the INVALID index {schema}.{name} left by a failed build could not be dropped "
+    except (IndexBuildError, psycopg.Error) as exc:
+        raise IndexBuildError(f"the INVALID index {schema}.{name} left by a failed build could not be dropped "
                           f"({str(exc).splitlines()[0]}); drop it with DROP INDEX CONCURRENTLY {schema}.{name}, "
                           f"then run pulumi up again") from None
     return [f"{statement};  -- the INVALID index a failed build left"]
@@ -236,13 +236,13 @@ def _build(conn: psycopg.Connection, statement: sql.Composed, schema: str, name:
     try:
         _retrying(conn, once, table, policy, f"building {schema}.{name}", sleep)
     except psycopg.Error as exc:
-        reason = (exc.diag.message_primary or str(exc)).strip()
+        reason = describe(exc)
         if isinstance(exc, errors.QueryCanceled):
             reason += " (fkguard:statementTimeout: raise it, or build in a quieter hour)"
         left = _drop_if_invalid(conn, schema, name, table, policy, sleep)
         after = (f"the INVALID index it left was dropped ({left[0].split(';')[0]})" if left
                  else "it left no index behind")
-        raise IndexError_(f"CREATE INDEX CONCURRENTLY {schema}.{name} on {table} failed: {reason}; {after}. "
+        raise IndexBuildError(f"CREATE INDEX CONCURRENTLY {schema}.{name} on {table} failed: {reason}; {after}. "
                           f"The foreign key waits for it: fix the cause, then run pulumi up again") from None
     ran.append(statement.as_string(conn))
     return ran
@@ -302,7 +302,7 @@ def create(conn: psycopg.Connection, wanted: Wanted, policy: LockPolicy,
                       policy, sleep)
     built = read(conn, schema, wanted.name)
     if built is None or not built.valid:
-        raise IndexError_(f"{schema}.{wanted.name} on {wanted.table} is {'missing' if built is None else 'INVALID'} "
+        raise IndexBuildError(f"{schema}.{wanted.name} on {wanted.table} is {'missing' if built is None else 'INVALID'} "
                           f"after its build; run pulumi up again (an INVALID one is dropped and rebuilt)")
     ran.append(_mark(conn, schema, wanted.name, wanted.table, policy))
     return Outcome(wanted.name, ours=True, valid=True, definition=built.definition, sql=ran)

@@ -116,7 +116,7 @@ def snapshot(conn: psycopg.Connection, tables: Sequence[QualifiedName]) -> dict[
 
 
 @dataclass
-class Finding:
+class MonitorFinding:
     verdict: str
     what: str
     constraints: list[str] = field(default_factory=list)
@@ -130,7 +130,7 @@ class Report:
     verdict: str
     source: str
     since: str
-    findings: list[Finding]
+    findings: list[MonitorFinding]
     statements: list[dict[str, Any]]
     rollback_command: str | None = None
 
@@ -163,10 +163,10 @@ def _constraints_named_in(query: str, catalog: Sequence[ForeignKey]) -> list[str
     return [fk.label for fk in catalog if fk.table.name.lower() in words or fk.references.name.lower() in words]
 
 
-def database_findings(before_db: dict[str, int], now_db: dict[str, int]) -> list[Finding]:
+def database_findings(before_db: dict[str, int], now_db: dict[str, int]) -> list[MonitorFinding]:
     """The error rate (the plan: up by more than 5 points is a rollback) and deadlocks since the baseline,
     from pg_stat_database's counters then and now."""
-    findings: list[Finding] = []
+    findings: list[MonitorFinding] = []
     done_before = before_db.get("xact_commit", 0) + before_db.get("xact_rollback", 0)
     commits = now_db.get("xact_commit", 0) - before_db.get("xact_commit", 0)
     rollbacks = now_db.get("xact_rollback", 0) - before_db.get("xact_rollback", 0)
@@ -174,12 +174,12 @@ def database_findings(before_db: dict[str, int], now_db: dict[str, int]) -> list
         rate_before = 100.0 * before_db.get("xact_rollback", 0) / done_before
         rate_since = 100.0 * rollbacks / (commits + rollbacks)
         if rate_since - rate_before > ERROR_RATE_POINTS:
-            findings.append(Finding(ROLLBACK, f"transactions rolled back: {rate_since:.1f}% since the baseline against "
+            findings.append(MonitorFinding(ROLLBACK, f"transactions rolled back: {rate_since:.1f}% since the baseline against "
                                               f"{rate_before:.1f}% before (foreign key violations are among the causes: "
                                               f"look for SQLSTATE 23503 in the server log)"))
     deadlocks = now_db.get("deadlocks", 0) - before_db.get("deadlocks", 0)
     if deadlocks > 0:
-        findings.append(Finding(INVESTIGATE, f"{deadlocks} deadlock(s) since the baseline (the server log names the "
+        findings.append(MonitorFinding(INVESTIGATE, f"{deadlocks} deadlock(s) since the baseline (the server log names the "
                                              f"statements)"))
     return findings
 
@@ -189,10 +189,10 @@ def compare(conn: psycopg.Connection, baseline: dict[str, Any], catalog: Sequenc
     """The verdict on what changed since the baseline, for the constraints of the catalog."""
     tables = [QualifiedName.parse(t) for t in baseline.get("tables") or {}]
     now = snapshot(conn, tables)
-    findings: list[Finding] = []
+    findings: list[MonitorFinding] = []
     if baseline.get("statsReset") != now.get("statsReset") or any(
             now["database"].get(k, 0) < v for k, v in (baseline.get("database") or {}).items()):
-        findings.append(Finding(INVESTIGATE, "the statistics were reset since the baseline: nothing can be compared; "
+        findings.append(MonitorFinding(INVESTIGATE, "the statistics were reset since the baseline: nothing can be compared; "
                                              "the next rollout takes a new baseline"))
         return Report(INVESTIGATE, now["source"], baseline.get("takenAt", "?"), findings, [])
 
@@ -202,11 +202,11 @@ def compare(conn: psycopg.Connection, baseline: dict[str, Any], catalog: Sequenc
         for row in latency:
             if row["delta_ms"] > acceptable_ms:
                 verdict = ROLLBACK if row["delta_ms"] > rollback_ms else INVESTIGATE
-                findings.append(Finding(verdict, f"{row['delta_ms']:+.1f} ms per call ({row['mean_before_ms']:.1f} -> "
+                findings.append(MonitorFinding(verdict, f"{row['delta_ms']:+.1f} ms per call ({row['mean_before_ms']:.1f} -> "
                                                  f"{row['mean_since_ms']:.1f} ms over {row['calls_since']} calls): "
                                                  f"{row['query'][:120]}", _constraints_named_in(row["query"], catalog)))
     else:
-        findings.append(Finding(ACCEPTABLE, "latency not measured: pg_stat_statements is not installed in this database "
+        findings.append(MonitorFinding(ACCEPTABLE, "latency not measured: pg_stat_statements is not installed in this database "
                                             "(shared_preload_libraries = 'pg_stat_statements', then CREATE EXTENSION "
                                             "pg_stat_statements, before the next rollout)"))
 
@@ -219,7 +219,7 @@ def compare(conn: psycopg.Connection, baseline: dict[str, Any], catalog: Sequenc
         if changed <= 0 or not child or introspect.read_constraint(conn, fk.table, fk.name) is None:
             continue
         if not introspect.has_leading_index(conn, fk):
-            findings.append(Finding(INVESTIGATE, f"{changed} row(s) deleted from or updated in {fk.references} since the "
+            findings.append(MonitorFinding(INVESTIGATE, f"{changed} row(s) deleted from or updated in {fk.references} since the "
                                                  f"baseline, and no index leads with {fk.table} ({', '.join(fk.columns)}): "
                                                  f"each made {fk.label} scan {fk.table}; build the index "
                                                  f"(CREATE INDEX CONCURRENTLY) or roll back", [fk.label]))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from fkguard import ddl, orphans, pgerror, remediate
+from fkguard import ddl, errors, orphans, remediate
 from fkguard.audit import primary_key
 from fkguard.catalog import QualifiedName
 from fkguard.locks import LockPolicy, in_locked_transaction
@@ -87,7 +87,7 @@ def undo(conn: psycopg.Connection, batch: str, policy: LockPolicy | None = None)
         return in_locked_transaction(conn, put_back, tables, policy or LockPolicy(), what=f"putting back batch {batch}",
                                      then=f"run --undo {batch} again; the batch stays in quarantine")
     except psycopg.Error as exc:
-        reason = pgerror.refusal(exc)
+        reason = errors.refusal(exc)
         raise remediate.RemediationError(f"batch {batch} was not put back and stays in quarantine: PostgreSQL refused the rows "
                                f"of {table} ({reason}); fix that, then run --undo {batch} again") from None
 

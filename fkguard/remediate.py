@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from fkguard import ddl, introspect, orphans, pgerror
+from fkguard import ddl, errors, introspect, orphans
 from fkguard.audit import primary_key
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.errors import FkguardError
@@ -131,7 +131,7 @@ def _delete_hazards(conn: psycopg.Connection, fk: ForeignKey, catalog: Sequence[
         try:
             n = _pointing_at_orphans(conn, fk, referrer, pk)
         except psycopg.Error as exc:
-            reason = pgerror.refusal(exc)
+            reason = errors.refusal(exc)
             hazards.append(f"affect rows of {referrer.table} through {referrer.name}, which could not be counted "
                            f"({reason})")
             continue
@@ -230,7 +230,7 @@ def apply(conn: psycopg.Connection, fk: ForeignKey, action: str, batch: str,
         moved = in_locked_transaction(conn, move, [fk.table], policy or LockPolicy(), what=f"remediating {fk.label} ({action})",
                                       then=f"run fkguard remediate again; nothing of {fk.table} changed")
     except psycopg.Error as exc:
-        reason = pgerror.refusal(exc)
+        reason = errors.refusal(exc)
         raise RemediationError(f"{fk.label}: PostgreSQL refused the {action} ({reason}); "
                                f"nothing of {fk.table} changed", constraint=fk.name) from None
     return Result(fk, action, moved, batch)

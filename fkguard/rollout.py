@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import errors
 
-from fkguard import ddl, introspect, orphans, partitions
-from fkguard.catalog import ForeignKey
+from fkguard import ddl, introspect, orphans, partitions, problems
+from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.desired import state_of
 from fkguard.errors import FkguardError
 from fkguard.locks import LockPolicy, run_locked
+from fkguard.problems import Problem
 from fkguard.query_row import one
 
 
@@ -46,46 +47,55 @@ def _observe(conn: psycopg.Connection, fk: ForeignKey, ran: list[str]) -> Outcom
     return Outcome(exists=True, validated=found.validated, definition=found.definition, sql=ran)
 
 
-def preflight(conn: psycopg.Connection, fk: ForeignKey) -> list[tuple[str, str]]:
+def preflight(conn: psycopg.Connection, fk: ForeignKey) -> list[Problem]:
     """What the database would refuse, found before anything runs (the provider's check at preview)."""
-    problems: list[tuple[str, str]] = []
+    found: list[Problem] = []
     for key, table, cols in (("table", fk.table, fk.columns), ("references", fk.references, fk.referenced_columns)):
-        kind = introspect.relkind(conn, table)
-        if kind is None:
-            schema_found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (table.schema,)).fetchone()
-            where = "" if schema_found else f" (schema {table.schema!r} does not exist either)"
-            problems.append((key, f"table {table} does not exist{where}; create it first or fix the name"))
-            continue
-        if kind not in ("r", "p"):
-            problems.append((key, f"{table} is not a table (relkind {kind!r}); foreign keys need tables"))
-            continue
-        present = {r[0]: r[1] for r in conn.execute(
-            "SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
-            "AND NOT attisdropped", (ddl.table_ref(table).as_string(conn),))}
-        for col in cols:
-            if col not in present:
-                problems.append((key, f"column {col!r} does not exist in {table}; fix the column name"))
-        if key == "table":
-            if kind == "p":
-                for part in partitions.tree(conn, table):
-                    if part.relkind == "f":
-                        problems.append((key, f"{part.table}, a partition of {table}, is a foreign table, which "
-                                              f"cannot hold a foreign key; detach it first"))
-            if fk.on_delete_columns and conn.info.server_version < 150000:
-                problems.append(("on_delete_columns", f"ON DELETE {fk.on_delete} (columns) needs PostgreSQL 15; this "
-                                                      f"server is {conn.info.server_version // 10000}: remove "
-                                                      f"on_delete_columns"))
-            # ON DELETE SET NULL (cols) nulls only those; ON UPDATE SET NULL always nulls them all.
-            for action, label, nulled in ((fk.on_delete, "ON DELETE", fk.on_delete_columns or cols),
-                                          (fk.on_update, "ON UPDATE", cols)):
-                if action == "SET NULL":
-                    for col in nulled:
-                        if present.get(col):
-                            problems.append(("on_delete" if label == "ON DELETE" else "on_update",
-                                             f"{label} SET NULL on {table}.{col}, which is NOT NULL: every such "
-                                             f"delete would fail; make the column nullable or choose another action"))
-    if problems:
-        return problems
+        found += _table_problems(conn, fk, key, table, cols)
+    # Rights and keys can only be asked of tables that are there.
+    return found or _rights_problems(conn, fk)
+
+
+def _table_problems(conn: psycopg.Connection, fk: ForeignKey, key: str, table: QualifiedName,
+                    cols: tuple[str, ...]) -> list[Problem]:
+    """The preflight of one side: the table, its columns, and (the referencing side) what its actions need."""
+    kind = introspect.relkind(conn, table)
+    if kind is None:
+        schema_found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (table.schema,)).fetchone()
+        where = "" if schema_found else f" (schema {table.schema!r} does not exist either)"
+        return [Problem(key, problems.TABLE_MISSING,
+                        f"table {table} does not exist{where}; create it first or fix the name")]
+    if kind not in ("r", "p"):
+        return [Problem(key, problems.NOT_A_TABLE, f"{table} is not a table (relkind {kind!r}); foreign keys need tables")]
+    present = {r[0]: r[1] for r in conn.execute(
+        "SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+        "AND NOT attisdropped", (ddl.table_ref(table).as_string(conn),))}
+    found = [Problem(key, problems.COLUMN_MISSING, f"column {col!r} does not exist in {table}; fix the column name")
+             for col in cols if col not in present]
+    if key != "table":
+        return found
+    if kind == "p":
+        found += [Problem(key, problems.FOREIGN_PARTITION, f"{part.table}, a partition of {table}, is a foreign table, "
+                                                           f"which cannot hold a foreign key; detach it first")
+                  for part in partitions.tree(conn, table) if part.relkind == "f"]
+    if fk.on_delete_columns and conn.info.server_version < 150000:
+        found.append(Problem("on_delete_columns", problems.SERVER_TOO_OLD,
+                             f"ON DELETE {fk.on_delete} (columns) needs PostgreSQL 15; this server is "
+                             f"{conn.info.server_version // 10000}: remove on_delete_columns"))
+    # ON DELETE SET NULL (cols) nulls only those; ON UPDATE SET NULL always nulls them all.
+    for action, label, nulled in ((fk.on_delete, "ON DELETE", fk.on_delete_columns or cols),
+                                  (fk.on_update, "ON UPDATE", cols)):
+        if action == "SET NULL":
+            found += [Problem("on_delete" if label == "ON DELETE" else "on_update", problems.SET_NULL_ON_NOT_NULL,
+                              f"{label} SET NULL on {table}.{col}, which is NOT NULL: every such delete would "
+                              f"fail; make the column nullable or choose another action")
+                      for col in nulled if present.get(col)]
+    return found
+
+
+def _rights_problems(conn: psycopg.Connection, fk: ForeignKey) -> list[Problem]:
+    """The preflight once both tables are there: the user's rights, and a key to reference."""
+    found: list[Problem] = []
     # ALTER TABLE needs the referencing table's owner; REFERENCES needs that privilege on the other.
     owner, may_reference = one(conn.execute(
         "SELECT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = %s::regclass), 'USAGE'), "
@@ -93,15 +103,18 @@ def preflight(conn: psycopg.Connection, fk: ForeignKey) -> list[tuple[str, str]]
         (ddl.table_ref(fk.table).as_string(conn), ddl.table_ref(fk.references).as_string(conn))))
     user = conn.info.user
     if not owner:
-        problems.append(("table", f"user {user} does not own {fk.table}, and ALTER TABLE needs its owner; "
-                                  f"connect as the owner, or GRANT the owning role TO {user}"))
+        found.append(Problem("table", problems.NOT_OWNER,
+                             f"user {user} does not own {fk.table}, and ALTER TABLE needs its owner; "
+                             f"connect as the owner, or GRANT the owning role TO {user}"))
     if not may_reference:
-        problems.append(("references", f"user {user} lacks the REFERENCES privilege on {fk.references}; "
-                                       f"GRANT REFERENCES ON {fk.references} TO {user}"))
+        found.append(Problem("references", problems.NO_REFERENCES_PRIVILEGE,
+                             f"user {user} lacks the REFERENCES privilege on {fk.references}; "
+                             f"GRANT REFERENCES ON {fk.references} TO {user}"))
     if not introspect.has_unique_key(conn, fk.references, fk.referenced_columns):
-        problems.append(("referenced_columns", f"{fk.references} ({', '.join(fk.referenced_columns)}) has no primary "
-                                               f"key or unique constraint; PostgreSQL refuses to reference it: add one"))
-    return problems
+        found.append(Problem("referenced_columns", problems.KEY_NOT_UNIQUE,
+                             f"{fk.references} ({', '.join(fk.referenced_columns)}) has no primary key or unique "
+                             f"constraint; PostgreSQL refuses to reference it: add one"))
+    return found
 
 
 def planned_sql(conn: psycopg.Connection, fk: ForeignKey, validated: bool, *, deferral_only: bool = False) -> list[str]:

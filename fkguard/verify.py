@@ -16,15 +16,16 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import errors, sql
 
-from fkguard import column_types, ddl, debt, introspect, orphans, pgerror, rollout
+from fkguard import column_types, ddl, debt, introspect, orphans, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.desired import NOT_VALID, VALIDATED, desired, observed
+from fkguard.errors import refusal
 from fkguard.query_row import one
 from fkguard.stack.options import Options
 
 
 @dataclass(frozen=True)
-class Check:
+class VerifyCheck:
     name: str
     ok: bool
     detail: str
@@ -41,7 +42,7 @@ MISSING_TEXT_PREFIX = "fkguard-verify-"
 
 
 def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options,
-           debts: Sequence[debt.Debt] = (), stack: str = "") -> tuple[dict, list[Check]]:
+           debts: Sequence[debt.Debt] = (), stack: str = "") -> tuple[dict, list[VerifyCheck]]:
     schemas = sorted({fk.table.schema for fk in catalog} | {fk.references.schema for fk in catalog})
     # Schemas compared by name: regnamespace::text would quote a mixed-case one and match nothing.
     n = one(conn.execute(
@@ -53,11 +54,11 @@ def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options
         "        AND connamespace IN (SELECT oid FROM s)),"
         " (SELECT count(*) FROM pg_constraint WHERE contype = 'c' AND connamespace IN (SELECT oid FROM s))",
         {"s": schemas}))
-    checks: list[Check] = []
+    checks: list[VerifyCheck] = []
     total_orphans, accepted_orphans, misaligned = 0, 0, 0
     for fk in catalog:
         if not (introspect.table_exists(conn, fk.table) and introspect.table_exists(conn, fk.references)):
-            checks.append(Check(f"{fk.label}: tables", False, f"{fk.table} or {fk.references} does not exist"))
+            checks.append(VerifyCheck(f"{fk.label}: tables", False, f"{fk.table} or {fk.references} does not exist"))
             continue
         accepted = debt.accepted(list(debts), fk, stack)
         found = rollout.read(conn, fk)
@@ -65,33 +66,33 @@ def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options
         goal = desired(fk, options, accepted)
         good = state == goal.state or (goal.state == NOT_VALID and state == VALIDATED)
         why = f"; {goal.why}" if goal.why else ""
-        checks.append(Check(f"{fk.label}: state", good, f"{state} (config: {goal.state}{why})"))
+        checks.append(VerifyCheck(f"{fk.label}: state", good, f"{state} (config: {goal.state}{why})"))
         if found is not None and not found.same_as(fk):
-            checks.append(Check(f"{fk.label}: definition", False, f"{found.definition} differs from the catalog"))
+            checks.append(VerifyCheck(f"{fk.label}: definition", False, f"{found.definition} differs from the catalog"))
         count = orphans.count_orphans(conn, fk)
         total_orphans += count
         held = debt.standing(accepted, count, state == VALIDATED)
         if held.covering:
             accepted_orphans += count
-            checks.append(Check(f"{fk.label}: orphans", True, f"{count} rows without a parent, "
+            checks.append(VerifyCheck(f"{fk.label}: orphans", True, f"{count} rows without a parent, "
                                 f"{debt.label(held.covering)}", accepted=True))
         elif count:
             over = f" ({accepted.orphans} accepted as debt)" if accepted else ""
-            checks.append(Check(f"{fk.label}: orphans", False, f"{count} rows without a parent{over}"))
+            checks.append(VerifyCheck(f"{fk.label}: orphans", False, f"{count} rows without a parent{over}"))
         elif held.stale:
-            checks.append(Check(f"{fk.label}: debt", True, f"the accepted debt is stale ({held.stale}): "
+            checks.append(VerifyCheck(f"{fk.label}: debt", True, f"the accepted debt is stale ({held.stale}): "
                                 f"fkguard debt -s {stack} --prune removes it"))
         for pair in column_types.pairings(conn, fk):
             waived = fk.waiver("column-types-match")
             if pair.blocking and waived:
-                checks.append(Check(f"{fk.label}: types", True, f"{fk.table}.{pair.column} is {pair.mine}, "
+                checks.append(VerifyCheck(f"{fk.label}: types", True, f"{fk.table}.{pair.column} is {pair.mine}, "
                                     f"{pair.referenced} is {pair.theirs}: {pair.reason}; {waived}"))
             elif pair.blocking:
                 misaligned += 1
-                checks.append(Check(f"{fk.label}: types", False, f"{fk.table}.{pair.column} is {pair.mine}, "
+                checks.append(VerifyCheck(f"{fk.label}: types", False, f"{fk.table}.{pair.column} is {pair.mine}, "
                                     f"{pair.referenced} is {pair.theirs}: {pair.reason}"))
             elif pair.verdict != column_types.SAME:
-                checks.append(Check(f"{fk.label}: types", True, f"{fk.table}.{pair.column} is {pair.mine}, "
+                checks.append(VerifyCheck(f"{fk.label}: types", True, f"{fk.table}.{pair.column} is {pair.mine}, "
                                     f"{pair.referenced} is {pair.theirs}: {pair.reason}"))
     summary = {"tables": n[0], "foreign_keys": n[1], "validated_foreign_keys": n[2], "check_constraints": n[3],
                "orphans": total_orphans, "orphans_accepted_as_debt": accepted_orphans, "type_mismatches": misaligned}
@@ -117,7 +118,7 @@ def _probe(conn: psycopg.Connection, *steps: tuple[sql.Composed, tuple]) -> _Out
     except (errors.ForeignKeyViolation, errors.RestrictViolation) as exc:
         return _Outcome(refused_by=exc.diag.constraint_name or "?")
     except psycopg.Error as exc:
-        reason = pgerror.refusal(exc)
+        reason = refusal(exc)
         return _Outcome(error=reason)
     return _Outcome(value=row[0] if row else None)
 
@@ -155,32 +156,32 @@ def _missing_value(conn: psycopg.Connection, fk: ForeignKey, column: str, refere
     return None, f"no value of type {name} is known to have no parent"
 
 
-def _missing_parent(conn: psycopg.Connection, fk: ForeignKey, name: str) -> Check:
+def _missing_parent(conn: psycopg.Connection, fk: ForeignKey, name: str) -> VerifyCheck:
     """Point one row of the table at a parent that provably does not exist: all key columns at once."""
     table, parent = ddl.table_ref(fk.table), ddl.table_ref(fk.references)
     values = []
     for col, ref in zip(fk.columns, fk.referenced_columns, strict=True):
         value, why_not = _missing_value(conn, fk, col, ref)
         if why_not:
-            return Check(name, True, f"not exercised: {why_not}")
+            return VerifyCheck(name, True, f"not exercised: {why_not}")
         values.append(value)
     found = _probe(conn, (sql.SQL("SELECT EXISTS (SELECT 1 FROM {p} WHERE {match})").format(
         p=parent, match=sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(r))
                                               for r in fk.referenced_columns)), tuple(values)))
     if found.error or found.value:
-        return Check(name, True, f"not exercised: {found.error or 'the probe value has a parent after all'}")
+        return VerifyCheck(name, True, f"not exercised: {found.error or 'the probe value has a parent after all'}")
     # ctid and tableoid name exactly one row, with or without a primary key, in a partition too.
     row = conn.execute(sql.SQL("SELECT tableoid, ctid::text FROM {} LIMIT 1").format(table)).fetchone()
     if row is None:
-        return Check(name, True, f"not exercised: {fk.table} has no row to point elsewhere")
+        return VerifyCheck(name, True, f"not exercised: {fk.table} has no row to point elsewhere")
     outcome = _probe(conn, (sql.SQL("UPDATE {t} SET {sets} WHERE tableoid = %s::oid AND ctid = %s::tid").format(
         t=table, sets=sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in fk.columns)),
         (*values, *row)))
     if outcome.refused_by == fk.name:
-        return Check(name, True, "a write pointing at a missing parent is refused")
+        return VerifyCheck(name, True, "a write pointing at a missing parent is refused")
     if outcome.refused_by or outcome.error:
-        return Check(name, True, f"not exercised: {outcome.error or f'{outcome.refused_by} refused first'}")
-    return Check(name, False, "a write pointing at a missing parent went through")
+        return VerifyCheck(name, True, f"not exercised: {outcome.error or f'{outcome.refused_by} refused first'}")
+    return VerifyCheck(name, False, "a write pointing at a missing parent went through")
 
 
 def _parent_in_use(conn: psycopg.Connection, fk: ForeignKey) -> tuple | None:
@@ -193,33 +194,33 @@ def _parent_in_use(conn: psycopg.Connection, fk: ForeignKey) -> tuple | None:
         p=ddl.table_ref(fk.references), t=ddl.table_ref(fk.table), match=match)).fetchone()
 
 
-def _on_delete(conn: psycopg.Connection, fk: ForeignKey, name: str) -> Check:
+def _on_delete(conn: psycopg.Connection, fk: ForeignKey, name: str) -> VerifyCheck:
     """Delete one parent in use: RESTRICT and NO ACTION must refuse, CASCADE must take the children along."""
     found = _parent_in_use(conn, fk)
     if found is None:
-        return Check(name, True, f"not exercised: no row of {fk.table} points at a row of {fk.references}")
+        return VerifyCheck(name, True, f"not exercised: no row of {fk.table} points at a row of {fk.references}")
     delete = (sql.SQL("DELETE FROM {} WHERE tableoid = %s::oid AND ctid = %s::tid").format(
         ddl.table_ref(fk.references)), found[:2])
     if fk.on_delete != "CASCADE":
         outcome = _probe(conn, delete)
         if outcome.error:
-            return Check(name, True, f"not exercised: {outcome.error}")
+            return VerifyCheck(name, True, f"not exercised: {outcome.error}")
         by = outcome.refused_by
-        return Check(name, by is not None, "deleting a parent in use is refused" if by == fk.name
+        return VerifyCheck(name, by is not None, "deleting a parent in use is refused" if by == fk.name
                      else f"not exercised: {by} refused first" if by else "a parent in use was deleted")
     children = (sql.SQL("SELECT count(*) FROM {t} WHERE {match}").format(
         t=ddl.table_ref(fk.table), match=sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(c))
                                                               for c in fk.columns)), found[2:])
     outcome = _probe(conn, delete, children)
     if outcome.refused_by:
-        return Check(name, True, f"not exercised: the parent is also held by another key ({outcome.refused_by})")
+        return VerifyCheck(name, True, f"not exercised: the parent is also held by another key ({outcome.refused_by})")
     if outcome.error:
-        return Check(name, True, f"not exercised: {outcome.error}")
-    return Check(name, outcome.value == 0, "the children went with their parent" if outcome.value == 0
+        return VerifyCheck(name, True, f"not exercised: {outcome.error}")
+    return VerifyCheck(name, outcome.value == 0, "the children went with their parent" if outcome.value == 0
                  else f"{outcome.value} children stayed behind")
 
 
-def behaviours(conn: psycopg.Connection, catalog: list[ForeignKey]) -> list[Check]:
+def behaviours(conn: psycopg.Connection, catalog: list[ForeignKey]) -> list[VerifyCheck]:
     """Phase 3.3 for every catalog constraint present, each probe in a savepoint rolled back.
 
     A probe PostgreSQL refuses for another reason (a unique key, a CHECK, a generated column, a lock
@@ -242,18 +243,18 @@ _DELETE_PROBES = {"RESTRICT": "RESTRICT delete refused", "NO ACTION": "NO ACTION
 
 
 def _guarded(conn: psycopg.Connection, fk: ForeignKey, name: str,
-             probe: Callable[[psycopg.Connection, ForeignKey, str], Check]) -> Check:
+             probe: Callable[[psycopg.Connection, ForeignKey, str], VerifyCheck]) -> VerifyCheck:
     """A probe whose reads PostgreSQL refuses (no SELECT right, a statement timeout) is not exercised either."""
     try:
         with conn.transaction():
             return probe(conn, fk, name)
     except psycopg.Error as exc:
-        reason = pgerror.refusal(exc)
-        return Check(name, True, f"not exercised: {reason}")
+        reason = refusal(exc)
+        return VerifyCheck(name, True, f"not exercised: {reason}")
 
 
 def verify(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options,
-           lock_timeout_ms: int = 3000, debts: Sequence[debt.Debt] = (), stack: str = "") -> tuple[dict, list[Check]]:
+           lock_timeout_ms: int = 3000, debts: Sequence[debt.Debt] = (), stack: str = "") -> tuple[dict, list[VerifyCheck]]:
     with conn.transaction(force_rollback=True):
         conn.execute(ddl.set_local_timeouts(lock_timeout_ms, 60_000))
         summary, checks = counts(conn, catalog, options, debts, stack)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import Finding, StackContext, fkguard_policy, shared
+from context import NOTHING, PolicyFinding, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel
 
 from fkguard import column_types, ddl
@@ -20,14 +20,14 @@ from fkguard.catalog import ForeignKey
 NAME = "column-types-align"
 
 
-def _advice(conn, fk: ForeignKey, pair: column_types.Pairing) -> Finding:
+def _advice(conn, fk: ForeignKey, pair: column_types.Pairing) -> PolicyFinding:
     fix = ddl.alter_column_type(fk.table, pair.column, pair.theirs).as_string(conn)
-    return Finding(f"{fk.label}: {fk.table}.{pair.column} is {pair.mine} and {fk.references}.{pair.referenced} is "
+    return PolicyFinding(f"{fk.label}: {fk.table}.{pair.column} is {pair.mine} and {fk.references}.{pair.referenced} is "
                    f"{pair.theirs}; allowed: {pair.reason}",
                    f"when a table rewrite is affordable, align them: {fix};")
 
 
-def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
+def check(fk: ForeignKey, _properties: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[PolicyFinding]:
     with ctx.connect() as conn:
         return [_advice(conn, fk, pair) for pair in shared(ctx, conn, column_types.pairings, fk)
                 if pair.verdict in (column_types.ALIGNED, column_types.COMPATIBLE)]
@@ -35,6 +35,6 @@ def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config:
 
 POLICY = fkguard_policy(
     NAME, "Referencing and referenced columns have the same type (advice).", EnforcementLevel.ADVISORY, check,
-    instead_of="a referencing column narrower than the key it references",
+    requires=NOTHING, instead_of="a referencing column narrower than the key it references",
     use="ALTER COLUMN ... TYPE <the referenced type> when a table rewrite is affordable",
 )

@@ -1,6 +1,6 @@
 from column_types_match import POLICY
 
-from conftest import compliant, run
+from conftest import compliant, golden, run
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.resource_properties import inputs_of
 
@@ -24,15 +24,8 @@ def test_compatible_types_pass_as_postgresql_accepts_them(stack, conn):
 
 
 def test_a_type_postgresql_refuses_is_named_with_the_fix(stack, conn):
-    assert run(POLICY, typed(conn, "uuid", "text")) == [
-        "fk_typed_child_parent: public.typed_child.parent_id is uuid but public.typed_parent.id is text: PostgreSQL "
-        "refuses it (\"foreign key constraint cannot be implemented\": no equality operator of the key's index takes "
-        "uuid)\nFix: align them: ALTER TABLE \"public\".\"typed_child\" ALTER COLUMN \"parent_id\" TYPE text; "
-        "(this rewrites the table: plan a window for it)\nSee: docs/policies/column-types-match.md"]
+    golden("column-types-match/uuid-text", run(POLICY, typed(conn, "uuid", "text")))
 
 
 def test_a_type_every_check_must_cast_is_refused(stack, conn):
-    [message] = run(POLICY, typed(conn, "integer", "numeric"))
-    assert message.startswith("fk_typed_child_parent: public.typed_child.parent_id is integer but public.typed_parent.id "
-                              "is numeric: PostgreSQL accepts it but casts the referencing column to numeric in every "
-                              "check, so no index on it can serve the lookups that parent deletes and key updates make\nFix: align them: ALTER TABLE ")
+    golden("column-types-match/integer-numeric", run(POLICY, typed(conn, "integer", "numeric")))

@@ -3,6 +3,8 @@ and a way to run one policy on it the way the engine does (ResourceValidationArg
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +51,21 @@ def run(policy: ResourceValidationPolicy, props: dict[str, Any], config: dict[st
         context.forget()  # a call of its own: the test may have changed the database since the last one
     policy.validate(args, report)
     return reported
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+REGENERATE = "FKGUARD_GOLDEN_UPDATE"  # =1: write the golden files from what the policies say now, then review the diff
+_UUID = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")  # sampled keys: the data generator's random ids
+
+
+def golden(case: str, messages: list[str]) -> None:
+    """The findings' messages are exactly policies/golden/<case>.txt (one after another, a blank line between),
+    so a change of wording is a reviewed change of that file, not an edit of an assertion."""
+    text = "\n\n".join(_UUID.sub("<uuid>", message) for message in messages) + "\n"
+    path = GOLDEN / f"{case}.txt"
+    if os.environ.get(REGENERATE):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return
+    assert path.is_file(), f"{path} is missing: run the policy tests with {REGENERATE}=1 to write it"
+    assert text == path.read_text(), f"the messages differ from {path} (if on purpose: {REGENERATE}=1, review the diff)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import Finding, NotApplicable, StackContext, fkguard_policy, shared
+from context import PolicyFinding, Requires, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel
 
 from fkguard import introspect
@@ -19,18 +19,17 @@ from fkguard.catalog import ForeignKey
 NAME = "constraint-name"
 
 
-def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
+def check(fk: ForeignKey, _properties: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[PolicyFinding]:
     with ctx.connect() as conn:
-        if not shared(ctx, conn, introspect.table_exists, fk.table):
-            raise NotApplicable(f"{fk.table} does not exist, so it has no constraints to compare")
         found = shared(ctx, conn, introspect.read_constraint, fk.table, fk.name)
     if found is not None and found.contype != "f":
-        return [Finding(f"{fk.table} already has a constraint named {fk.name} that is not a foreign key "
+        return [PolicyFinding(f"{fk.table} already has a constraint named {fk.name} that is not a foreign key "
                         f"({found.definition})", "give the foreign key another name in its catalog entry")]
     return []
 
 
 POLICY = fkguard_policy(
     NAME, "No other constraint of the table has the foreign key's name.", EnforcementLevel.MANDATORY, check,
+    requires=Requires(("table",), "so it has no constraints to compare"),
     instead_of="a name another constraint of the table already has", use="a distinct name in the catalog entry",
 )

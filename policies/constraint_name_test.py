@@ -1,6 +1,6 @@
 from constraint_name import POLICY
 
-from conftest import compliant, run
+from conftest import compliant, golden, run
 from fkguard.resource_properties import to_foreign_key
 
 
@@ -18,8 +18,4 @@ def test_names_postgresql_would_cut_never_reach_the_pack():
 
 
 def test_a_name_taken_by_another_kind_of_constraint(stack):
-    assert run(POLICY, compliant(constraintName="workflow_stages_status_check")) == [
-        "public.workflow_stages already has a constraint named workflow_stages_status_check that is not a foreign "
-        "key (CHECK ((status = ANY (ARRAY['PENDING'::text, 'IN_PROGRESS'::text, 'APPROVED'::text, "
-        "'REJECTED'::text, 'SKIPPED'::text]))))\nFix: give the foreign key another name in its "
-        "catalog entry\nSee: docs/policies/constraint-name.md"]
+    golden("constraint-name/taken-by-a-check", run(POLICY, compliant(constraintName="workflow_stages_status_check")))

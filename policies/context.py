@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +25,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from fkguard import errors, rollout
+from fkguard import errors, introspect, policy_findings, problems, rollout
 from fkguard.catalog import CatalogError, ForeignKey
 from fkguard.resource_properties import RESOURCE_TYPE, to_foreign_key
 from fkguard.stack import context as stack_context
@@ -34,14 +34,42 @@ from fkguard.stack.context import StackContext
 
 
 @dataclass(frozen=True)
-class Finding:
-    """One violation: what is wrong with this constraint, and the concrete fix for it."""
+class PolicyFinding:
+    """One violation: what is wrong with this constraint, and the concrete fix for it; `data` is what the
+    policy measured (orphan-gate: rows, sample), recorded for the fleet (fkguard.policy_findings)."""
 
     problem: str
     fix: str
+    data: Mapping[str, Any] = field(default_factory=dict)
 
     def message(self, policy: str) -> str:
         return f"{self.problem}\nFix: {self.fix}\nSee: {doc_page(policy)}"
+
+
+@dataclass(frozen=True)
+class Requires:
+    """The facts a policy needs before it can judge, declared with it (fkguard_policy(requires=...)).
+
+    `tables` are the entry's sides it reads ("table", "references"). The provider's check already refuses an
+    entry whose tables are missing, and the pack then skips every policy (provider_refusal); this catches a
+    table dropped after that check, within the same call, and says why this policy cannot judge it."""
+
+    tables: tuple[str, ...] = ()
+    otherwise: str = ""  # the reason's end: "<table> does not exist, <otherwise>"
+
+    def missing(self, ctx: StackContext, fk: ForeignKey) -> str | None:
+        """The not-applicable reason when a fact is missing, else None."""
+        if not self.tables:
+            return None
+        with ctx.connect() as conn:
+            for side in self.tables:
+                table = fk.table if side == "table" else fk.references
+                if not shared(ctx, conn, introspect.table_exists, table):
+                    return f"{table} does not exist, {self.otherwise}"
+        return None
+
+
+NOTHING = Requires()  # a policy that reads only the catalog entry and the stack's settings
 
 
 class NotApplicable(Exception):  # noqa: N818 (named after pulumi_policy's args.not_applicable, which it becomes)
@@ -116,16 +144,12 @@ def shared(ctx: StackContext, conn: psycopg.Connection, compute: Callable[..., T
     return state[2][key]
 
 
-def _refusal(conn: psycopg.Connection, fk: ForeignKey) -> str | None:
-    problems = rollout.preflight(conn, fk)
-    # A missing unique key is referenced-key-unique's own finding, which carries the fix.
-    return next((message for field, message in problems if field != "referenced_columns"), None)
-
-
 def provider_refusal(context: StackContext, fk: ForeignKey) -> str | None:
     """What the provider's check refuses about this entry (rollout.preflight), asked once per resource per call."""
     with context.connect() as conn:
-        return shared(context, conn, _refusal, fk)
+        found = shared(context, conn, rollout.preflight, fk)
+    # A missing unique key is referenced-key-unique's own finding, which carries the fix.
+    return next((p.message for p in found if p.code != problems.KEY_NOT_UNIQUE), None)
 
 
 def plain(value: Any) -> Any:
@@ -139,12 +163,14 @@ def plain(value: Any) -> Any:
     return value
 
 
-Check = Callable[[ForeignKey, Mapping[str, Any], StackContext, Mapping[str, Any]], list[Finding]]
+PolicyCheck = Callable[[ForeignKey, Mapping[str, Any], StackContext, Mapping[str, Any]], list[PolicyFinding]]
 
 
-def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: Check, *, instead_of: str, use: str,
-                   config_schema: PolicyConfigSchema | None = None) -> ResourceValidationPolicy:
+def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: PolicyCheck, *, requires: Requires,
+                   instead_of: str, use: str, config_schema: PolicyConfigSchema | None = None
+                   ) -> ResourceValidationPolicy:
     """A policy over ForeignKeyConstraint resources; `check` returns its findings, or raises NotApplicable.
+    It runs only on an entry the provider's check accepts, and with the facts it `requires`.
 
     `instead_of` / `use` are the policy's general remediation (its page's two sections, in short); each
     finding carries the fix for its own constraint."""
@@ -159,7 +185,8 @@ def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: 
             fk = replace(to_foreign_key(props), label=args.name)
         except CatalogError as exc:
             # A gate that cannot read its input must not pass it (the provider's check names the field too).
-            unreadable = Finding(f"{name} could not read {args.name}: {exc}", "correct the constraint's catalog entry")
+            unreadable = PolicyFinding(f"{name} could not read {args.name}: {exc}",
+                                       "correct the constraint's catalog entry")
             report(unreadable.message(name), None)
             return
         waived = fk.waiver(name)
@@ -174,16 +201,22 @@ def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: 
                 # again from every policy (or judging a column that does not exist) only buries that line.
                 args.not_applicable(refused)
                 return
+            missing = requires.missing(context, fk)
+            if missing:
+                args.not_applicable(missing)
+                return
             findings = check(fk, props, context, args.get_config() or {})
         except NotApplicable as exc:
             args.not_applicable(exc.reason)
             return
         except errors.EXPECTED as exc:
-            findings = [Finding(f"{name} could not check {fk.label}: {errors.one_line(exc)}",
-                                "correct the stack's settings or the database connection, and preview again")]
+            findings = [PolicyFinding(f"{name} could not check {fk.label}: {errors.describe(exc)}",
+                                      "correct the stack's settings or the database connection, and preview again")]
         for finding in findings:
             message = finding.message(name)
             if reports.first_time(name, args.urn, message):
+                # Recorded before it is reported: whoever reads the engine's event finds its data already there.
+                policy_findings.record(name, args.urn, finding.data)
                 report(message, None)
 
     return ResourceValidationPolicy(name=name, description=description, enforcement_level=level, validate=validate,

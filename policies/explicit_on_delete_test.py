@@ -1,6 +1,6 @@
 from explicit_on_delete import POLICY
 
-from conftest import compliant, run
+from conftest import compliant, golden, run
 
 
 def test_compliant_passes(stack):
@@ -8,10 +8,7 @@ def test_compliant_passes(stack):
 
 
 def test_on_delete_left_to_the_default_is_refused(stack):
-    assert run(POLICY, compliant(onDelete="NO ACTION", onDeleteExplicit=False)) == [
-        "fk_workflow_stages_workflow_instance does not say what deleting a row of public.workflow_instances does, "
-        "so PostgreSQL's NO ACTION applies by default\nFix: state it in the catalog entry: on_delete: RESTRICT "
-        "(a parent in use cannot go) or CASCADE (its children go with it)\nSee: docs/policies/explicit-on-delete.md"]
+    golden("explicit-on-delete/left-to-the-default", run(POLICY, compliant(onDelete="NO ACTION", onDeleteExplicit=False)))
 
 
 def test_an_explicit_no_action_is_a_decision(stack):

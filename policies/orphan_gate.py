@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import Finding, NotApplicable, StackContext, fkguard_policy, shared
+from context import PolicyFinding, Requires, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema
 
 from fkguard import debt, introspect, orphans
@@ -20,39 +20,39 @@ from fkguard.catalog import ForeignKey
 NAME = "orphan-gate"
 
 
-def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, config: Mapping[str, Any]) -> list[Finding]:
+def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, config: Mapping[str, Any]) -> list[PolicyFinding]:
     with ctx.connect() as conn:
-        missing = next((t for t in (fk.table, fk.references) if not shared(ctx, conn, introspect.table_exists, t)), None)
-        if missing is not None:
-            raise NotApplicable(f"{missing} does not exist, so it has no rows to count")
         found = shared(ctx, conn, introspect.read_constraint, fk.table, fk.name)
         if found is not None and found.validated and found.same_as(fk):
             return []
         count = orphans.count_orphans(conn, fk)
         if count == 0:
             return []
-        sample = orphans.describe_keys(fk, orphans.sample_orphan_keys(conn, fk, 3))
+        keys = orphans.sample_orphan_keys(conn, fk, 3)
+        sample = orphans.describe_keys(fk, keys)
     problem = (f"{fk.label}: {count} rows of {fk.table} have no parent in {fk.references} (e.g. {sample})")
     fix = (f"fkguard audit -s {ctx.stack}, then fkguard remediate -s {ctx.stack} --constraint {fk.label} "
            f"--action delete|nullify|accept")
-    if props.get("validated"):
-        accepted = debt.accepted(ctx.debts, fk, ctx.stack)
-        why = " (accepted as debt, so it can be added NOT VALID but never validated)" if accepted else ""
-        return [Finding(f"{problem}{why}: VALIDATE would fail",
-                        f"remediate them ({fix}), or leave its tier out of fkguard:validateTiers")]
     accepted = debt.accepted(ctx.debts, fk, ctx.stack)
+    # What fleet shows of the refusal (fkguard.policy_findings), besides the message people read.
+    data = {"rows": count, "columns": list(fk.columns), "sample": [list(key) for key in keys],
+            "accepted": accepted.orphans if accepted else 0}
+    if props.get("validated"):
+        why = " (accepted as debt, so it can be added NOT VALID but never validated)" if accepted else ""
+        return [PolicyFinding(f"{problem}{why}: VALIDATE would fail",
+                              f"remediate them ({fix}), or leave its tier out of fkguard:validateTiers", data)]
     if debt.standing(accepted, count).covering:
         return []
     if config.get("allowNotValidOverOrphans"):
         return []
     over = f"; {accepted.orphans} are accepted as debt, {count - accepted.orphans} more are not" if accepted else ""
-    return [Finding(f"{problem}{over}: adding it would hide them behind a constraint that looks enforced",
-                    f"remediate them first: {fix}")]
+    return [PolicyFinding(f"{problem}{over}: adding it would hide them behind a constraint that looks enforced",
+                          f"remediate them first: {fix}", data)]
 
 
 POLICY = fkguard_policy(
     NAME, "No foreign key is added or validated while rows without a parent exist.",
-    EnforcementLevel.MANDATORY, check,
+    EnforcementLevel.MANDATORY, check, requires=Requires(("table", "references"), "so it has no rows to count"),
     instead_of="adding or validating a constraint over rows without a parent",
     use="fkguard audit, then fkguard remediate --action delete|nullify|accept (every removed row is kept)",
     config_schema=PolicyConfigSchema({"allowNotValidOverOrphans": {

@@ -1,8 +1,6 @@
-import re
-
 from orphan_gate import POLICY
 
-from conftest import CATALOG, COMPLIANT, compliant, run
+from conftest import CATALOG, COMPLIANT, compliant, golden, run
 from fkguard import debt
 from fkguard.apms.generate import generate
 from fkguard.resource_properties import inputs_of
@@ -16,33 +14,22 @@ def test_compliant_passes(stack):
 
 def test_orphans_block_adding_with_count_keys_and_the_command(stack, conn):
     generate(conn, 1000, {COMPLIANT: 4}, progress=lambda _: None)
-    [message] = run(POLICY, compliant())
-    key = r"workflow_instance_id='[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}'"  # which three of the four: PostgreSQL's order
-    assert re.fullmatch(
-        rf"fk_workflow_stages_workflow_instance: 4 rows of public\.workflow_stages have no parent in "
-        rf"public\.workflow_instances \(e\.g\. {key}, {key}, {key}\): adding it would hide them behind a constraint "
-        rf"that looks enforced\n"
-        rf"Fix: remediate them first: fkguard audit -s unit, then fkguard remediate -s unit --constraint "
-        rf"fk_workflow_stages_workflow_instance --action delete\|nullify\|accept\n"
-        rf"See: docs/policies/orphan-gate\.md", message), message
-
+    # which three of the four keys: PostgreSQL's order (the golden file shows each as <uuid>)
+    golden("orphan-gate/adding", run(POLICY, compliant()))
 
 def test_orphans_block_validating_even_when_not_valid_is_allowed(stack, conn):
     generate(conn, 1000, {COMPLIANT: 1}, progress=lambda _: None)
     assert run(POLICY, compliant(), {"allowNotValidOverOrphans": True}) == []
-    [message] = run(POLICY, compliant(validated=True), {"allowNotValidOverOrphans": True})
-    assert ": VALIDATE would fail\nFix: remediate them (fkguard audit -s unit" in message
+    golden("orphan-gate/validating", run(POLICY, compliant(validated=True), {"allowNotValidOverOrphans": True}))
 
 
 def test_accepted_debt_allows_not_valid_up_to_its_count_but_never_validation(stack, conn):
     generate(conn, 1000, {COMPLIANT: 2}, progress=lambda _: None)
     stack.debts = [debt.Debt(COMPLIANT.name, "unit", 2, "legacy import, APMS-1", "ana", "2026-11-27")]
     assert run(POLICY, compliant()) == []
-    [message] = run(POLICY, compliant(validated=True))
-    assert "(accepted as debt, so it can be added NOT VALID but never validated): VALIDATE would fail" in message
+    golden("orphan-gate/validating-accepted-debt", run(POLICY, compliant(validated=True)))
     stack.debts = [debt.Debt(COMPLIANT.name, "unit", 1, "legacy import, APMS-1", "ana", "2026-11-27")]
-    [message] = run(POLICY, compliant())
-    assert "; 1 are accepted as debt, 1 more are not: adding it would hide them" in message
+    golden("orphan-gate/adding-over-accepted-debt", run(POLICY, compliant()))
 
 
 def test_null_keys_are_exempt_as_postgresql_exempts_them(stack, conn):
@@ -67,3 +54,16 @@ def test_database_down_fails_closed(stack):
     assert message.startswith("orphan-gate could not check fk_workflow_stages_workflow_instance: cannot connect to "
                               "fkguard@127.0.0.1:1/apms")
     assert "secret-pw" not in message
+
+
+def test_the_finding_records_its_rows_and_sample_for_the_fleet(stack, conn, tmp_path, monkeypatch):
+    from fkguard import policy_findings
+
+    recorded = tmp_path / "findings.jsonl"
+    monkeypatch.setenv(policy_findings.ENV, str(recorded))
+    generate(conn, 1000, {COMPLIANT: 4}, progress=lambda _: None)
+    [message] = run(POLICY, compliant())
+    [finding] = policy_findings.read(recorded)
+    assert (finding.policy, finding.urn.rsplit("::", 1)[-1]) == ("orphan-gate", COMPLIANT.name)
+    assert (finding.data["rows"], finding.data["columns"], finding.data["accepted"]) == (4, ["workflow_instance_id"], 0)
+    assert len(finding.data["sample"]) == 3 and all(f"'{key}'" in message for [key] in finding.data["sample"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import Finding, NotApplicable, StackContext, fkguard_policy, shared
+from context import PolicyFinding, Requires, StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
 from fkguard import ddl, introspect
@@ -17,19 +17,18 @@ from fkguard.catalog import ForeignKey
 NAME = "referenced-key-unique"
 
 
-def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
+def check(fk: ForeignKey, _properties: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[PolicyFinding]:
     with ctx.connect() as conn:
-        if not shared(ctx, conn, introspect.table_exists, fk.references):
-            raise NotApplicable(f"{fk.references} does not exist, so it has no key to judge")
         if introspect.has_unique_key(conn, fk.references, fk.referenced_columns):
             return []
         fix = ddl.add_unique(fk.references, fk.referenced_columns).as_string(conn)
-    return [Finding(f"{fk.label}: {fk.references} ({', '.join(fk.referenced_columns)}) has no primary key or unique "
+    return [PolicyFinding(f"{fk.label}: {fk.references} ({', '.join(fk.referenced_columns)}) has no primary key or unique "
                     f"constraint, so PostgreSQL cannot reference it",
                     f"add one without blocking writes: {fix};")]
 
 
 POLICY = fkguard_policy(
     NAME, "Referenced columns carry a primary key or unique constraint.", EnforcementLevel.MANDATORY, check,
+    requires=Requires(("references",), "so it has no key to judge"),
     instead_of="referencing columns that are not a key", use="CREATE UNIQUE INDEX CONCURRENTLY on them, then the constraint",
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import Finding, NotApplicable, StackContext, fkguard_policy, shared
+from context import PolicyFinding, Requires, StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema
 
 from fkguard import ddl, indexes, introspect, partitions
@@ -26,11 +26,9 @@ NAME = "referencing-index"
 DEFAULT_ON_DELETE = ["CASCADE", "SET NULL", "RESTRICT", "NO ACTION"]
 
 
-def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, config: Mapping[str, Any]) -> list[Finding]:
+def check(fk: ForeignKey, _properties: Mapping[str, Any], ctx: StackContext, config: Mapping[str, Any]) -> list[PolicyFinding]:
     entry = next((c for c in ctx.catalog if c.qualified == fk.qualified), fk)
     with ctx.connect() as conn:
-        if not shared(ctx, conn, introspect.table_exists, fk.table):
-            raise NotApplicable(f"{fk.table} does not exist, so it has no index to judge")
         if entry.index != "none":
             return []  # fkguard adopts or builds it before the key (fkguard.indexes)
         if introspect.has_leading_index(conn, fk):
@@ -42,7 +40,7 @@ def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, config: 
         # a partitioned table gets one per partition, attached (CONCURRENTLY is refused on the parent)
         tree = [(p.table, p.parent, p.leaf) for p in partitions.tree(conn, fk.table)]
         fix = ddl.create_index_concurrently(fk, tree).as_string(conn)
-    return [Finding(f"{fk.label}: no index on {fk.table} ({', '.join(fk.columns)}), so each delete from "  # noqa: S608 (a message)
+    return [PolicyFinding(f"{fk.label}: no index on {fk.table} ({', '.join(fk.columns)}), so each delete from "  # noqa: S608 (a message)
                     f"{fk.references} scans {fk.table} for children",
                     f"drop `index: none` from its catalog entry (fkguard then builds it before the key), or before "
                     f"the rollout: {fix};")]
@@ -50,7 +48,7 @@ def check(fk: ForeignKey, _props: Mapping[str, Any], ctx: StackContext, config: 
 
 POLICY = fkguard_policy(
     NAME, "Referencing columns are indexed (advice; mandatory above a row count where a stack says so).",
-    EnforcementLevel.ADVISORY, check,
+    EnforcementLevel.ADVISORY, check, requires=Requires(("table",), "so it has no index to judge"),
     instead_of="unindexed referencing columns (`index: none`)",
     use="`index: auto` (fkguard builds the index CONCURRENTLY before the key), or CREATE INDEX CONCURRENTLY "
         "on them before the rollout",

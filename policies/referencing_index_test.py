@@ -4,7 +4,7 @@ import context
 import pytest
 from referencing_index import POLICY
 
-from conftest import CATALOG, run
+from conftest import CATALOG, golden, run
 from fkguard.catalog import QualifiedName
 from fkguard.resource_properties import inputs_of
 
@@ -32,12 +32,7 @@ def test_a_key_whose_index_fkguard_builds_passes(stack):
 
 
 def test_unindexed_columns_get_the_concurrent_index_to_create(unmanaged):
-    assert run(POLICY, inputs_of(PUNCHLISTS, False)) == [
-        "fk_punchlists_workflow_instance: no index on public.punchlists (workflow_instance_id), so each delete from "
-        "public.workflow_instances scans public.punchlists for children\nFix: drop `index: none` from its catalog "
-        "entry (fkguard then builds it before the key), or before the rollout: CREATE INDEX "
-        "CONCURRENTLY \"punchlists_workflow_instance_id_idx\" ON \"public\".\"punchlists\" (\"workflow_instance_id\");"
-        "\nSee: docs/policies/referencing-index.md"]
+    golden("referencing-index/unindexed", run(POLICY, inputs_of(PUNCHLISTS, False)))
 
 
 def test_above_the_stacks_row_threshold_only_the_listed_actions_count(unmanaged, conn):

@@ -10,32 +10,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from context import Finding, NotApplicable, StackContext, fkguard_policy, shared
+from context import PolicyFinding, Requires, StackContext, fkguard_policy
 from pulumi_policy import EnforcementLevel
 
-from fkguard import introspect, rollout
+from fkguard import rollout
 from fkguard.catalog import ForeignKey
 
 NAME = "safe-pattern"
 
 
-def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[Finding]:
+def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, _config: Mapping[str, Any]) -> list[PolicyFinding]:
     if not props.get("validated"):
         return []
     with ctx.connect() as conn:
-        if not shared(ctx, conn, introspect.table_exists, fk.table):
-            raise NotApplicable(f"{fk.table} does not exist, so nothing can be added to it yet")
         # rollout.read: a partitioned table's NOT VALID leaves count as added (fkguard.partitions)
         if rollout.read(conn, fk) is not None:
             return []
-    return [Finding(f"{fk.label} would be added and validated in the same deployment",
+    return [PolicyFinding(f"{fk.label} would be added and validated in the same deployment",
                     f"add it NOT VALID first (leave tier {fk.tier} out of fkguard:validateTiers), run pulumi up, "
                     f"then add the tier to fkguard:validateTiers and run pulumi up again")]
 
 
 POLICY = fkguard_policy(
     NAME, "A foreign key is created NOT VALID and validated in a later deployment.",
-    EnforcementLevel.MANDATORY, check,
+    EnforcementLevel.MANDATORY, check, requires=Requires(("table",), "so nothing can be added to it yet"),
     instead_of="adding and validating a constraint in one deployment",
     use="two deployments: the tier in fkguard:addTiers first, in fkguard:validateTiers the next time",
 )

@@ -1,6 +1,6 @@
 from safe_pattern import POLICY
 
-from conftest import compliant, run
+from conftest import compliant, golden, run
 
 
 def test_compliant_not_valid_first_passes(stack):
@@ -8,10 +8,7 @@ def test_compliant_not_valid_first_passes(stack):
 
 
 def test_adding_and_validating_in_one_deployment_is_refused(stack):
-    assert run(POLICY, compliant(validated=True)) == [
-        "fk_workflow_stages_workflow_instance would be added and validated in the same deployment\nFix: add it "
-        "NOT VALID first (leave tier high out of fkguard:validateTiers), run pulumi up, then add the tier to "
-        "fkguard:validateTiers and run pulumi up again\nSee: docs/policies/safe-pattern.md"]
+    golden("safe-pattern/add-and-validate", run(POLICY, compliant(validated=True)))
 
 
 def test_validating_an_existing_constraint_is_the_safe_second_step(stack, conn):

@@ -3,7 +3,7 @@ import dataclasses
 import context
 from tier_order import POLICY
 
-from conftest import compliant, run
+from conftest import compliant, golden, run
 
 
 def test_compliant_passes(stack):
@@ -12,16 +12,10 @@ def test_compliant_passes(stack):
 
 def test_adding_a_tier_before_an_earlier_one_is_refused(stack):
     context.register(dataclasses.replace(stack, options=dataclasses.replace(stack.options, add_tiers=("high",))))
-    assert run(POLICY, compliant()) == [
-        "fk_workflow_stages_workflow_instance is in tier high, which fkguard:addTiers lists while the earlier "
-        "critical is left out\nFix: follow the plan's order: pulumi config set fkguard:addTiers critical,high "
-        "-s unit\nSee: docs/policies/tier-order.md"]
+    golden("tier-order/add-tiers-gap", run(POLICY, compliant()))
 
 
 def test_validating_a_tier_before_an_earlier_one_is_refused(stack):
     options = dataclasses.replace(stack.options, validate_tiers=("high",))
     context.register(dataclasses.replace(stack, options=options))
-    assert run(POLICY, compliant(validated=True)) == [
-        "fk_workflow_stages_workflow_instance is in tier high, which fkguard:validateTiers lists while the earlier "
-        "critical is left out\nFix: follow the plan's order: pulumi config set fkguard:validateTiers "
-        "critical,high -s unit\nSee: docs/policies/tier-order.md"]
+    golden("tier-order/validate-tiers-gap", run(POLICY, compliant(validated=True)))

@@ -15,7 +15,7 @@ from pulumi import dynamic
 
 from fkguard import backup
 from fkguard.catalog import QualifiedName
-from fkguard.errors import EXPECTED, FkguardError, one_line
+from fkguard.errors import EXPECTED, FkguardError, describe
 from fkguard.stack import identity
 from resources import foreign_key
 from resources.taken_once import TakenOnceProvider
@@ -32,8 +32,8 @@ class TableBackupProvider(TakenOnceProvider):
             # At preview, before any change: a pg_dump too old for this server is said here, not mid-rollout.
             backup.client_bin(backup.server_major(foreign_key.connection_settings()))
         except EXPECTED as exc:
-            reason = one_line(exc) if isinstance(exc, FkguardError) else \
-                f"cannot reach PostgreSQL to choose a pg_dump: {one_line(exc)}"
+            reason = describe(exc) if isinstance(exc, FkguardError) else \
+                f"cannot reach PostgreSQL to choose a pg_dump: {describe(exc)}"
             return dynamic.CheckResult(news, [dynamic.CheckFailure("tables", reason)])
         return dynamic.CheckResult(news, [])
 

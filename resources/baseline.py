@@ -15,7 +15,7 @@ from pulumi import dynamic
 
 from fkguard import monitor
 from fkguard.catalog import QualifiedName
-from fkguard.errors import EXPECTED, one_line
+from fkguard.errors import EXPECTED, describe
 from fkguard.stack import identity
 from resources import foreign_key
 from resources.taken_once import TakenOnceProvider
@@ -29,7 +29,7 @@ class MonitorBaselineProvider(TakenOnceProvider):
             with foreign_key._connect("checking the database", "the monitor baseline") as conn:  # noqa: SLF001
                 database = foreign_key.guarded(conn, olds, news, "checking the database")
         except EXPECTED as exc:
-            return dynamic.CheckResult(news, [dynamic.CheckFailure("tables", one_line(exc))])
+            return dynamic.CheckResult(news, [dynamic.CheckFailure("tables", describe(exc))])
         return dynamic.CheckResult({**news, identity.PROPERTY: database}, [])
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:

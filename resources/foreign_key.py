@@ -24,7 +24,7 @@ from pulumi import dynamic
 
 from fkguard import resource_properties, rollout
 from fkguard.catalog import ForeignKey, entry_problems
-from fkguard.errors import EXPECTED, OneLineTracebacks, one_line
+from fkguard.errors import EXPECTED, OneLineTracebacks, describe
 from fkguard.locks import LockPolicy
 from fkguard.resource_properties import ALTER_ON, PROPERTY_OF, REPLACE_ON, changed, inputs_of, to_entry, to_foreign_key
 from fkguard.stack import config, connections, identity, pulumi_sdk
@@ -86,7 +86,7 @@ def _connect(what: str, fk: ForeignKey | str) -> Iterator[psycopg.Connection]:
     try:
         yield connections.thread_connection(settings)
     except psycopg.Error as exc:
-        reason = (exc.diag.message_primary or str(exc)).strip()
+        reason = describe(exc)
         raise rollout.RolloutError(f"{what}: PostgreSQL refused it as {settings.username}: {reason}",
                                    constraint=fk if isinstance(fk, str) else fk.name) from None
 
@@ -105,7 +105,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
             _options = stack_config.options
             _config_error = None
         except EXPECTED as exc:
-            _config_error = one_line(exc)
+            _config_error = describe(exc)
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         failures = [dynamic.CheckFailure(PROPERTY_OF.get(field, field), message)
@@ -124,9 +124,9 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
                 deferral_only = bool(olds) and not changed(olds, news, REPLACE_ON) and bool(changed(olds, news, ALTER_ON))
                 inputs["plannedSql"] = rollout.planned_sql(conn, fk, news["validated"], deferral_only=deferral_only)
         except EXPECTED as exc:
-            return dynamic.CheckResult(inputs, [dynamic.CheckFailure("table", one_line(exc))])
+            return dynamic.CheckResult(inputs, [dynamic.CheckFailure("table", describe(exc))])
         return dynamic.CheckResult(
-            inputs, [dynamic.CheckFailure(PROPERTY_OF.get(field, field), msg) for field, msg in problems]
+            inputs, [dynamic.CheckFailure(PROPERTY_OF.get(p.field, p.field), p.message) for p in problems]
         )
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:

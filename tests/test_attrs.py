@@ -9,6 +9,7 @@ import pytest
 from fkguard import ddl, introspect, rollout
 from fkguard.catalog import COLUMN_LIST_ACTIONS, ForeignKey, QualifiedName
 from fkguard.locks import LockPolicy
+from fkguard.problems import Problem
 from fkguard.resource_properties import ALTER_ON, DEFAULTS, inputs_of
 from fkguard.rollout import RolloutError
 
@@ -106,7 +107,7 @@ def refused_before_15(conn, fk: ForeignKey) -> bool:
     if conn.info.server_version >= 150000 or not fk.on_delete_columns:
         return False
     assert (f"ON DELETE {fk.on_delete} (columns) needs PostgreSQL 15; this server is "
-            f"{conn.info.server_version // 10000}: remove on_delete_columns") in [m for _, m in rollout.preflight(conn, fk)]
+            f"{conn.info.server_version // 10000}: remove on_delete_columns") in [p.message for p in rollout.preflight(conn, fk)]
     return True
 
 
@@ -149,8 +150,9 @@ def test_set_null_of_listed_columns_needs_only_those_nullable(schema):
         return
     assert rollout.preflight(schema, only_team) == []
     problems = rollout.preflight(schema, replace(only_team, on_delete_columns=()))
-    assert problems == [("on_delete", "ON DELETE SET NULL on attrs.member.org_id, which is NOT NULL: every such "
-                                      "delete would fail; make the column nullable or choose another action")]
+    assert problems == [Problem("on_delete", "set-null-on-not-null",
+                                "ON DELETE SET NULL on attrs.member.org_id, which is NOT NULL: every such "
+                                "delete would fail; make the column nullable or choose another action")]
 
 
 def props(fk: ForeignKey, validated: bool = False, **changes) -> dict:
@@ -278,5 +280,5 @@ def test_a_server_before_15_is_read_without_confdelsetcols_and_a_column_list_ref
     found = introspect.read_constraint(schema, MEMBER, fk.name)
     assert found.differences(fk) == ["ON DELETE SET NULL in the database, ON DELETE SET NULL (team_id) in the catalog"]
     assert found.same_as(replace(fk, on_delete_columns=()))
-    assert ("on_delete_columns", "ON DELETE SET NULL (columns) needs PostgreSQL 15; this server is 14: remove "
-                                 "on_delete_columns") in rollout.preflight(schema, fk)
+    assert Problem("on_delete_columns", "server-too-old", "ON DELETE SET NULL (columns) needs PostgreSQL 15; this "
+                   "server is 14: remove on_delete_columns") in rollout.preflight(schema, fk)

@@ -104,3 +104,23 @@ def test_a_postgresql_refusal_in_a_provider_step_names_the_step_and_constraint(p
     assert str(raised.value) == ('reading fk_x: PostgreSQL refused it as fkguard: '
                                  'relation "fkguard_no_such_schema.t" does not exist')
     assert not isinstance(raised.value, psycopg.Error)
+
+
+def test_describe_is_one_line_and_with_detail_postgresqls_own_words(pg):
+    """errors.describe is the one place that turns an error into a line (psycopg's Diagnostic for a
+    refusal the server sent); errors.refusal raises again what the server never sent."""
+    assert errors.describe(CatalogError("a\nb", entry="x")) == "a"
+    assert errors.describe(ValueError()) == "ValueError"
+    with pg.connect() as conn:
+        conn.execute("CREATE TEMP TABLE p (id int PRIMARY KEY); CREATE TEMP TABLE c (p_id int REFERENCES p)")
+        with pytest.raises(psycopg.errors.ForeignKeyViolation) as refused:
+            conn.execute("INSERT INTO c VALUES (7)")
+    exc = refused.value
+    assert errors.describe(exc) == 'insert or update on table "c" violates foreign key constraint "c_p_id_fkey"'
+    assert errors.describe(exc, detail=True) == errors.refusal(exc) == (
+        'insert or update on table "c" violates foreign key constraint "c_p_id_fkey" '
+        '(Key (p_id)=(7) is not present in table "p".)')
+    lost = psycopg.OperationalError("the connection is lost\nmore")
+    assert errors.describe(lost, detail=True) == "the connection is lost"
+    with pytest.raises(psycopg.OperationalError):
+        errors.refusal(lost)

@@ -4,12 +4,13 @@ what has not started) with a stand-in for the pulumi run."""
 
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 from pulumi.automation import EngineEvent
 
-from fkguard import cli, fleet, fleet_stack
+from fkguard import cli, fleet, fleet_stack, policy_findings
 from fkguard.fleet_stack import FleetError, StackResult, Tally
 from fkguard.resource_properties import RESOURCE_TYPE
 from fkguard.stack import secrets as stack_secrets
@@ -119,17 +120,33 @@ def test_a_preview_counts_the_steps_it_plans_and_an_uncounted_phase_nothing():
     assert (tally.added, tally.validated) == (1, 2)
 
 
-def test_mandatory_violations_are_the_refusal_and_orphans_are_read_from_the_gate():
+def test_mandatory_violations_are_the_refusal_and_orphans_are_read_from_the_gates_recorded_data(tmp_path):
     tally = Tally()
     on_event = tally.listener("preview", counted=False)
-    on_event(event(policyEvent={"policyName": "orphan-gate", "enforcementLevel": "mandatory",
-                                "resourceUrn": "urn:pulumi:s::fkguard::t::fk_a",
-                                "message": "fk_a: 12 rows of public.a have no parent in public.b (e.g. b_id='7')\nFix: x"}))
+    urn, other = "urn:pulumi:s::fkguard::t::fk_a", "urn:pulumi:s::fkguard::t::fk_b"
+    # The message is prose for people: the rows come from the data the pack recorded, whatever it says.
+    on_event(event(policyEvent={"policyName": "orphan-gate", "enforcementLevel": "mandatory", "resourceUrn": urn,
+                                "message": "fk_a: some rows have no parent\nFix: x"}))
+    on_event(event(policyEvent={"policyName": "orphan-gate", "enforcementLevel": "mandatory", "resourceUrn": other,
+                                "message": "m"}))
     on_event(event(policyEvent={"policyName": "safe-pattern", "enforcementLevel": "advisory", "message": "m"}))
-    assert (tally.orphans, tally.refusal()) == ({"fk_a": 12}, "the policy pack refused it: orphan-gate (1)")
+    assert (tally.orphans, tally.refusal()) == ({"fk_a": None, "fk_b": None}, "the policy pack refused it: orphan-gate (2)")
+    recorded = tmp_path / "findings.jsonl"
+    policy_findings.record("orphan-gate", urn, {"rows": 12, "sample": [["7"]]}, {policy_findings.ENV: str(recorded)})
+    policy_findings.record("safe-pattern", other, {"rows": 5}, {policy_findings.ENV: str(recorded)})
+    tally.take(policy_findings.read(recorded))
+    assert tally.orphans == {"fk_a": 12, "fk_b": None}  # fk_b's violation came without a record: unknown, not 0
     on_event(event(policyEvent={"policyName": "tier-order", "enforcementLevel": "mandatory", "message": "m"}))
-    assert tally.orphans == {"fk_a": 12}
-    assert tally.refusal() == "the policy pack refused it: orphan-gate (1), tier-order (1)"
+    assert tally.refusal() == "the policy pack refused it: orphan-gate (2), tier-order (1)"
+
+
+def test_the_packs_findings_are_recorded_only_where_asked(tmp_path):
+    policy_findings.record("orphan-gate", "urn", {"rows": 1}, {})  # no variable: a plain pulumi up writes nothing
+    assert policy_findings.read(tmp_path / "none.jsonl") == []
+    path = tmp_path / "findings.jsonl"
+    policy_findings.record("orphan-gate", "urn:a", {"rows": 3, "sample": [[uuid.UUID(int=1)]]}, {policy_findings.ENV: str(path)})
+    assert policy_findings.read(path) == [policy_findings.RecordedFinding(
+        "orphan-gate", "urn:a", {"rows": 3, "sample": [["00000000-0000-0000-0000-000000000001"]]})]
 
 
 def test_the_gate_is_the_pack_with_the_stacks_own_policy_config(tmp_path):

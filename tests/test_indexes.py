@@ -179,7 +179,7 @@ def test_a_build_that_times_out_on_a_lock_drops_its_invalid_index_and_retries(in
 def test_a_build_cancelled_by_statement_timeout_is_reported_and_leaves_nothing(ix, pg):
     blocker = hold_row_exclusive(pg, 1.0)
     try:
-        with pytest.raises(indexes.IndexError_) as err:
+        with pytest.raises(indexes.IndexBuildError) as err:
             indexes.create(ix, indexes.Wanted(CHILD, ("parent_id",)),
                            LockPolicy(lock_timeout_ms=5000, budget_ms=10_000, statement_timeout_ms=200))
     finally:

@@ -19,7 +19,7 @@ def books(conn):
     drop(conn, BOOKS_SCHEMA)
 
 
-def checks_of(conn) -> dict[str, verify.Check]:
+def checks_of(conn) -> dict[str, verify.VerifyCheck]:
     with conn.transaction(force_rollback=True):
         return {c.name: c for c in verify.behaviours(conn, CATALOG)}
 
@@ -72,7 +72,7 @@ def test_a_missing_parent_that_gets_through_is_a_failure(books):
         checks = checks_of(books)
     finally:
         pg_script("psql", "-d", database, "-c", 'ALTER TABLE "VerifyShapes".book_author ENABLE TRIGGER ALL')
-    assert checks["ba_author: missing parent refused"] == verify.Check(
+    assert checks["ba_author: missing parent refused"] == verify.VerifyCheck(
         "ba_author: missing parent refused", False, "a write pointing at a missing parent went through")
     assert checks["ba_author: RESTRICT delete refused"].ok  # the parent's side still holds
 
