@@ -37,7 +37,7 @@ try:
     stack_config = StackConfig(CONFIG.get(), f"stack {pulumi.get_stack()!r}")
     options = stack_config.options
     catalog = load_catalog(options.catalog)
-    debts = debt.load(project.working_folder())
+    ledger = debt.Ledger.load(project.working_folder())
 except EXPECTED as exc:
     raise pulumi.RunError(describe(exc)) from None  # one line, not a traceback of this program
 
@@ -79,7 +79,7 @@ for tier in TIERS:
             # Only a tier something comes after gets a gate: the last tier's constraints keep no
             # dependent, so `pulumi destroy --target` takes them alone.
             previous_tier, finished = [TierGate(*finished)], None
-        goal = desired(fk, options, debt.accepted(debts, fk, pulumi.get_stack()))
+        goal = desired(fk, options, ledger.accepted(fk, pulumi.get_stack()))
         wanted = goal.state == VALIDATED
         needs: list[pulumi.Resource] = list(previous_tier)
         if fk.index != "none" and indexes.Wanted(fk.table, fk.columns) not in served_already:

@@ -170,12 +170,12 @@ class Report:
         return sum(f.orphans or 0 for f in self.findings if f.fk.label not in self.accepted)
 
 
-def report(settings: ConnectionSettings, chosen: list[ForeignKey], debts: list[debt.Debt], stack: str,
+def report(settings: ConnectionSettings, chosen: list[ForeignKey], debts: debt.Ledger, stack: str,
            sample_size: int = 5, progress: Callable[[str], None] = lambda _: None, jobs: int = 2) -> Report:
     started = time.monotonic()
     findings = audit(settings, chosen, sample_size, progress=progress, jobs=jobs)
     elapsed = time.monotonic() - started
-    held = {f.fk.label: debt.standing(debt.accepted(debts, f.fk, stack), f.orphans) for f in findings}
+    held = {f.fk.label: debts.standing(f.fk, stack, f.orphans) for f in findings}
     return Report(findings, elapsed, {label: s.covering for label, s in held.items() if s.covering},
                   {label: s.stale for label, s in held.items() if s.stale})
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime
 import getpass
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,48 +41,10 @@ class Debt:
     accepted_on: str
 
 
-def load(project_dir: Path) -> list[Debt]:
-    path = project_dir / FILE_NAME
-    if not path.exists():
-        return []
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-        return [Debt(**entry) for entry in document.get("accepted") or []]
-    except (yaml.YAMLError, TypeError, AttributeError) as exc:
-        raise DebtError(f"{path} is not a valid debt file ({type(exc).__name__}); fix it or remove the entry") from None
-
-
 def covers(entry: Debt, fk: ForeignKey) -> bool:
     """Whether an entry is about this key: `fkguard remediate --action accept` writes the key's label (its name,
     or schema.table.name where keys of other tables share the name); a bare name covers every key of that name."""
     return entry.constraint in (fk.name, fk.qualified)
-
-
-def accepted(entries: list[Debt], fk: ForeignKey, stack: str) -> Debt | None:
-    return next((d for d in entries if covers(d, fk) and d.stack == stack), None)
-
-
-def _write(project_dir: Path, entries: list[Debt]) -> None:
-    text = yaml.safe_dump({"accepted": [asdict(d) for d in entries]}, sort_keys=False, allow_unicode=True)
-    (project_dir / FILE_NAME).write_text(HEADER + text)
-
-
-def record(project_dir: Path, constraint: str, stack: str, orphans: int, reason: str) -> Debt:
-    """Add or replace the entry for (constraint, stack)."""
-    if not reason.strip():
-        raise DebtError("accepting orphans as debt needs a reason: --reason '<why, and the ticket that tracks it>'")
-    entry = Debt(constraint, stack, orphans, reason.strip(), getpass.getuser(), datetime.date.today().isoformat())
-    _write(project_dir, [d for d in load(project_dir) if (d.constraint, d.stack) != (constraint, stack)] + [entry])
-    return entry
-
-
-def remove(project_dir: Path, stack: str, constraints: set[str]) -> list[Debt]:
-    """Drop the entries of these constraints for this stack; returns what was dropped."""
-    entries = load(project_dir)
-    gone = [d for d in entries if d.stack == stack and d.constraint in constraints]
-    if gone:
-        _write(project_dir, [d for d in entries if d not in gone])
-    return gone
 
 
 def stale_reason(entry: Debt, orphans: int | None, validated: bool, in_catalog: bool) -> str | None:
@@ -117,26 +79,82 @@ class Review:
     stale: str | None
 
 
-def review(conn: psycopg.Connection, entries: Sequence[Debt], catalog: Sequence[ForeignKey]) -> list[Review]:
-    """Each entry against the database now: whether it is still needed (`fkguard debt`)."""
-    reviews = []
-    for entry in entries:
-        # A bare name covers every key of that name (covers): the entry is stale once all of them are.
-        keys = [fk for fk in catalog if covers(entry, fk)]
-        if not keys:
-            reviews.append(Review(entry, None, stale_reason(entry, None, False, False)))
-            continue
-        reasons, count = [], None
-        for fk in keys:
-            found, orphans_now = None, None
-            if introspect.table_exists(conn, fk.table) and introspect.table_exists(conn, fk.references):
-                found, orphans_now = introspect.read_constraint(conn, fk.table, fk.name), orphans.count_orphans(conn, fk)
-                count = (count or 0) + orphans_now
-            reasons.append(standing(entry, orphans_now, bool(found and found.validated)).stale)
-        reviews.append(Review(entry, count, None if None in reasons else "; ".join(dict.fromkeys(r for r in reasons if r))))
-    return reviews
-
-
 def label(entry: Debt) -> str:
     """How accepted debt reads in every command's output."""
     return f"accepted ({entry.reason})"
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """A project's accepted debt, fkguard-debt.yaml as read once: the program, the policy pack and every command ask
+    it the same questions (which entry covers a key on a stack, whether it still holds), and it alone writes it."""
+
+    project_dir: Path | None  # None: debt held in memory only (the pack's and the tests' stand-alone stacks)
+    entries: tuple[Debt, ...] = ()
+
+    @classmethod
+    def load(cls, project_dir: Path) -> Ledger:
+        path = project_dir / FILE_NAME
+        if not path.exists():
+            return cls(project_dir)
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+            return cls(project_dir, tuple(Debt(**entry) for entry in document.get("accepted") or []))
+        except (yaml.YAMLError, TypeError, AttributeError) as exc:
+            raise DebtError(f"{path} is not a valid debt file ({type(exc).__name__}); fix it or remove the entry") from None
+
+    def __iter__(self) -> Iterator[Debt]:
+        return iter(self.entries)
+
+    def of_stack(self, stack: str) -> list[Debt]:
+        return [d for d in self.entries if d.stack == stack]
+
+    def accepted(self, fk: ForeignKey, stack: str) -> Debt | None:
+        """The entry that covers this key on this stack, if any."""
+        return next((d for d in self.entries if covers(d, fk) and d.stack == stack), None)
+
+    def standing(self, fk: ForeignKey, stack: str, count: int | None, validated: bool = False) -> Standing:
+        """This key's entry against the orphans counted now: what audit, verify and the orphan gate all read."""
+        return standing(self.accepted(fk, stack), count, validated)
+
+    def _write(self, entries: list[Debt]) -> None:
+        if self.project_dir is None:
+            raise DebtError("this stack's debt is not read from a project folder: run fkguard from the project")
+        text = yaml.safe_dump({"accepted": [asdict(d) for d in entries]}, sort_keys=False, allow_unicode=True)
+        (self.project_dir / FILE_NAME).write_text(HEADER + text)
+
+    def record(self, constraint: str, stack: str, orphans: int, reason: str) -> Debt:
+        """Add or replace the entry for (constraint, stack) in the file, as it is now on disk."""
+        if not reason.strip():
+            raise DebtError("accepting orphans as debt needs a reason: --reason '<why, and the ticket that tracks it>'")
+        entry = Debt(constraint, stack, orphans, reason.strip(), getpass.getuser(), datetime.date.today().isoformat())
+        current = Ledger.load(self.project_dir) if self.project_dir else self
+        self._write([d for d in current if (d.constraint, d.stack) != (constraint, stack)] + [entry])
+        return entry
+
+    def remove(self, stack: str, constraints: set[str]) -> list[Debt]:
+        """Drop the entries of these constraints for this stack from the file; returns what was dropped."""
+        entries = list(Ledger.load(self.project_dir) if self.project_dir else self)
+        gone = [d for d in entries if d.stack == stack and d.constraint in constraints]
+        if gone:
+            self._write([d for d in entries if d not in gone])
+        return gone
+
+    def review(self, conn: psycopg.Connection, stack: str, catalog: Sequence[ForeignKey]) -> list[Review]:
+        """Each of the stack's entries against the database now: whether it is still needed (`fkguard debt`)."""
+        return [_review(conn, entry, catalog) for entry in self.of_stack(stack)]
+
+
+def _review(conn: psycopg.Connection, entry: Debt, catalog: Sequence[ForeignKey]) -> Review:
+    # A bare name covers every key of that name (covers): the entry is stale once all of them are.
+    keys = [fk for fk in catalog if covers(entry, fk)]
+    if not keys:
+        return Review(entry, None, stale_reason(entry, None, False, False))
+    reasons, count = [], None
+    for fk in keys:
+        found, orphans_now = None, None
+        if introspect.table_exists(conn, fk.table) and introspect.table_exists(conn, fk.references):
+            found, orphans_now = introspect.read_constraint(conn, fk.table, fk.name), orphans.count_orphans(conn, fk)
+            count = (count or 0) + orphans_now
+        reasons.append(standing(entry, orphans_now, bool(found and found.validated)).stale)
+    return Review(entry, count, None if None in reasons else "; ".join(dict.fromkeys(r for r in reasons if r)))

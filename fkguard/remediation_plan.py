@@ -58,8 +58,9 @@ def plan(conn: psycopg.Connection, chosen: list[ForeignKey], action: str, catalo
 
 def accept(project_dir: Path, planned: Plan, stack: str, reason: str) -> None:
     """Record each relationship's orphans as accepted debt, as many as there are now."""
+    ledger = debt.Ledger.load(project_dir)
     for fk, count in planned.steps:
-        debt.record(project_dir, fk.label, stack, count, reason)
+        ledger.record(fk.label, stack, count, reason)
 
 
 def apply(conn: psycopg.Connection, planned: Plan, catalog: list[ForeignKey], policy: LockPolicy, stack: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fkguard import debt, rollout
+from fkguard import rollout
 from fkguard.desired import desired, observed
 from fkguard.stack import state as stackstate
 from fkguard.stack.context import StackContext
@@ -19,7 +19,7 @@ def constraints(context: StackContext) -> list[dict[str, Any]]:
             found = rollout.read(conn, fk)  # a partitioned table's leaves too (fkguard.partitions)
             in_db = observed(found)
             in_stack = recorded[fk.qualified].state if fk.qualified in recorded else "absent"
-            goal = desired(fk, context.options, debt.accepted(context.debts, fk, context.stack))
+            goal = desired(fk, context.options, context.debts.accepted(fk, context.stack))
             # Validation state aside, is it the constraint the catalog describes? (a hand-made DEFERRABLE, say)
             differs = found.differences(fk) if found is not None else []
             rows.append({"constraint": fk.label, "tier": fk.tier, "database": in_db, "stack": in_stack,

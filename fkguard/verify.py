@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -22,6 +22,8 @@ from fkguard.desired import NOT_VALID, VALIDATED, desired, observed
 from fkguard.errors import refusal
 from fkguard.query_row import one
 from fkguard.stack.options import Options
+
+NO_DEBT = debt.Ledger(None)  # a verify that is told of no accepted debt
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ MISSING_TEXT_PREFIX = "fkguard-verify-"
 
 
 def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options,
-           debts: Sequence[debt.Debt] = (), stack: str = "") -> tuple[dict, list[VerifyCheck]]:
+           debts: debt.Ledger = NO_DEBT, stack: str = "") -> tuple[dict, list[VerifyCheck]]:
     schemas = sorted({fk.table.schema for fk in catalog} | {fk.references.schema for fk in catalog})
     # Schemas compared by name: regnamespace::text would quote a mixed-case one and match nothing.
     n = one(conn.execute(
@@ -60,7 +62,7 @@ def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options
         if not (introspect.table_exists(conn, fk.table) and introspect.table_exists(conn, fk.references)):
             checks.append(VerifyCheck(f"{fk.label}: tables", False, f"{fk.table} or {fk.references} does not exist"))
             continue
-        accepted = debt.accepted(list(debts), fk, stack)
+        accepted = debts.accepted(fk, stack)
         found = rollout.read(conn, fk)
         state = observed(found)
         goal = desired(fk, options, accepted)
@@ -71,7 +73,7 @@ def counts(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options
             checks.append(VerifyCheck(f"{fk.label}: definition", False, f"{found.definition} differs from the catalog"))
         count = orphans.count_orphans(conn, fk)
         total_orphans += count
-        held = debt.standing(accepted, count, state == VALIDATED)
+        held = debts.standing(fk, stack, count, state == VALIDATED)
         if held.covering:
             accepted_orphans += count
             checks.append(VerifyCheck(f"{fk.label}: orphans", True, f"{count} rows without a parent, "
@@ -254,7 +256,7 @@ def _guarded(conn: psycopg.Connection, fk: ForeignKey, name: str,
 
 
 def verify(conn: psycopg.Connection, catalog: list[ForeignKey], options: Options,
-           lock_timeout_ms: int = 3000, debts: Sequence[debt.Debt] = (), stack: str = "") -> tuple[dict, list[VerifyCheck]]:
+           lock_timeout_ms: int = 3000, debts: debt.Ledger = NO_DEBT, stack: str = "") -> tuple[dict, list[VerifyCheck]]:
     with conn.transaction(force_rollback=True):
         conn.execute(ddl.set_local_timeouts(lock_timeout_ms, 60_000))
         summary, checks = counts(conn, catalog, options, debts, stack)

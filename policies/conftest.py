@@ -12,6 +12,7 @@ import context
 import pytest
 from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
 
+from fkguard import debt
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
 from fkguard.resource_properties import RESOURCE_TYPE, inputs_of
@@ -26,7 +27,7 @@ COMPLIANT = CATALOG[2]  # fk_workflow_stages_workflow_instance: explicit CASCADE
 def stack(pg, conn, tmp_path: Path) -> context.StackContext:
     generate(conn, 1000, {}, progress=lambda _: None)
     ctx = context.StackContext(stack=STACK, project_dir=tmp_path, connection=pg, options=Options(),
-                               catalog=CATALOG, debts=[])
+                               catalog=CATALOG, debts=debt.Ledger(None))
     context.register(ctx)
     return ctx
 

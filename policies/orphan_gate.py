@@ -14,7 +14,7 @@ from typing import Any
 from context import PolicyFinding, Requires, StackContext, fkguard_policy, shared
 from pulumi_policy import EnforcementLevel, PolicyConfigSchema
 
-from fkguard import debt, introspect, orphans
+from fkguard import introspect, orphans
 from fkguard.catalog import ForeignKey
 
 NAME = "orphan-gate"
@@ -33,7 +33,7 @@ def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, config: M
     problem = (f"{fk.label}: {count} rows of {fk.table} have no parent in {fk.references} (e.g. {sample})")
     fix = (f"fkguard audit -s {ctx.stack}, then fkguard remediate -s {ctx.stack} --constraint {fk.label} "
            f"--action delete|nullify|accept")
-    accepted = debt.accepted(ctx.debts, fk, ctx.stack)
+    accepted = ctx.debts.accepted(fk, ctx.stack)
     # What fleet shows of the refusal (fkguard.policy_findings), besides the message people read.
     data = {"rows": count, "columns": list(fk.columns), "sample": [list(key) for key in keys],
             "accepted": accepted.orphans if accepted else 0}
@@ -41,7 +41,7 @@ def check(fk: ForeignKey, props: Mapping[str, Any], ctx: StackContext, config: M
         why = " (accepted as debt, so it can be added NOT VALID but never validated)" if accepted else ""
         return [PolicyFinding(f"{problem}{why}: VALIDATE would fail",
                               f"remediate them ({fix}), or leave its tier out of fkguard:validateTiers", data)]
-    if debt.standing(accepted, count).covering:
+    if ctx.debts.standing(fk, ctx.stack, count).covering:
         return []
     if config.get("allowNotValidOverOrphans"):
         return []

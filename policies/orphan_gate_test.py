@@ -25,10 +25,10 @@ def test_orphans_block_validating_even_when_not_valid_is_allowed(stack, conn):
 
 def test_accepted_debt_allows_not_valid_up_to_its_count_but_never_validation(stack, conn):
     generate(conn, 1000, {COMPLIANT: 2}, progress=lambda _: None)
-    stack.debts = [debt.Debt(COMPLIANT.name, "unit", 2, "legacy import, APMS-1", "ana", "2026-11-27")]
+    stack.debts = debt.Ledger(None, (debt.Debt(COMPLIANT.name, "unit", 2, "legacy import, APMS-1", "ana", "2026-11-27"),))
     assert run(POLICY, compliant()) == []
     golden("orphan-gate/validating-accepted-debt", run(POLICY, compliant(validated=True)))
-    stack.debts = [debt.Debt(COMPLIANT.name, "unit", 1, "legacy import, APMS-1", "ana", "2026-11-27")]
+    stack.debts = debt.Ledger(None, (debt.Debt(COMPLIANT.name, "unit", 1, "legacy import, APMS-1", "ana", "2026-11-27"),))
     golden("orphan-gate/adding-over-accepted-debt", run(POLICY, compliant()))
 
 

@@ -66,5 +66,6 @@ def test_debt_entries_name_a_key_by_label_and_a_bare_name_covers_every_key_of_th
     assert [debt.covers(entry, fk) for fk in catalog] == [False, True, False]
     bare = debt.Debt("fk_c_p", "qa", 2, "hand-written", "ana", "2026-12-05")
     assert [debt.covers(bare, fk) for fk in catalog] == [True, True, False]
-    assert debt.accepted([entry], s2, "qa") == entry and debt.accepted([entry], s2, "staging") is None
-    assert debt.accepted([entry], s1, "qa") is None and debt.accepted([entry], other, "qa") is None
+    ledger = debt.Ledger(None, (entry,))
+    assert ledger.accepted(s2, "qa") == entry and ledger.accepted(s2, "staging") is None
+    assert ledger.accepted(s1, "qa") is None and ledger.accepted(other, "qa") is None

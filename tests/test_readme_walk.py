@@ -167,7 +167,7 @@ def test_the_readme_blocks_run_as_written(walk_project, pg, conn: psycopg.Connec
     audit = next(t for c, t in said.items() if c.startswith("fkguard audit"))
     assert re.search(r"^fk_vendor_master_workspace: 3 orphans", audit, re.M), audit
     assert "removed 1 stale entries" in next(t for c, t in said.items() if "--prune" in c)
-    assert (project.root / debt.FILE_NAME).exists() and not [d for d in debt.load(project.root) if d.stack == STACK]
+    assert (project.root / debt.FILE_NAME).exists() and not [d for d in debt.Ledger.load(project.root) if d.stack == STACK]
 
     # The end state the rollout block leaves: everything validated but the low tier and the key rolled back.
     left = dict(conn.execute("SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f' "

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from fkguard import quarantine, remediate
+from fkguard import debt, quarantine, remediate
 from fkguard.apms.generate import generate
 from fkguard.catalog import load_catalog
 from fkguard.locks import LockPolicy
@@ -207,7 +207,7 @@ def test_remediate_against_a_locked_table_gives_up_within_the_budget_and_changes
     fk = CATALOG["fk_punchlist_items_punchlist"]
     before = snapshot(planted, "punchlist_items")
     options = Options(lock_timeout_ms=100, lock_retry_budget_ms=1000)
-    context = StackContext("local", Path.cwd(), pg, options, list(CATALOG.values()), [])
+    context = StackContext("local", Path.cwd(), pg, options, list(CATALOG.values()), debt.Ledger(None))
     monkeypatch.setattr(common, "load_stack", lambda stack: context)
     # SHARE lets the plan's reads through and stops the DELETE: the application's open transaction.
     with pg.connect(autocommit=False, application_name="app-holder") as holder:
@@ -301,7 +301,7 @@ def test_undo_of_a_nullify_refuses_when_a_row_is_no_longer_there_as_copied(links
     remediate.apply(links, fk, "nullify", "l4")
     links.execute(change)
     changed = link_rows(links)
-    context = StackContext("local", Path.cwd(), pg, Options(), list(LINKS.values()), [])
+    context = StackContext("local", Path.cwd(), pg, Options(), list(LINKS.values()), debt.Ledger(None))
     monkeypatch.setattr(common, "load_stack", lambda stack: context)
     code = cli.main(["remediate", "-s", "local", "--undo", "l4", "--yes"])
     err = capsys.readouterr().err.strip().splitlines()

@@ -19,9 +19,9 @@ def add_parser(subparsers: common.Subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     context = common.load_stack(args.stack)
-    entries = [d for d in context.debts if d.stack == args.stack]
+    entries = context.debts.of_stack(args.stack)
     with context.connection.connect() as conn:
-        reviews = debt.review(conn, entries, context.catalog)
+        reviews = context.debts.review(conn, args.stack, context.catalog)
     common.print_table(["constraint", "accepted", "orphans now", "", "reason", "by", "on"],
                        [[r.entry.constraint, r.entry.orphans, "n/a" if r.orphans is None else r.orphans,
                          f"stale: {r.stale}" if r.stale else "needed", r.entry.reason, r.entry.accepted_by,
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
                               args.yes):
             print("fkguard debt: nothing changed")
             return 1
-        gone = debt.remove(context.project_dir, args.stack, stale)
+        gone = context.debts.remove(args.stack, stale)
         print(f"\nfkguard debt: removed {len(gone)} stale entries from {debt.FILE_NAME} ({', '.join(sorted(stale))}); "
               f"commit it. Their tiers' validation now includes them")
     elif stale:

@@ -27,7 +27,7 @@ class StackContext:
     connection: settings.ConnectionSettings
     options: Options
     catalog: list[ForeignKey]
-    debts: list[debt.Debt]
+    debts: debt.Ledger
     application_name: str = "fkguard"  # what pg_stat_activity shows for this entry point's connections
 
     @contextmanager
@@ -48,4 +48,4 @@ def for_stack(stack: str, project_dir: Path, application_name: str = "fkguard") 
     options = config.options
     return StackContext(stack=stack, project_dir=project_dir, connection=config.connection,
                         options=options, catalog=load_catalog(catalog_path(project_dir, options)),
-                        debts=debt.load(project_dir), application_name=application_name)
+                        debts=debt.Ledger.load(project_dir), application_name=application_name)
