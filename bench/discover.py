@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.discover", description=__doc__.splitlines()[0])
     parser.add_argument("schemas", nargs="+", help="schema files (outside the project); a,b loads b after a "
                         "into one database (a schema and its data); shapes:shop, shapes:Studio, "
-                        "shapes:catalogue are tests/discover_shapes.py's")
+                        "shapes:catalogue are tests/discover_shapes.py's, shapes:wide tests/discover_wide.py's")
     parser.add_argument("--keep", action="store_true", help="keep the databases (discover_bench_<file>)")
     parser.add_argument("--show", type=int, default=15, help="false positives and misses to list per schema")
     parser.add_argument("--sample-above", type=int, help="discover's --sample-above (rows)")

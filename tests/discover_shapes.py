@@ -8,6 +8,9 @@ foreign keys declared, both ON DELETE CASCADE.
 
 from __future__ import annotations
 
+# shapes:wide, generated: discover's cost at 400 tables (bench.discover reads every fixture from here)
+from tests.discover_wide import WIDE, WIDE_SQL, WIDE_TRUTH  # noqa: F401
+
 SHOP = "shop"
 SHOP_SQL = """
 CREATE SCHEMA shop;

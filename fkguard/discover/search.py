@@ -56,7 +56,8 @@ def discover(conn: psycopg.Connection, schemas: Iterable[str] = (), progress: Pr
         rejected += [c for c in widened if c.rejected]
         kept += [c for c in widened if not c.rejected]
     kept = implied(kept, existing, enforced, by_name)
-    rejected += [c for c in checked if c.rejected and c not in rejected]
+    said = {id(c) for c in rejected}  # by identity: comparing candidates field by field was quadratic
+    rejected += [c for c in checked if c.rejected and id(c) not in said]
     for c in kept:
         c.confidence = confidence(c)
     assign_names(conn, kept)
