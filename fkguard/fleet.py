@@ -166,7 +166,9 @@ def preflight(stacks: Sequence[str], project_dir: Path, parallel: int, command: 
 
 
 @dataclass
-class Outcome:
+class FleetOutcome:
+    """What a preview or update of the fleet did: each stack's result, and how long it took."""
+
     command: str
     results: list[StackResult]
     seconds: float
@@ -183,7 +185,7 @@ class Outcome:
 
 
 def roll(plan: Sequence[tuple[Wave, list[str]]], command: str, project_dir: Path, log_dir: Path | None = None,
-         parallel: int | None = None, progress: Callable[[str], None] = lambda _: None) -> Outcome:
+         parallel: int | None = None, progress: Callable[[str], None] = lambda _: None) -> FleetOutcome:
     """Preview or update the plan's stacks, wave by wave, `parallel` (else each wave's own) at a time; each
     stack's output in log_dir (else a new temporary folder, made only once the stacks passed their checks)."""
     started = time.monotonic()
@@ -219,7 +221,7 @@ def roll(plan: Sequence[tuple[Wave, list[str]]], command: str, project_dir: Path
             break
         progress(f"fleet: wave {wave.name}: {len(chosen)} stacks, {parallel or wave.parallel} at a time")
         _bounded(chosen, parallel or wave.parallel, one)
-    return Outcome(command, list(results.values()), round(time.monotonic() - started, 2), log_dir, checked)
+    return FleetOutcome(command, list(results.values()), round(time.monotonic() - started, 2), log_dir, checked)
 
 
 @dataclass
@@ -275,7 +277,7 @@ def status(plan: Sequence[tuple[Wave, list[str]]], project_dir: Path, parallel: 
     return _bounded(stacks, widest, one)
 
 
-def table(outcome: Outcome) -> tuple[list[str], list[list[object]]]:
+def table(outcome: FleetOutcome) -> tuple[list[str], list[list[object]]]:
     """The summary's headers and rows (a preview says what each stack would do)."""
     verb = ("to add", "to validate") if outcome.command == "preview" else ("added", "validated")
     rows: list[list[object]] = [
@@ -293,7 +295,7 @@ def status_table(found: Sequence[StackStatus]) -> tuple[list[str], list[list[obj
     return ["wave", "stack", "database", "validated", "not valid", "absent", "in state", "drift", "error"], rows
 
 
-def verdict(outcome: Outcome) -> str:
+def verdict(outcome: FleetOutcome) -> str:
     counts = {k: sum(r.result == k for r in outcome.results) for k in (OK, FAILED, NOT_STARTED)}
     return (f"fleet {outcome.command}: {counts[OK]} ok, {counts[FAILED]} failed, {counts[NOT_STARTED]} not started "
             f"of {len(outcome.results)} stacks in {outcome.seconds:.1f} s ({outcome.checked_seconds:.1f} s of it checking "

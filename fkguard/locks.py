@@ -3,6 +3,8 @@
 A DDL statement waiting for its lock blocks every later query on that table, so each attempt
 sets a transaction-local lock_timeout; a timed-out attempt rolls back, waits with backoff and
 jitter, and tries again until the overall budget is spent. Then the error names who held the lock.
+A statement that refuses a transaction block (CREATE INDEX CONCURRENTLY) gets the same retries with
+session-level timeouts around it (run_outside_transaction): one retry engine for every DDL fkguard runs.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -107,10 +110,16 @@ def _trace(what: str, tables: Sequence[QualifiedName], attempt: int, sent: float
         out.write(json.dumps(line) + "\n")
 
 
+GiveUp = Callable[[int, list[Holder]], Exception]
+"""The error to raise once the budget is spent, from the attempts made and the sessions holding the lock:
+each caller words it for what its user runs again."""
+
+
 def _retrying(conn: psycopg.Connection, attempt_once: Callable[[], None], tables: Sequence[QualifiedName],
-              policy: LockPolicy, what: str, then: str, sleep: Callable[[float], None],
-              on_retry: Callable[[int, float], None] | None) -> int:
-    """Call attempt_once until it is not stopped by lock_timeout, within the budget; the attempts it took."""
+              policy: LockPolicy, what: str, sleep: Callable[[float], None], give_up: GiveUp, *,
+              retry_on: tuple[type[psycopg.Error], ...] = (errors.LockNotAvailable,), traced: bool = True,
+              on_retry: Callable[[int, float], None] | None = None) -> int:
+    """Call attempt_once until it is not stopped by one of `retry_on`, within the budget; the attempts it took."""
     deadline = time.monotonic() + policy.budget_ms / 1000
     attempt = 0
     backoff = policy.first_backoff_ms / 1000
@@ -119,20 +128,15 @@ def _retrying(conn: psycopg.Connection, attempt_once: Callable[[], None], tables
         sent = time.monotonic()
         try:
             attempt_once()
-            _trace(what, tables, attempt, sent, "done")
+            if traced:
+                _trace(what, tables, attempt, sent, "done")
             return attempt
-        except errors.LockNotAvailable:
-            _trace(what, tables, attempt, sent, "lock_timeout")
+        except retry_on:
+            if traced:
+                _trace(what, tables, attempt, sent, "lock_timeout")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                holders = lock_holders(conn, tables)
-                who = "; ".join(h.describe() for h in holders) or "no session holds a lock on them now"
-                raise LockBudgetExceeded(
-                    f"{what}: gave up after {attempt} attempts in {policy.budget_ms / 1000:g}s, each waiting at most "
-                    f"{policy.lock_timeout_ms}ms for a lock on {', '.join(map(str, tables))}. Blocking: {who}. "
-                    f"End that transaction (or raise fkguard:lockRetryBudget) and {then}",
-                    tables=tuple(map(str, tables)), attempts=attempt,
-                ) from None
+                raise give_up(attempt, lock_holders(conn, tables)) from None
             # Full jitter: concurrent retries do not return in step.
             delay = min(remaining, random.uniform(0, backoff))
             if on_retry:
@@ -140,8 +144,22 @@ def _retrying(conn: psycopg.Connection, attempt_once: Callable[[], None], tables
             sleep(delay)
             backoff = min(backoff * 2, policy.max_backoff_ms / 1000)
         except psycopg.Error:
-            _trace(what, tables, attempt, sent, "error")  # a refusal (orphans, a timeout): the caller says which
+            if traced:  # a refusal (orphans, a timeout): the caller says which
+                _trace(what, tables, attempt, sent, "error")
             raise
+
+
+def _budget_exceeded(tables: Sequence[QualifiedName], policy: LockPolicy, what: str, then: str) -> GiveUp:
+    def give_up(attempt: int, holders: list[Holder]) -> Exception:
+        who = "; ".join(h.describe() for h in holders) or "no session holds a lock on them now"
+        return LockBudgetExceeded(
+            f"{what}: gave up after {attempt} attempts in {policy.budget_ms / 1000:g}s, each waiting at most "
+            f"{policy.lock_timeout_ms}ms for a lock on {', '.join(map(str, tables))}. Blocking: {who}. "
+            f"End that transaction (or raise fkguard:lockRetryBudget) and {then}",
+            tables=tuple(map(str, tables)), attempts=attempt,
+        )
+
+    return give_up
 
 
 def _autocommit_only(conn: psycopg.Connection, caller: str) -> None:
@@ -174,7 +192,8 @@ def run_locked(
     def once() -> None:
         conn.execute(attempt_sql)  # no parameters: the simple protocol, all statements in one message
 
-    return _retrying(conn, once, tables, policy, what, "run pulumi up again", sleep, on_retry)
+    return _retrying(conn, once, tables, policy, what, sleep,
+                     _budget_exceeded(tables, policy, what, "run pulumi up again"), on_retry=on_retry)
 
 
 T = TypeVar("T")
@@ -202,5 +221,52 @@ def in_locked_transaction(
             conn.execute(set_local_timeouts(policy.lock_timeout_ms, policy.statement_timeout_ms))
             done.append(work())
 
-    _retrying(conn, once, tables, policy, what, then, sleep, None)
+    _retrying(conn, once, tables, policy, what, sleep, _budget_exceeded(tables, policy, what, then))
     return done[-1]
+
+
+@contextmanager
+def _session_timeouts(conn: psycopg.Connection, lock_timeout_ms: int, statement_timeout_ms: int) -> Iterator[None]:
+    """lock_timeout and statement_timeout for this session, around one statement that refuses a
+    transaction block, then back to the server's defaults (the connection is kept for later steps)."""
+    conn.execute(sql.SQL("SELECT set_config('lock_timeout', {}, false), set_config('statement_timeout', {}, false)")
+                 .format(sql.Literal(f"{lock_timeout_ms}ms"), sql.Literal(f"{statement_timeout_ms}ms")))
+    try:
+        yield
+    finally:
+        if not (conn.closed or conn.broken):
+            conn.execute("RESET lock_timeout; RESET statement_timeout")
+
+
+def run_outside_transaction(
+    conn: psycopg.Connection,
+    statement: sql.Composed,
+    tables: Sequence[QualifiedName],
+    policy: LockPolicy,
+    *,
+    what: str,
+    statement_timeout_ms: int,
+    give_up: GiveUp,
+    after_lock_failure: Callable[[], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Run one statement that refuses a transaction block (CREATE or DROP INDEX CONCURRENTLY) with
+    lock_timeout and statement_timeout set for the session around it, since SET LOCAL has no transaction
+    to live in; lock timeouts and deadlocks are retried within the budget as run_locked retries.
+
+    A concurrent build waits for every transaction using the table, so two builds can deadlock: either
+    may go again. `after_lock_failure` runs after each such failed attempt, before the wait (a failed
+    build leaves an INVALID index behind). No lock trace: such a statement holds no lock that stops
+    writes, and the trace is read as the windows in which writes wait."""
+
+    def once() -> None:
+        try:
+            with _session_timeouts(conn, policy.lock_timeout_ms, statement_timeout_ms):
+                conn.execute(statement)
+        except (errors.LockNotAvailable, errors.DeadlockDetected):
+            if after_lock_failure:
+                after_lock_failure()
+            raise
+
+    return _retrying(conn, once, tables, policy, what, sleep, give_up,
+                     retry_on=(errors.LockNotAvailable, errors.DeadlockDetected), traced=False)

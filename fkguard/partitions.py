@@ -23,7 +23,7 @@ so a step interrupted by a crash converges on the next `pulumi up`.
 Dropping the parent's constraint drops the attached ones (PostgreSQL 15 refuses to drop them
 alone: "cannot drop inherited constraint"); leaf constraints still NOT VALID are dropped one by one.
 
-PostgreSQL 18 allows NOT VALID on a partitioned table and VALIDATE of it: fkguard.rollout then takes
+PostgreSQL 18 allows NOT VALID on a partitioned table and VALIDATE of it: fkguard.operations then take
 its ordinary path (uses_leaves is False).
 """
 

@@ -1,8 +1,8 @@
 """ForeignKeyConstraint: one PostgreSQL foreign key as a Pulumi resource.
 
 create = ADD … NOT VALID (then VALIDATE in a second transaction if asked), update = VALIDATE and/or
-ALTER CONSTRAINT [NOT] DEFERRABLE, delete = DROP, read = what pg_constraint says in every attribute
-(so `pulumi refresh` sees drift). Any other change of definition replaces the constraint.
+ALTER CONSTRAINT [NOT] DEFERRABLE, delete = DROP, each an operation of fkguard.operations; read = what
+pg_constraint says in every attribute (so `pulumi refresh` sees drift). Any other change of definition replaces the constraint.
 
 Deferral changes in place rather than by replacement: ALTER CONSTRAINT keeps the constraint and its
 validation, where drop-and-add would leave writes unchecked for a moment and need a new VALIDATE scan.
@@ -26,6 +26,7 @@ from fkguard import resource_properties, rollout
 from fkguard.catalog import ForeignKey, entry_problems
 from fkguard.errors import EXPECTED, OneLineTracebacks, describe
 from fkguard.locks import LockPolicy
+from fkguard.operations import AlterDeferral, ConstraintOutcome, CreateConstraint, DropConstraint, Validate
 from fkguard.resource_properties import ALTER_ON, PROPERTY_OF, REPLACE_ON, changed, inputs_of, to_entry, to_foreign_key
 from fkguard.stack import config, connections, identity, pulumi_sdk
 from fkguard.stack.options import Options
@@ -45,7 +46,7 @@ _config_error: str | None = None
 _one_at_a_time = threading.Lock()
 
 
-def _outputs(fk: ForeignKey, validated_wanted: bool, outcome: rollout.Outcome, database: dict[str, Any],
+def _outputs(fk: ForeignKey, validated_wanted: bool, outcome: ConstraintOutcome, database: dict[str, Any],
              stack: Any) -> dict[str, Any]:
     return {
         **inputs_of(fk, validated_wanted),
@@ -122,7 +123,8 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
                 problems = rollout.preflight(conn, fk)
                 # Shown by `pulumi preview --diff`: the statements and the locks they take, before they run.
                 deferral_only = bool(olds) and not changed(olds, news, REPLACE_ON) and bool(changed(olds, news, ALTER_ON))
-                inputs["plannedSql"] = rollout.planned_sql(conn, fk, news["validated"], deferral_only=deferral_only)
+                plan = AlterDeferral(fk, _policy()) if deferral_only else CreateConstraint(fk, _policy(), news["validated"])
+                inputs["plannedSql"] = plan.plan_sql(conn)
         except EXPECTED as exc:
             return dynamic.CheckResult(inputs, [dynamic.CheckFailure("table", describe(exc))])
         return dynamic.CheckResult(
@@ -146,9 +148,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         fk = to_foreign_key(props)
         with _one_at_a_time, _connect(f"adding {fk.name}", fk) as conn:
             database = guarded(conn, {}, props, f"adding {fk.name}")
-            outcome = rollout.add(conn, fk, _policy())
-            if props.get("validated") and not outcome.validated:
-                outcome = rollout.validate(conn, fk, _policy(), ran=outcome.sql)
+            outcome = CreateConstraint(fk, _policy(), bool(props.get("validated"))).run(conn)
         return dynamic.CreateResult(f"{fk.table}/{fk.name}",
                                     _outputs(fk, props.get("validated", False), outcome, database, props.get("stack")))
 
@@ -159,27 +159,25 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
             found = rollout.read(conn, fk)
             if found is None and identity.moved(olds, news):
                 # The stack was moved on purpose (fkguard:rebindDatabase) to a database without this key: add it there.
-                outcome = rollout.add(conn, fk, _policy())
-                if news.get("validated") and not outcome.validated:
-                    outcome = rollout.validate(conn, fk, _policy(), ran=outcome.sql)
+                outcome = CreateConstraint(fk, _policy(), bool(news.get("validated"))).run(conn)
                 return dynamic.UpdateResult(_outputs(fk, news.get("validated", False), outcome, database, news.get("stack")))
             if found is None:
                 raise rollout.RolloutError(
                     f"{fk.name} is missing from {fk.table}: it was dropped outside Pulumi. "
                     f"Run pulumi refresh, then pulumi up to add it again", constraint=fk.name
                 )
-            outcome = rollout.Outcome(exists=True, validated=found.validated, definition=found.definition)
+            outcome = ConstraintOutcome(exists=True, validated=found.validated, definition=found.definition)
             if (found.deferrable, found.initially_deferred) != (fk.deferrable, fk.initially_deferred):
-                outcome = rollout.alter_deferral(conn, fk, _policy())
+                outcome = AlterDeferral(fk, _policy()).run(conn)
             if news.get("validated") and not found.validated:
-                outcome = rollout.validate(conn, fk, _policy(), ran=outcome.sql)
+                outcome = Validate(fk, _policy(), ran=outcome.sql).run(conn)
         return dynamic.UpdateResult(_outputs(fk, news.get("validated", False), outcome, database, news.get("stack")))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         fk = to_foreign_key(props)
         with _one_at_a_time, _connect(f"dropping {fk.name}", fk) as conn:
             guarded(conn, props, props, f"dropping {fk.name}")
-            rollout.drop(conn, fk, _policy())
+            DropConstraint(fk, _policy()).run(conn)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         fk = to_foreign_key(props)
@@ -195,8 +193,8 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
                 f"rename or drop it", constraint=fk.name
             )
         actual = found.as_foreign_key(fk.tier)
-        outcome = rollout.Outcome(exists=True, validated=found.validated, definition=found.definition,
-                                  sql=list(props.get("sql") or []))
+        outcome = ConstraintOutcome(exists=True, validated=found.validated, definition=found.definition,
+                                   sql=list(props.get("sql") or []))
         return dynamic.ReadResult(id_, _outputs(actual, found.validated, outcome, database, props.get("stack")),
                                   {**inputs_of(actual, found.validated), "stack": props.get("stack"),
                                    identity.PROPERTY: database})

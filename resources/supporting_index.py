@@ -1,5 +1,5 @@
 """SupportingIndex: the index on a foreign key's referencing columns, as a Pulumi resource the foreign
-key depends on (fkguard.indexes does the work).
+key depends on (fkguard.operations' BuildIndex and DropIndex do the work).
 
 create = adopt a valid index that leads with the columns (recorded as not fkguard's), or build fkguard's
 own CONCURRENTLY; update = rebuild one found INVALID; delete = drop it only if fkguard built it; read =
@@ -19,6 +19,7 @@ from pulumi import dynamic
 
 from fkguard import indexes, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
+from fkguard.operations import BuildIndex, DropIndex, IndexOutcome
 from fkguard.stack import identity
 from fkguard.stack.settings import SettingsError
 from resources import foreign_key
@@ -39,7 +40,7 @@ def _wanted(props: dict[str, Any]) -> indexes.Wanted:
 _NOT_OUTPUTS = ("__provider", "plannedSql")
 
 
-def _outputs(props: dict[str, Any], outcome: indexes.Outcome, database: dict[str, Any]) -> dict[str, Any]:
+def _outputs(props: dict[str, Any], outcome: IndexOutcome, database: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in props.items() if k not in _NOT_OUTPUTS}, identity.PROPERTY: database,
             "indexName": outcome.name, "ours": outcome.ours,
             "valid": outcome.valid, "state": outcome.state, "definition": outcome.definition, "sql": outcome.sql}
@@ -63,7 +64,7 @@ class SupportingIndexProvider(dynamic.ResourceProvider):
             with foreign_key._connect(f"checking the index on {table}", _served(news)) as conn:  # noqa: SLF001 (one connection per thread)
                 database = foreign_key.guarded(conn, olds, news, f"checking the index on {table}")
                 # Shown by `pulumi preview --diff`: the statements and the locks they take, before they run.
-                planned = indexes.planned_sql(conn, _wanted(news))
+                planned = BuildIndex(_wanted(news), foreign_key._policy()).plan_sql(conn)  # noqa: SLF001
         except (SettingsError, rollout.RolloutError, identity.IdentityMismatch) as exc:
             return dynamic.CheckResult(news, [dynamic.CheckFailure("table", str(exc))])
         return dynamic.CheckResult({**news, "plannedSql": planned, identity.PROPERTY: database}, [])
@@ -79,7 +80,7 @@ class SupportingIndexProvider(dynamic.ResourceProvider):
         wanted = _wanted(props)
         with foreign_key._one_at_a_time, foreign_key._connect(f"indexing {wanted.table}", _served(props)) as conn:  # noqa: SLF001
             database = foreign_key.guarded(conn, {}, props, f"indexing {wanted.table}")
-            outcome = indexes.create(conn, wanted, foreign_key._policy())  # noqa: SLF001
+            outcome = BuildIndex(wanted, foreign_key._policy()).run(conn)  # noqa: SLF001
         return dynamic.CreateResult(f"{wanted.table.schema}.{outcome.name}", _outputs(props, outcome, database))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
@@ -88,17 +89,17 @@ class SupportingIndexProvider(dynamic.ResourceProvider):
             database = foreign_key.guarded(conn, olds, news, f"indexing {wanted.table}")
             found = indexes.read(conn, wanted.table.schema, str(olds.get("indexName") or wanted.name))
             if found is not None and found.valid:
-                outcome = indexes.Outcome(found.name, bool(olds.get("ours")), True, found.definition)
+                outcome = IndexOutcome(found.name, bool(olds.get("ours")), True, found.definition)
             else:
-                outcome = indexes.create(conn, wanted, foreign_key._policy())  # noqa: SLF001
+                outcome = BuildIndex(wanted, foreign_key._policy()).run(conn)  # noqa: SLF001
         return dynamic.UpdateResult(_outputs(news, outcome, database))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         wanted = _wanted(props)
         with foreign_key._one_at_a_time, foreign_key._connect(f"dropping the index on {wanted.table}", _served(props)) as conn:  # noqa: SLF001
             foreign_key.guarded(conn, props, props, f"dropping the index on {wanted.table}")
-            indexes.drop(conn, wanted.table.schema, str(props.get("indexName") or wanted.name), wanted,
-                         bool(props.get("ours")), foreign_key._policy())  # noqa: SLF001
+            DropIndex(wanted.table.schema, str(props.get("indexName") or wanted.name), wanted, bool(props.get("ours")),
+                      foreign_key._policy()).run(conn)  # noqa: SLF001
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         wanted = _wanted(props)
@@ -107,8 +108,8 @@ class SupportingIndexProvider(dynamic.ResourceProvider):
             found = indexes.read(conn, wanted.table.schema, str(props.get("indexName") or wanted.name))
         if found is None:  # gone: the next up adopts another or builds fkguard's again
             return dynamic.ReadResult(None, {})
-        outcome = indexes.Outcome(found.name, bool(props.get("ours")), found.valid, found.definition,
-                                  list(props.get("sql") or []))
+        outcome = IndexOutcome(found.name, bool(props.get("ours")), found.valid, found.definition,
+                               list(props.get("sql") or []))
         inputs: dict[str, Any] = {k: props[k] for k in ("table", "columns", "constraints", "plannedSql", "stack")
                                   if k in props}
         return dynamic.ReadResult(id_, _outputs(props, outcome, database), {**inputs, identity.PROPERTY: database})

@@ -9,6 +9,7 @@ import pytest
 from fkguard import ddl, introspect, rollout
 from fkguard.catalog import COLUMN_LIST_ACTIONS, ForeignKey, QualifiedName
 from fkguard.locks import LockPolicy
+from fkguard.operations import AddNotValid
 from fkguard.problems import Problem
 from fkguard.resource_properties import ALTER_ON, DEFAULTS, inputs_of
 from fkguard.rollout import RolloutError
@@ -116,7 +117,7 @@ def test_definition_equals_postgresqls_own_and_same_as_sees_each_attribute(schem
     if refused_before_15(schema, fk):
         return
     assert rollout.preflight(schema, fk) == []
-    outcome = rollout.add(schema, fk, LockPolicy())
+    outcome = AddNotValid(fk, LockPolicy()).run(schema)
     assert outcome.state == "not valid"
     twin = QualifiedName(fk.table.schema, fk.table.name + "_twin")
     schema.execute(f'ALTER TABLE attrs."{twin.name}" ADD CONSTRAINT fk_twin {by_hand} NOT VALID')
@@ -136,7 +137,7 @@ def test_differences_say_what_the_database_has(schema):
     fk = key(on_delete="SET NULL", on_delete_columns=("team_id",))
     if refused_before_15(schema, fk):
         return
-    rollout.add(schema, fk, LockPolicy())
+    AddNotValid(fk, LockPolicy()).run(schema)
     schema.execute("ALTER TABLE attrs.member ALTER CONSTRAINT fk_attrs_member_team DEFERRABLE")
     found = introspect.read_constraint(schema, MEMBER, fk.name)
     assert found.differences(fk) == ["DEFERRABLE in the database, NOT DEFERRABLE in the catalog"]
@@ -263,7 +264,7 @@ def test_check_plans_an_alter_for_a_deferral_change(provider, schema):
 
 def test_alter_constraint_takes_the_lock_the_plan_says(schema):
     fk = key()
-    rollout.add(schema, fk, LockPolicy())
+    AddNotValid(fk, LockPolicy()).run(schema)
     with schema.transaction(force_rollback=True):
         schema.execute(ddl.alter_deferrable(replace(fk, deferrable=True)))
         modes = {r[0] for r in schema.execute(
@@ -275,7 +276,7 @@ def test_alter_constraint_takes_the_lock_the_plan_says(schema):
 def test_a_server_before_15_is_read_without_confdelsetcols_and_a_column_list_refused(schema, monkeypatch):
     fk = key(on_delete="SET NULL", on_delete_columns=("team_id",))
     # On 15+ the column list is made and must read as absent through 14's eyes; a real 14 cannot make it.
-    rollout.add(schema, fk if schema.info.server_version >= 150000 else replace(fk, on_delete_columns=()), LockPolicy())
+    AddNotValid(fk if schema.info.server_version >= 150000 else replace(fk, on_delete_columns=()), LockPolicy()).run(schema)
     monkeypatch.setattr(type(schema.info), "server_version", property(lambda _: 140011))
     found = introspect.read_constraint(schema, MEMBER, fk.name)
     assert found.differences(fk) == ["ON DELETE SET NULL in the database, ON DELETE SET NULL (team_id) in the catalog"]

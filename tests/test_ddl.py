@@ -5,6 +5,7 @@ import pytest
 from fkguard import ddl, introspect, rollout
 from fkguard.catalog import ForeignKey, QualifiedName, load_catalog
 from fkguard.locks import LockPolicy
+from fkguard.operations import AddNotValid, DropConstraint, Validate
 
 
 def fk(**changes) -> ForeignKey:
@@ -52,12 +53,12 @@ def test_strange_but_valid_names_work_and_injection_is_inert(conn, schema, child
     key = fk(name=name, table=QualifiedName(schema, child), columns=(col,), references=QualifiedName(schema, parent),
              referenced_columns=(pk,))
     assert rollout.preflight(conn, key) == []
-    outcome = rollout.add(conn, key, LockPolicy())
+    outcome = AddNotValid(key, LockPolicy()).run(conn)
     assert outcome.state == "not valid"
     found = introspect.read_constraint(conn, key.table, name)
     assert found is not None and found.same_as(key)
-    assert rollout.validate(conn, key, LockPolicy()).state == "validated"
-    rollout.drop(conn, key, LockPolicy())
+    assert Validate(key, LockPolicy()).run(conn).state == "validated"
+    DropConstraint(key, LockPolicy()).run(conn)
     assert introspect.read_constraint(conn, key.table, name) is None
     assert conn.execute("SELECT to_regclass(%s)", (q(schema, parent),)).fetchone()[0] is not None
     conn.execute(f"DROP TABLE {q(schema, child)}, {q(schema, parent)}")

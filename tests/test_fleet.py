@@ -230,7 +230,7 @@ def test_a_wave_starts_after_the_last_stack_of_the_one_before_and_runs_a_bounded
 def test_the_summary_table_says_what_a_preview_would_do(tmp_path):
     results = [StackResult("s1", "canary", "u@h:1/a", "ok", 3, 3, {}, 1.25),
                StackResult("s2", "early", "u@h:1/b", "failed", 0, 0, {"fk_a": 2, "fk_b": None}, 0.5, "refused")]
-    headers, rows = fleet.table(fleet.Outcome("preview", results, 2.0, tmp_path))
+    headers, rows = fleet.table(fleet.FleetOutcome("preview", results, 2.0, tmp_path))
     assert headers == ["wave", "stack", "database", "result", "to add", "to validate", "orphans blocking", "seconds",
                        "error"]
     assert rows[1] == ["early", "s2", "u@h:1/b", "failed", 0, 0, "fk_a 2, fk_b ?", "0.5", "refused"]

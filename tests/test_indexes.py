@@ -11,6 +11,7 @@ import pytest
 from fkguard import indexes
 from fkguard.catalog import CatalogError, QualifiedName, load_catalog
 from fkguard.locks import LockPolicy
+from fkguard.operations import BuildIndex
 from fkguard_testing.fixtures import as_superuser
 from resources.supporting_index import SupportingIndexProvider
 from tests import shapes
@@ -180,8 +181,8 @@ def test_a_build_cancelled_by_statement_timeout_is_reported_and_leaves_nothing(i
     blocker = hold_row_exclusive(pg, 1.0)
     try:
         with pytest.raises(indexes.IndexBuildError) as err:
-            indexes.create(ix, indexes.Wanted(CHILD, ("parent_id",)),
-                           LockPolicy(lock_timeout_ms=5000, budget_ms=10_000, statement_timeout_ms=200))
+            BuildIndex(indexes.Wanted(CHILD, ("parent_id",)),
+                       LockPolicy(lock_timeout_ms=5000, budget_ms=10_000, statement_timeout_ms=200)).run(ix)
     finally:
         blocker.join()
     assert str(err.value) == (
@@ -271,7 +272,7 @@ def test_the_index_name_is_the_convention_within_63_bytes_and_long_ones_stay_apa
     # PostgreSQL keeps the name as given (a longer one it would cut, and two could collide)
     ix.execute(f'CREATE TABLE ix."{long_table.name}" (account_reference_a int, account_reference_b int)')
     for column in ("account_reference_a", "account_reference_b"):
-        indexes.create(ix, indexes.Wanted(long_table, (column,)), LockPolicy())
+        BuildIndex(indexes.Wanted(long_table, (column,)), LockPolicy()).run(ix)
     assert sorted(index_names(ix, f'ix."{long_table.name}"')) == sorted([f"ix.{one}", f"ix.{other}"])
 
 

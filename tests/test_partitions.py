@@ -11,6 +11,7 @@ import pytest
 from fkguard import audit, orphans, partitions, quarantine, remediate, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.locks import LockPolicy
+from fkguard.operations import DropConstraint, Validate
 from fkguard.resource_properties import inputs_of
 from fkguard.rollout import RolloutError
 
@@ -203,14 +204,14 @@ def test_the_parent_step_scans_no_partition(pg, parted):
         parted.execute(rollout.ddl.validate(partitions.on(FK, leaf)))
     flush_stats(parted)
     before = scans(pg)
-    out = rollout.validate(parted, FK, LockPolicy())  # only the parent step is left
+    out = Validate(FK, LockPolicy()).run(parted)  # only the parent step is left
     assert out.sql == ['ALTER TABLE "parts"."event" ADD CONSTRAINT "fk_event_account" FOREIGN KEY ("account_id") '
                        'REFERENCES "parts"."account" ("id") ON DELETE RESTRICT']
     flush_stats(parted)
     after = scans(pg)
     assert after == before, (before, after)
     # the control: a parent step over a NOT VALID leaf scans it (PostgreSQL 15 does not attach those)
-    rollout.drop(parted, FK, LockPolicy())
+    DropConstraint(FK, LockPolicy()).run(parted)
     parted.execute(rollout.ddl.add_not_valid(partitions.on(FK, LEAVES[0])))
     flush_stats(parted)
     before = scans(pg)
@@ -228,7 +229,7 @@ def test_audit_gate_and_remediation_count_across_every_partition(provider, pg, p
     said = {}
     for leaf in LEAVES:
         try:
-            rollout.validate(parted, partitions.on(FK, leaf), LockPolicy())
+            Validate(partitions.on(FK, leaf), LockPolicy()).run(parted)
             said[leaf.name] = 0
         except RolloutError as err:
             said[leaf.name] = int(str(err).split(" rows of ")[0].rsplit(" ", 1)[1])
@@ -241,8 +242,8 @@ def test_audit_gate_and_remediation_count_across_every_partition(provider, pg, p
     result = remediate.apply(parted, FK, "delete", "parts-b1")
     assert result.rows == 5 and orphans.count_orphans(parted, FK) == 0
     assert parted.execute("SELECT count(*) FROM parts.event WHERE id < 0").fetchone()[0] == 0
-    done = rollout.validate(parted, FK, LockPolicy())
+    done = Validate(FK, LockPolicy()).run(parted)
     assert done.state == "validated"
-    rollout.drop(parted, FK, LockPolicy())
+    DropConstraint(FK, LockPolicy()).run(parted)
     assert quarantine.undo(parted, "parts-b1") == 5
     assert sorted(parted.execute("SELECT tableoid::regclass::text, id FROM parts.event WHERE id < 0").fetchall()) == before

@@ -20,9 +20,9 @@ KEYS: tuple[str, ...] = ("name", "tier", "table", "columns", "references", "refe
 # The policies a catalog entry may set aside (policies/, less orphan-gate); pack_test keeps this list true.
 WAIVABLE: tuple[str, ...] = ("safe-pattern", "explicit-on-delete", "constraint-name", "column-types-match",
                              "column-types-align", "referenced-key-unique", "referencing-index", "tier-order")
-# What fkguard does about the index on the referencing columns (fkguard.indexes): auto builds one when no
-# valid index leads with them, required does the same and makes referencing-index count the key whatever its
-# size, none leaves it to the team (the policy's advice stays).
+# What fkguard does about the index on the referencing columns (fkguard.operations.build_index): auto builds one
+# when no valid index leads with them, required does the same and makes referencing-index count the key whatever
+# its size, none leaves it to the team (the policy's advice stays).
 INDEX_CHOICES: tuple[str, ...] = ("auto", "required", "none")
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL cuts longer names with only a NOTICE
 
