@@ -113,7 +113,8 @@ def _only_stall(admin: ConnectionSettings, out: Path, port: int, rows: int, meta
     return 0
 
 
-def main() -> int:
+def _arguments() -> tuple[argparse.Namespace, list[int], list[Path]]:
+    """The command line, with the synthetic sizes and the schema files (each an existing file) read from it."""
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--scale", type=int, default=200_000, help="rows in the largest table (default 200000)")
     parser.add_argument("--out", type=Path, default=PROJECT / "results", help="where the report goes")
@@ -134,6 +135,30 @@ def main() -> int:
     parser.add_argument("--keep-cluster-settings", action="store_true",
                         help="measure on the cluster as it runs, durable or not (the tests' shape check)")
     args = parser.parse_args()
+    sizes = [int(n) for n in args.scale_sizes.split(",") if n.strip()]
+    schemas = [Path(p.strip()).resolve() for arg in args.scale_schema for p in arg.split(",") if p.strip()]
+    if missing := [str(p) for p in schemas if not p.is_file()]:
+        parser.error(f"--scale-schema: no such file: {', '.join(missing)}")
+    return args, sizes, schemas
+
+
+def _write_report(results: dict, out: Path) -> None:
+    """The report, charts and numbers of a full run; the throwaway project copy removed."""
+    text = report.markdown(results)
+    (out / "report.md").write_text(text)
+    report.chart(results, out / "chart.png")
+    report.scale_chart(results["scale"], out / "scale.png")
+    slim = {k: ({n: {x: y for x, y in r.items() if x not in ("samples", "windows")} for n, r in v.items()}
+                if k == "stall" else v)
+            for k, v in results.items()}
+    (out / "results.json").write_text(json.dumps(slim, indent=2, default=str))
+    print(text)
+    shutil.rmtree(out / "scratch")  # the throwaway project copy; the report, chart and numbers stay
+    progress(f"report: {out / 'report.md'}, chart: {out / 'chart.png'}")
+
+
+def main() -> int:
+    args, sizes, schemas = _arguments()
     values = local_env()
     port = int(values["FKGUARD_PG_PORT"])
     admin = ConnectionSettings("127.0.0.1", port, values["FKGUARD_PG_DB"], values["FKGUARD_PG_USER"],
@@ -142,10 +167,6 @@ def main() -> int:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out / stamp
     out.mkdir(parents=True)
-    sizes = [int(n) for n in args.scale_sizes.split(",") if n.strip()]
-    schemas = [Path(p.strip()).resolve() for arg in args.scale_schema for p in arg.split(",") if p.strip()]
-    if missing := [str(p) for p in schemas if not p.is_file()]:
-        parser.error(f"--scale-schema: no such file: {', '.join(missing)}")
     if args.only_scale:
         return _only_scale(admin, out, port, sizes, {"when": stamp, "machine": report.machine(), "durability": durability},
                            schemas)
@@ -193,17 +214,7 @@ def main() -> int:
         results["parent"].append(parent.run(big, catalog, progress))
         _drop_database(f"{DATABASE}_big")
 
-    text = report.markdown(results)
-    (out / "report.md").write_text(text)
-    report.chart(results, out / "chart.png")
-    report.scale_chart(results["scale"], out / "scale.png")
-    slim = {k: ({n: {x: y for x, y in r.items() if x not in ("samples", "windows")} for n, r in v.items()}
-                if k == "stall" else v)
-            for k, v in results.items()}
-    (out / "results.json").write_text(json.dumps(slim, indent=2, default=str))
-    print(text)
-    shutil.rmtree(out / "scratch")  # the throwaway project copy; the report, chart and numbers stay
-    progress(f"report: {out / 'report.md'}, chart: {out / 'chart.png'}")
+    _write_report(results, out)
     return 0
 
 
