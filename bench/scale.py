@@ -49,12 +49,17 @@ def synthetic(settings: ConnectionSettings, n: int) -> list[dict]:
     return entries
 
 
-def real_schema(path: Path) -> tuple[ConnectionSettings, list[dict]]:
+def real_schema(path: Path, progress: Callable[[str], None] = lambda _: None) -> tuple[ConnectionSettings, list[dict]]:
     """A schema file from outside the project (Lago's db/structure.sql, say) in a database of its own, as
     bench.discover loads one: its declared foreign keys recorded and dropped, its empty tables filled with rows
     that satisfy them; those keys, as declared, are the catalog (each entry's tier in turn, as the synthetic
     ones are). Nothing of the file is written into the project: the catalog goes to the scratch copy."""
     loaded = discover.load_stripped([path], database_of(path))
+    # What of the file this server refused and which tables stayed empty: the row measures the keys that loaded.
+    progress(f"{path.name}: {len(loaded.keys)} declared keys, {loaded.refused} statements refused, {loaded.filled} empty "
+             f"tables filled ({len(loaded.failures)} left empty), {loaded.repaired} rows repaired")
+    for note in loaded.notes[:4] + loaded.failures[:4]:
+        progress(f"  {note}")
     entries, names = [], set()
     for i, (table_of, constraint, (child, cols, parent, rcols)) in enumerate(sorted(loaded.keys)):
         name, k = constraint, 2
@@ -176,7 +181,7 @@ def run(settings: ConnectionSettings, project: ScratchProject, folder: Path, por
         done(results)
     for path in schemas:
         progress(f"catalog scale: {path}, loaded into {database_of(path)}, its declared keys dropped and rows filled")
-        real, entries = real_schema(path)
+        real, entries = real_schema(path, progress)
         try:
             results.append(one_size(real, project, noop, entries, lambda row: done([*results, row]), path.name))
         finally:
