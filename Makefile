@@ -75,8 +75,11 @@ BENCH_RUNS ?= 3
 BENCH_PARENT_SCALE ?= 10000000
 # The gate's cost at these catalog sizes (1,000 takes about 40 minutes here).
 BENCH_SCALE_SIZES ?= 160
+# Real schemas measured beside them, comma-separated paths outside the project (e.g. /work/schemas/lago.sql).
+BENCH_SCALE_SCHEMAS ?=
 bench: bootstrap db-up
-	$(ENV) python -m bench --scale $(BENCH_SCALE) --runs $(BENCH_RUNS) --parent-scale $(BENCH_PARENT_SCALE) --scale-sizes $(BENCH_SCALE_SIZES)
+	$(ENV) python -m bench --scale $(BENCH_SCALE) --runs $(BENCH_RUNS) --parent-scale $(BENCH_PARENT_SCALE) --scale-sizes $(BENCH_SCALE_SIZES) \
+	  $(if $(BENCH_SCALE_SCHEMAS),--scale-schema $(BENCH_SCALE_SCHEMAS))
 
 lint: venvs
 	.venv/bin/ruff check .

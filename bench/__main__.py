@@ -77,12 +77,13 @@ def _scale_so_far(out: Path, meta: dict, sizes: list[dict]) -> None:
     progress(f"catalog scale so far: {out / 'scale.md'}")
 
 
-def _only_scale(admin: ConnectionSettings, out: Path, port: int, sizes: list[int], meta: dict) -> int:
+def _only_scale(admin: ConnectionSettings, out: Path, port: int, sizes: list[int], meta: dict,
+                schemas: list[Path]) -> int:
     """`--only-scale`: section 6 alone, in a database of its own with nothing else in it."""
     settings = _fresh_database(admin, DATABASE)
     project = ScratchProject.create(out / "scratch", port, DATABASE)
     scale.run(settings, project, out / "scratch", port, DATABASE, sizes, progress,
-              lambda done: _scale_so_far(out, meta, done))
+              lambda done: _scale_so_far(out, meta, done), schemas)
     print((out / "scale.md").read_text())
     shutil.rmtree(out / "scratch")
     _drop_database(DATABASE)
@@ -112,7 +113,8 @@ def _only_stall(admin: ConnectionSettings, out: Path, port: int, rows: int, meta
     return 0
 
 
-def main() -> int:
+def _arguments() -> tuple[argparse.Namespace, list[int], list[Path]]:
+    """The command line, with the synthetic sizes and the schema files (each an existing file) read from it."""
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument("--scale", type=int, default=200_000, help="rows in the largest table (default 200000)")
     parser.add_argument("--out", type=Path, default=PROJECT / "results", help="where the report goes")
@@ -121,6 +123,9 @@ def main() -> int:
                         help="the parent-side measure again at this many rows, in a database of its own (0: not)")
     parser.add_argument("--scale-sizes", default="160",
                         help="synthetic catalog sizes for the gate's cost, comma-separated (default 160)")
+    parser.add_argument("--scale-schema", action="append", default=[],
+                        help="a schema file (outside the project: Lago's db/structure.sql, say) whose declared foreign "
+                             "keys section 6 measures beside the synthetic sizes; repeat it, or separate paths with commas")
     parser.add_argument("--backend-sizes", default="16,160",
                         help="constraints per gated up, file backend beside the postgres one (default 16,160; none: skip)")
     parser.add_argument("--only-scale", action="store_true",
@@ -130,6 +135,30 @@ def main() -> int:
     parser.add_argument("--keep-cluster-settings", action="store_true",
                         help="measure on the cluster as it runs, durable or not (the tests' shape check)")
     args = parser.parse_args()
+    sizes = [int(n) for n in args.scale_sizes.split(",") if n.strip()]
+    schemas = [Path(p.strip()).resolve() for arg in args.scale_schema for p in arg.split(",") if p.strip()]
+    if missing := [str(p) for p in schemas if not p.is_file()]:
+        parser.error(f"--scale-schema: no such file: {', '.join(missing)}")
+    return args, sizes, schemas
+
+
+def _write_report(results: dict, out: Path) -> None:
+    """The report, charts and numbers of a full run; the throwaway project copy removed."""
+    text = report.markdown(results)
+    (out / "report.md").write_text(text)
+    report.chart(results, out / "chart.png")
+    report.scale_chart(results["scale"], out / "scale.png")
+    slim = {k: ({n: {x: y for x, y in r.items() if x not in ("samples", "windows")} for n, r in v.items()}
+                if k == "stall" else v)
+            for k, v in results.items()}
+    (out / "results.json").write_text(json.dumps(slim, indent=2, default=str))
+    print(text)
+    shutil.rmtree(out / "scratch")  # the throwaway project copy; the report, chart and numbers stay
+    progress(f"report: {out / 'report.md'}, chart: {out / 'chart.png'}")
+
+
+def main() -> int:
+    args, sizes, schemas = _arguments()
     values = local_env()
     port = int(values["FKGUARD_PG_PORT"])
     admin = ConnectionSettings("127.0.0.1", port, values["FKGUARD_PG_DB"], values["FKGUARD_PG_USER"],
@@ -138,9 +167,9 @@ def main() -> int:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out / stamp
     out.mkdir(parents=True)
-    sizes = [int(n) for n in args.scale_sizes.split(",") if n.strip()]
     if args.only_scale:
-        return _only_scale(admin, out, port, sizes, {"when": stamp, "machine": report.machine(), "durability": durability})
+        return _only_scale(admin, out, port, sizes, {"when": stamp, "machine": report.machine(), "durability": durability},
+                           schemas)
     if args.only_stall:
         return _only_stall(admin, out, port, args.scale, {"when": stamp, "machine": report.machine(),
                                                           "durability": durability})
@@ -167,7 +196,7 @@ def main() -> int:
     progress("pulumi overhead: no constraint, 16, 160 synthetic")
     results["overhead"] = overhead.run(settings, catalog, project, args.runs)
     results["scale"] = scale.run(settings, project, out / "scratch", port, DATABASE, sizes, progress,
-                                 lambda done: _scale_so_far(out, results["meta"], done))
+                                 lambda done: _scale_so_far(out, results["meta"], done), schemas)
     backend_sizes = [int(n) for n in args.backend_sizes.split(",") if n.strip().isdigit()]
     results["backends"] = backends.run(settings, out / "scratch", port, DATABASE, backend_sizes, progress)
     progress("Phase 4: pgbench baseline, with the 16 validated, load test")
@@ -185,17 +214,7 @@ def main() -> int:
         results["parent"].append(parent.run(big, catalog, progress))
         _drop_database(f"{DATABASE}_big")
 
-    text = report.markdown(results)
-    (out / "report.md").write_text(text)
-    report.chart(results, out / "chart.png")
-    report.scale_chart(results["scale"], out / "scale.png")
-    slim = {k: ({n: {x: y for x, y in r.items() if x not in ("samples", "windows")} for n, r in v.items()}
-                if k == "stall" else v)
-            for k, v in results.items()}
-    (out / "results.json").write_text(json.dumps(slim, indent=2, default=str))
-    print(text)
-    shutil.rmtree(out / "scratch")  # the throwaway project copy; the report, chart and numbers stay
-    progress(f"report: {out / 'report.md'}, chart: {out / 'chart.png'}")
+    _write_report(results, out)
     return 0
 
 

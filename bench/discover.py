@@ -425,45 +425,90 @@ def _run(settings: ConnectionSettings, schemas: list[str], true: set[Relation], 
     return result
 
 
-def bench_one(paths: list[Path], keep: bool = False, use_names: bool = True, use_data: bool = True,
-              walk: bool = False) -> dict:
-    path = paths[0]
-    name = "discover_bench_" + re.sub(r"\W+", "_", path.stem.lower())
-    started = time.monotonic()
+@dataclasses.dataclass
+class Loaded:
+    """A schema file loaded into a database of its own, its declared foreign keys recorded, then dropped, and
+    its empty tables filled with rows that satisfy them."""
+    settings: ConnectionSettings
+    schemas: list[str]
+    keys: list[tuple[str, str, Relation]]  # truth(): (table, constraint name, relation), before the drop
+    actions: dict[tuple[str, str], tuple[str, str]]  # (table, constraint name) -> (ON DELETE, ON UPDATE) declared
+    refused: int
+    notes: list[str]
+    filled: int
+    failures: list[str]
+    repaired: int
+
+    @property
+    def relations(self) -> list[Relation]:
+        return sorted({rel for _, _, rel in self.keys})
+
+
+_ACTION = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+
+
+def _actions(conn: psycopg.Connection, keys: list[tuple[str, str, Relation]]) -> dict[tuple[str, str], tuple[str, str]]:
+    """Each key's declared referential actions (bench.scale writes them into its catalog as they were)."""
+    out = {}
+    for table_of, constraint, _rel in keys:
+        row = conn.execute("SELECT confdeltype, confupdtype FROM pg_constraint WHERE conrelid = %s::regclass "
+                           "AND conname = %s", (_regclass(table_of), constraint)).fetchone()
+        out[(table_of, constraint)] = (_ACTION[row[0]], _ACTION[row[1]]) if row else ("NO ACTION", "NO ACTION")
+    return out
+
+
+def _fill_empty(conn: psycopg.Connection, tables: list[str], relations: list[Relation]) -> tuple[int, list[str], int]:
+    """Rows in the tables that have none, satisfying the (dropped) keys: (tables filled, failures, rows repaired)."""
+    empty = [t for t in tables if not _one(conn, sql.SQL("SELECT EXISTS (SELECT FROM {})").format(_ident(t)))]
+    if not empty:  # the schema's own rows stay; its empty tables get rows
+        return 0, [], 0
+    for q in empty:  # triggers and checks are the schema's business rules, not its keys
+        conn.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(_ident(q)))
+        for (check,) in conn.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
+                                     "AND contype = 'c'", (_regclass(q),)).fetchall():
+            conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(_ident(q), sql.Identifier(check)))
+    qrels = [r for r in relations if r[0] in tables and r[2] in tables]
+    filler = Filler(conn, qrels, tables)
+    failures = [f"{q}: {problem}" for q in empty if (problem := filler.fill(q))]
+    return len(empty), failures, repair(conn, qrels, filler.cols)
+
+
+def load_stripped(paths: list[Path], name: str) -> Loaded:
+    """load() the files into database `name`, record their keys (truth()) and drop them, fill the empty tables."""
     refused, notes = load(paths, name)
     settings = _settings(name)
     with settings.connect(application_name="bench-discover", autocommit=True) as conn:
         schemas = _schemas(conn)
         found_keys = truth(conn, schemas)
-        relations = sorted({rel for _, _, rel in found_keys})
+        actions = _actions(conn, found_keys)
         for table_of, constraint, _rel in found_keys:
             conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
                 _ident(table_of), sql.Identifier(constraint)))
         tables = [f"{s}.{t}" for s, t in conn.execute(
             "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY(%s) ORDER BY 1, 2", (schemas,))]
-        empty = [t for t in tables if not _one(conn, sql.SQL("SELECT EXISTS (SELECT FROM {})").format(_ident(t)))]
-        filled, failures, repaired = 0, [], 0
-        if empty:  # the schema's own rows stay; its empty tables get rows
-            for q in empty:  # triggers and checks are the schema's business rules, not its keys
-                conn.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(_ident(q)))
-                for (check,) in conn.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass "
-                                             "AND contype = 'c'", (_regclass(q),)).fetchall():
-                    conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(_ident(q), sql.Identifier(check)))
-            qrels = [r for r in relations if r[0] in tables and r[2] in tables]
-            filler = Filler(conn, qrels, tables)
-            for q in empty:
-                if problem := filler.fill(q):
-                    failures.append(f"{q}: {problem}")
-            repaired = repair(conn, qrels, filler.cols)
-            filled = len(empty)
+        filled, failures, repaired = _fill_empty(conn, tables, sorted({rel for _, _, rel in found_keys}))
         conn.execute("ANALYZE")
-    result = _run(settings, schemas, set(relations), use_names, use_data)
-    result.update(schema=path.stem, total=time.monotonic() - started, refused=refused, notes=notes,
-                  filled=filled, failures=failures, repaired=repaired)
+    return Loaded(settings, schemas, found_keys, actions, refused, notes, filled, failures, repaired)
+
+
+def drop_database(name: str) -> None:
+    _superuser(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)).as_string())
+
+
+def bench_one(paths: list[Path], keep: bool = False, use_names: bool = True, use_data: bool = True,
+              walk: bool = False) -> dict:
+    path = paths[0]
+    name = "discover_bench_" + re.sub(r"\W+", "_", path.stem.lower())
+    started = time.monotonic()
+    loaded = load_stripped(paths, name)
+    settings = loaded.settings
+    result = _run(settings, loaded.schemas, set(loaded.relations), use_names, use_data)
+    result.update(schema=path.stem, total=time.monotonic() - started, refused=loaded.refused, notes=loaded.notes,
+                  filled=loaded.filled, failures=loaded.failures, repaired=loaded.repaired)
     try:
         if walk:
-            result["rollout"] = _rollout(settings, schemas, result["keys"])
+            result["rollout"] = _rollout(settings, loaded.schemas, result["keys"])
     finally:
         if not keep:
             _superuser(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

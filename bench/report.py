@@ -130,15 +130,52 @@ def parent_side(runs: list[dict]) -> list[str]:
     return lines
 
 
+def _catalog(r: dict) -> str:
+    """A row's name: its size, and the schema file its keys are from (none: synthetic)."""
+    return f"{r['schema']}: {r['n']:,}" if r.get("schema") else f"{r['n']:,} synthetic"
+
+
+def _mib(r: dict, key: str, role: str) -> str:
+    kib = (r.get(f"{key}_mem") or {}).get(role)
+    return f"{kib / 1024:,.0f}" if kib else "…"
+
+
+def _waits(r: dict) -> str:
+    """One row of what a team waits for and the memory it needs, beside the one-property no-op yardstick."""
+    def seconds(key: str) -> str:
+        return f"{r[key]:.1f} s" if key in r else "…"
+
+    resources = f" ({r['resources']:,})" if "resources" in r else ""
+    state = f"{r['state_bytes'] / 1e6:.2f} MB" if "state_bytes" in r else "…"
+    return (f"| {_catalog(r)} | {r['n']:,}{resources} | {seconds('gated_preview_create_s')} | {seconds('gated_up_add_s')} | "
+            f"{seconds('gated_up_nochange_s')} | {seconds('plain_up_nochange_s')} | {seconds('preview_s')} | "
+            f"{_mib(r, 'gated_up_add_s', 'engine')} / {_mib(r, 'gated_up_nochange_s', 'engine')} | "
+            f"{_mib(r, 'gated_up_add_s', 'program')} / {_mib(r, 'gated_up_nochange_s', 'program')} | "
+            f"{_mib(r, 'gated_up_add_s', 'pack')} | {r.get('gated_preview_create_sessions', '…')} / "
+            f"{r.get('gated_preview_sessions', '…')} | {state} | {seconds('noop_up_s')} | "
+            f"{_ratio(r['gated_up_add_s'], r['noop_up_s']) if 'gated_up_add_s' in r and 'noop_up_s' in r else '…'} |")
+
+
 def catalog_scale(sizes: list[dict]) -> list[str]:
     """The gate's cost as the catalog grows, beside N dynamic resources that do nothing."""
     if not sizes:
         return []
     lines = ["", "## 6. The catalog's scale and the gate's cost", "",
-             "Synthetic constraints over small indexed tables, through the policy pack (\"gated\"), once each. "
-             "The yardstick is `pulumi up` of as many dynamic resources whose provider does nothing: of one "
-             "property, and shaped like the keys (their properties, values of the same size), which tells what Pulumi "
-             "charges for a resource holding a key's definition from what fkguard's parts add.", "",
+             "Synthetic constraints over small indexed tables, and real schemas' declared keys (a schema file loaded "
+             "into a database of its own, its keys dropped, its empty tables filled with rows that satisfy them), "
+             "through the policy pack (\"gated\"), once each. Peak resident memory (MiB) is the largest VmHWM of the "
+             "`pulumi` engine process, of the Python process running the program's __main__.py, and of the policy "
+             "pack's, sampled from /proc every 0.1 s while the command ran (bench/memory.py). Sessions: database "
+             "sessions a gated preview opened. The yardstick is `pulumi up` of as many dynamic resources of one "
+             "property whose provider does nothing.", "",
+             "| catalog | keys (resources) | gated preview, all to create | gated up, add NOT VALID | gated up, no change "
+             "| plain up, no change (no pack) | plain preview, no change | engine peak MiB, add / no change | program "
+             "peak MiB, add / no change | pack peak MiB, add | sessions, gated preview: create / no change | state "
+             "| no-op up, same count | gated add / no-op |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+             *[_waits(r) for r in sizes], "",
+             "The same rows against the no-op yardstick: of one property, and shaped like the keys (their properties, "
+             "values of the same size), which tells what Pulumi charges for a resource holding a key's definition "
+             "from what fkguard's parts add.", "",
              "| constraints | gated up (add) | per constraint | no-op up, per resource | ratio (goal at 1,000: "
              "at most 1.3x) | preview | gated preview | gated / plain | gated up, no change | sessions per "
              "gated preview | state (no-op's) | no-op up, no change | key-shaped no-op up, per resource | ratio to it "
@@ -158,7 +195,7 @@ def catalog_scale(sizes: list[dict]) -> list[str]:
         def megabytes(key: str, r: dict = r) -> str:
             return f"{r[key] / 1e6:.2f} MB" if key in r else "…"
 
-        lines.append(f"| {n:,} | {seconds('gated_up_add_s')} | {per('gated_up_add_s')} | {per('noop_up_s')} | "
+        lines.append(f"| {_catalog(r)} | {seconds('gated_up_add_s')} | {per('gated_up_add_s')} | {per('noop_up_s')} | "
                      f"{ratio('gated_up_add_s', 'noop_up_s')} | {seconds('preview_s')} | {seconds('gated_preview_s')} | "
                      f"{ratio('gated_preview_s', 'preview_s')} | {seconds('gated_up_nochange_s')} | "
                      f"{r.get('gated_preview_sessions', '…')} | {megabytes('state_bytes')} ({megabytes('noop_state_bytes')}) | "
@@ -214,7 +251,8 @@ def chart(results: dict, path: Path) -> None:
 
 
 def scale_chart(sizes: list[dict], path: Path) -> None:
-    """Section 6 as a curve: what one constraint costs as the catalog grows, beside one no-op resource."""
+    """Section 6 as a curve: what one constraint costs as the catalog grows, beside one no-op resource; a real
+    schema's row as points of its own (its shape is not the synthetic curve's)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -225,14 +263,20 @@ def scale_chart(sizes: list[dict], path: Path) -> None:
                        ("keyshaped_up_s", "no-op resources shaped like a key: up"),
                        ("gated_up_nochange_s", "fkguard: gated up, nothing to change"),
                        ("noop_up_nochange_s", "no-op resources: up, nothing to change")):
-        points = [(r["n"], r[key] / r["n"] * 1000) for r in sizes if key in r]
+        points = [(r["n"], r[key] / r["n"] * 1000) for r in sizes if key in r and not r.get("schema")]
         if points:
             ax.plot([n for n, _ in points], [ms for _, ms in points], marker="o", label=label)
+    for r in sizes:
+        for key, marker in (("gated_up_add_s", "*"), ("gated_up_nochange_s", "x")):
+            if r.get("schema") and key in r:
+                ax.scatter([r["n"]], [r[key] / r["n"] * 1000], marker=marker, s=80,
+                           label=f"{r['schema']}: gated up, {'adding them' if key == 'gated_up_add_s' else 'no change'}")
     ax.set_xscale("log")
     ax.set_xlabel("constraints (resources)")
     ax.set_ylabel("ms per constraint (resource)")
     ax.set_title("The catalog's scale: cost per constraint")
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # a run cut short after its first measure has nothing to draw yet
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

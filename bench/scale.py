@@ -2,19 +2,25 @@
 2,000 by default): a gated `pulumi up` adding them, a no-change `pulumi preview` with and without the
 policy pack, a no-change gated `pulumi up`, the sessions a gated preview opens, the state's size;
 and beside them `pulumi up` of N dynamic resources that do nothing (bench/noop), the yardstick for
-what is Pulumi's and what is fkguard's."""
+what is Pulumi's and what is fkguard's. Beside the synthetic sizes, real schemas (--scale-schema): a
+schema file's declared keys as the catalog, in a database of its own (real_schema)."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
 from psycopg import sql
 
+from bench import discover, memory
 from bench.stall import psql
+from fkguard.catalog import TIERS, load_catalog
 from fkguard.stack.settings import ConnectionSettings
 from fkguard_testing.scratch import ScratchProject
 from fkguard_testing.sessions import sessions_opened
@@ -43,24 +49,68 @@ def synthetic(settings: ConnectionSettings, n: int) -> list[dict]:
     return entries
 
 
+def real_schema(path: Path, progress: Callable[[str], None] = lambda _: None) -> tuple[ConnectionSettings, list[dict]]:
+    """A schema file from outside the project (Lago's db/structure.sql, say) in a database of its own, as
+    bench.discover loads one: its declared foreign keys recorded and dropped, its empty tables filled with rows
+    that satisfy them; those keys, as declared, are the catalog (each entry's tier in turn, as the synthetic
+    ones are). Nothing of the file is written into the project: the catalog goes to the scratch copy."""
+    loaded = discover.load_stripped([path], database_of(path))
+    # What of the file this server refused and which tables stayed empty: the row measures the keys that loaded.
+    progress(f"{path.name}: {len(loaded.keys)} declared keys, {loaded.refused} statements refused, {loaded.filled} empty "
+             f"tables filled ({len(loaded.failures)} left empty), {loaded.repaired} rows repaired")
+    for note in loaded.notes[:4] + loaded.failures[:4]:
+        progress(f"  {note}")
+    entries, names = [], set()
+    for i, (table_of, constraint, (child, cols, parent, rcols)) in enumerate(sorted(loaded.keys)):
+        name, k = constraint, 2
+        while name in names:  # a name is the table's: the catalog's resources need them apart
+            name, k = f"{constraint[:58]}_{k}", k + 1
+        names.add(name)
+        on_delete, on_update = loaded.actions[(table_of, constraint)]
+        entry = {"name": name, "tier": TIERS[i % len(TIERS)], "table": child, "columns": list(cols),
+                 "references": parent, "referenced_columns": list(rcols), "on_delete": on_delete}
+        if on_update != "NO ACTION":
+            entry["on_update"] = on_update
+        entries.append(entry)
+    return loaded.settings, entries
+
+
+def database_of(path: Path) -> str:
+    return "bench_scale_" + re.sub(r"\W+", "_", path.stem.lower())
+
+
 def _timed(action: Callable[[], object]) -> float:
     started = time.monotonic()
     action()
     return time.monotonic() - started
 
 
-def one_size(settings: ConnectionSettings, project: ScratchProject, noop: ScratchProject, n: int,
-             measured: Callable[[dict], None] = lambda _: None) -> dict:
-    """Each measure goes to measured(row so far) as soon as it is taken, the yardstick right after the gated
-    `up` it is the yardstick of: at 1,000 constraints on a busy machine a size takes more than an hour, and a
-    run cut short keeps its most telling numbers. The destroys (cleanup, not measured) come last."""
-    entries = synthetic(settings, n)
-    (project.root / "scale.yaml").write_text(yaml.safe_dump({"constraints": entries}))
-    project.run("config", "set", "fkguard:catalog", "scale.yaml", "--stack", "local")
-    r: dict = {"n": n}
-    r["gated_up_add_s"] = _timed(lambda: project.gated("up", "--yes"))
-    r["state_bytes"] = project.state_file("local").stat().st_size
+def _measured_run(r: dict, key: str, action: Callable[[], object]) -> None:
+    """r[key]: the seconds action took; r[key + "_mem"]: its processes' peak resident memory (bench.memory)."""
+    with memory.peaks() as peaks:
+        r[key] = _timed(action)
+    r[f"{key}_mem"] = peaks
+
+
+def _resources(state: Path) -> int:
+    return len(json.loads(state.read_text()).get("checkpoint", {}).get("latest", {}).get("resources") or [])
+
+
+def _fkguard_add(settings: ConnectionSettings, project: ScratchProject, r: dict,
+                 measured: Callable[[dict], None]) -> None:
+    before = sessions_opened(settings)
+    _measured_run(r, "gated_preview_create_s", lambda: project.gated("preview"))
+    r["gated_preview_create_sessions"] = sessions_opened(settings) - before
     measured(r)
+    _measured_run(r, "gated_up_add_s", lambda: project.gated("up", "--yes"))
+    r["state_bytes"] = project.state_file("local").stat().st_size
+    r["resources"] = _resources(project.state_file("local"))
+    measured(r)
+
+
+def _yardstick(noop: ScratchProject, entries: list[dict], r: dict, measured: Callable[[dict], None]) -> None:
+    """`pulumi up` of as many no-op resources, one property each, then shaped like the keys."""
+    n = len(entries)
     noop.run("config", "set", "bench:resources", str(n), "--stack", "local")
     r["noop_up_s"] = _timed(lambda: noop.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install"))
     r["noop_state_bytes"] = noop.state_file("local").stat().st_size  # Pulumi's own bytes per resource, beside fkguard's
@@ -76,32 +126,66 @@ def one_size(settings: ConnectionSettings, project: ScratchProject, noop: Scratc
     r["keyshaped_state_bytes"] = noop.state_file("local").stat().st_size
     measured(r)
     noop.run("config", "rm", "bench:shape", "--stack", "local")
-    r["preview_s"] = _timed(lambda: project.run("preview", "--stack", "local", "--skip-plugin-pre-install"))
+    noop.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
+
+
+def _fkguard_nochange(settings: ConnectionSettings, project: ScratchProject, r: dict,
+                      measured: Callable[[dict], None]) -> None:
+    plain = ("--stack", "local", "--skip-plugin-pre-install")
+    r["preview_s"] = _timed(lambda: project.run("preview", *plain))
+    measured(r)
+    _measured_run(r, "plain_up_nochange_s", lambda: project.run("up", *plain, "--yes"))
     measured(r)
     before = sessions_opened(settings)
     r["gated_preview_s"] = _timed(lambda: project.gated("preview"))
     r["gated_preview_sessions"] = sessions_opened(settings) - before
     measured(r)
-    r["gated_up_nochange_s"] = _timed(lambda: project.gated("up", "--yes"))
+    _measured_run(r, "gated_up_nochange_s", lambda: project.gated("up", "--yes"))
     measured(r)
-    noop.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
+
+
+def one_size(settings: ConnectionSettings, project: ScratchProject, noop: ScratchProject, entries: list[dict],
+             measured: Callable[[dict], None] = lambda _: None, schema: str | None = None) -> dict:
+    """Each measure goes to measured(row so far) as soon as it is taken, the yardstick right after the gated
+    `up` it is the yardstick of: at 1,000 constraints on a busy machine a size takes more than an hour, and a
+    run cut short keeps its most telling numbers. The destroys (cleanup, not measured) come last."""
+    catalog = project.root / "scale.yaml"
+    catalog.write_text(yaml.safe_dump({"constraints": entries}))
+    r: dict = {"n": len(entries), "catalog_loads": len(load_catalog(catalog))}  # fkguard's own reader takes it
+    if schema:  # and its keys' declared actions, as its catalog took them
+        r["schema"] = schema
+        r["on_delete"] = dict(Counter(e["on_delete"] for e in entries))
+    for key, value in (("fkguard:catalog", "scale.yaml"), ("postgresql:database", settings.database)):
+        project.run("config", "set", key, value, "--stack", "local")
+    _fkguard_add(settings, project, r, measured)
+    _yardstick(noop, entries, r, measured)
+    _fkguard_nochange(settings, project, r, measured)
     project.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
     project.run("config", "rm", "fkguard:catalog", "--stack", "local")
-    psql(settings, sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SCHEMA)).as_string())
     return r
 
 
 def run(settings: ConnectionSettings, project: ScratchProject, folder: Path, port: int, database: str,
         sizes: list[int], progress: Callable[[str], None],
-        done: Callable[[list[dict]], None] = lambda _: None) -> list[dict]:
+        done: Callable[[list[dict]], None] = lambda _: None, schemas: Sequence[Path] = ()) -> list[dict]:
     """done(results so far) after each measure: a 1,000-constraint size takes most of an hour, and a run cut
-    short must keep what it measured."""
+    short must keep what it measured. Then each real schema file, the same measures, in a database of its own."""
     noop = ScratchProject.create(folder / "noop", port, database)
     for name in ("__main__.py", "noop_provider.py"):
         shutil.copy2(Path(__file__).resolve().parent / "noop" / name, noop.root / name)
     results: list[dict] = []
     for n in sizes:
         progress(f"catalog scale: {n:,} synthetic constraints, gated, and {n:,} no-op resources")
-        results.append(one_size(settings, project, noop, n, lambda row: done([*results, row])))
+        results.append(one_size(settings, project, noop, synthetic(settings, n), lambda row: done([*results, row])))
+        psql(settings, sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SCHEMA)).as_string())
         done(results)
+    for path in schemas:
+        progress(f"catalog scale: {path}, loaded into {database_of(path)}, its declared keys dropped and rows filled")
+        real, entries = real_schema(path, progress)
+        try:
+            results.append(one_size(real, project, noop, entries, lambda row: done([*results, row]), path.name))
+        finally:
+            discover.drop_database(database_of(path))
+        done(results)
+    project.run("config", "set", "postgresql:database", database, "--stack", "local")
     return results

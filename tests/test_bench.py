@@ -50,21 +50,50 @@ def test_bench_writes_report_chart_and_numbers(pg, tmp_path):
     (size,) = numbers["scale"]
     assert size["n"] == 8 and size["noop_up_s"] > 0 and size["state_bytes"] > 0
     assert 0 < size["gated_preview_sessions"] <= 10  # bounded, whatever the catalog's size
+    assert size["gated_up_add_s_mem"]["engine"] > 0 and size["gated_up_add_s_mem"]["program"] > 0
+
+
+# A schema of this test's own (never a public one): two declared keys, ON DELETE CASCADE and RESTRICT, both
+# already indexed (the second by its table's primary key, which leads with the key's column).
+TINY_SCHEMA = """
+CREATE SCHEMA shop;
+CREATE TABLE shop.customers (id bigserial PRIMARY KEY, email text NOT NULL);
+CREATE TABLE shop.orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL
+  REFERENCES shop.customers (id) ON DELETE CASCADE, placed_at timestamp);
+CREATE INDEX ON shop.orders (customer_id);
+CREATE TABLE shop.order_lines (order_id bigint NOT NULL, line int NOT NULL, sku text, PRIMARY KEY (order_id, line),
+  CONSTRAINT order_lines_order_fk FOREIGN KEY (order_id) REFERENCES shop.orders (id) ON DELETE RESTRICT);
+"""
 
 
 def test_only_scale_writes_each_measure_as_it_is_taken(pg, tmp_path):
     """`--only-scale`: section 6 alone, its rows written after each measure (a 1,000-constraint size takes
     more than an hour, and a run cut short keeps what it measured); the no-op yardstick's provider is pickled by
-    reference, so its resources carry no copy of the program."""
+    reference, so its resources carry no copy of the program. --scale-schema: a schema file's declared keys, as
+    declared, are a row of their own, measured the same way, and its database is gone afterwards."""
+    schema = tmp_path / "schemas" / "tiny.sql"
+    schema.parent.mkdir()
+    schema.write_text(TINY_SCHEMA)
     env = {**os.environ, "FKGUARD_PG_PORT": str(TEST_PG_PORT), "FKGUARD_PGDATA": str(TEST_PGDATA),
            "PATH": f"{PROJECT / '.tools' / 'bin'}:{PROJECT / '.venv' / 'bin'}:{os.environ['PATH']}"}
-    result = subprocess.run([sys.executable, "-m", "bench", "--only-scale", "--scale-sizes", "3,5", "--out", str(tmp_path),
-                             "--keep-cluster-settings"],
+    result = subprocess.run([sys.executable, "-m", "bench", "--only-scale", "--scale-sizes", "3,5", "--out",
+                             str(tmp_path / "out"), "--keep-cluster-settings", "--scale-schema", str(schema)],
                             cwd=PROJECT, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
-    (run,) = list(tmp_path.iterdir())
+    (run,) = list((tmp_path / "out").iterdir())
     assert sorted(p.name for p in run.iterdir()) == ["scale.json", "scale.md", "scale.png"]
-    assert result.stderr.count("catalog scale so far") >= 2 * 5  # after each of a size's five measures
+    assert result.stderr.count("catalog scale so far") >= 3 * 5  # after each of a size's measures
     sizes = json.loads((run / "scale.json").read_text())["scale"]
-    assert [s["n"] for s in sizes] == [3, 5] and all(s["noop_up_s"] > 0 for s in sizes)
-    assert "| 5 |" in (run / "scale.md").read_text()
+    assert [s["n"] for s in sizes] == [3, 5, 2] and all(s["noop_up_s"] > 0 for s in sizes)
+    real = sizes[2]
+    assert real["schema"] == "tiny.sql" and real["catalog_loads"] == 2
+    assert real["on_delete"] == {"CASCADE": 1, "RESTRICT": 1}  # the declared actions, not a default
+    for s in sizes:
+        assert s["resources"] > s["n"] and 0 < s["gated_preview_create_sessions"] <= 10
+        for measure in ("gated_up_add_s_mem", "gated_up_nochange_s_mem", "plain_up_nochange_s_mem"):
+            assert s[measure]["engine"] > 0 and s[measure]["program"] > 0, (measure, s[measure])
+        assert s["gated_up_add_s_mem"]["pack"] > 0 and s["plain_up_nochange_s_mem"]["pack"] == 0  # no pack ungated
+    text = (run / "scale.md").read_text()
+    assert "| 5 synthetic |" in text and "| tiny.sql: 2 |" in text
+    with pg.connect() as conn:  # the schema's database is dropped once measured
+        assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = 'bench_scale_tiny'").fetchone()[0] == 0
