@@ -84,3 +84,25 @@ def apply(conn: psycopg.Connection, planned: Plan, catalog: list[ForeignKey], po
 def reaudit(conn: psycopg.Connection, catalog: list[ForeignKey]) -> dict[str, int]:
     """The relationships of the whole catalog that still have orphans, and how many."""
     return {fk.label: n for fk in catalog if (n := audit.audit_one(conn, fk, 0).orphans)}
+
+
+def describe_left(left: dict[str, int], before: dict[str, int], asked: set[str]) -> list[str]:
+    """What the re-audit found, told apart: orphans the remediation was asked to remove and did not (rows written
+    meanwhile), orphans that appeared in other relationships while it ran, and orphans that were there before in
+    relationships it was not asked about; each line names the relationships and their counts."""
+    def listed(labels: list[str]) -> str:
+        return ", ".join(f"{k} {left[k]}" for k in labels)
+    lines = []
+    still = [k for k in left if k in asked]
+    grew = [k for k in left if k not in asked and left[k] > before.get(k, 0)]
+    there = [k for k in left if k not in asked and left[k] <= before.get(k, 0)]
+    if still:
+        lines.append(f"orphans remain in {len(still)} of the relationships remediated (rows written since it "
+                     f"counted them: run it again): {listed(still)}")
+    if grew:
+        lines.append(f"orphans appeared in {len(grew)} other relationships while it ran (written meanwhile, or "
+                     f"children of removed rows: audit them): {listed(grew)}")
+    if there:
+        lines.append(f"orphans that were there before remain in {len(there)} relationships it was not asked "
+                     f"about: {listed(there)}")
+    return lines

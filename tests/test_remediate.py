@@ -197,6 +197,33 @@ def test_rows_deleted_along_with_the_orphans_are_not_counted_as_orphaned(family,
     assert remediate.plan(family, fks[0], "delete", fks) == (2, None)
 
 
+def test_the_re_audit_tells_orphans_left_behind_from_orphans_that_were_there_before(planted, pg, monkeypatch, capsys):
+    """Remediating one relationship must not blame its removal for another's orphans it was not asked about."""
+    from fkguard import cli
+    from fkguard.commands import common
+    from fkguard.stack.context import StackContext
+    from fkguard.stack.options import Options
+
+    context = StackContext("local", Path.cwd(), pg, Options(), list(CATALOG.values()), debt.Ledger(None))
+    monkeypatch.setattr(common, "load_stack", lambda stack: context)
+    code = cli.main(["remediate", "-s", "local", "--action", "delete", "--constraint", "fk_punchlist_items_punchlist",
+                     "--yes"])
+    out = [line for line in capsys.readouterr().out.splitlines() if "re-audit" in line]
+    assert code == 0 and out == ["fkguard remediate: re-audit: orphans that were there before remain in 1 relationships "
+                                 "it was not asked about: fk_vendor_master_workspace 3"]
+
+
+def test_the_re_audit_lines_name_what_remains_grew_or_was_there():
+    from fkguard.remediation_plan import describe_left
+
+    lines = describe_left({"a": 2, "b": 5, "c": 1}, {"a": 4, "b": 3, "c": 1}, {"a"})
+    assert lines == [
+        "orphans remain in 1 of the relationships remediated (rows written since it counted them: run it again): a 2",
+        "orphans appeared in 1 other relationships while it ran (written meanwhile, or children of removed rows: "
+        "audit them): b 5",
+        "orphans that were there before remain in 1 relationships it was not asked about: c 1"]
+
+
 def test_remediate_against_a_locked_table_gives_up_within_the_budget_and_changes_nothing(planted, pg, monkeypatch,
                                                                                           capsys):
     from fkguard import cli

@@ -82,12 +82,13 @@ def _remediate(conn: psycopg.Connection, args: argparse.Namespace, context: Stac
         print(f"fkguard remediate: recorded in {debt.FILE_NAME}; commit it. The orphan gate lets these "
               f"constraints in NOT VALID; they cannot be validated while the orphans remain")
         return 0
+    before = remediation_plan.reaudit(conn, catalog)
     batch = remediation_plan.apply(conn, planned, catalog, policy, args.stack, common.progress)
     print(f"fkguard remediate: batch {batch} (undo: fkguard remediate -s {args.stack} --undo {batch})")
     left = remediation_plan.reaudit(conn, catalog)
     if not left:
         print(f"fkguard remediate: re-audit: no orphans left in the {len(catalog)} relationships")
         return 0
-    print(f"fkguard remediate: re-audit: orphans remain in {len(left)} relationships (a removed parent can "
-          f"orphan its children): {', '.join(f'{k} {v}' for k, v in left.items())}")
+    for line in remediation_plan.describe_left(left, before, planned.labels):
+        print(f"fkguard remediate: re-audit: {line}")
     return 1 if set(left) & planned.labels else 0
