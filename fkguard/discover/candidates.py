@@ -8,7 +8,7 @@ import psycopg
 
 from fkguard.catalog import QualifiedName
 from fkguard.discover import data, names
-from fkguard.discover.measure import Sizes, bounded
+from fkguard.discover.measure import Sizes, finished_in_time
 from fkguard.discover.model import OTHER_SCHEMA, Candidate, Progress
 from fkguard.discover.schema import Table
 
@@ -77,7 +77,7 @@ def data_candidates(conn: psycopg.Connection, tables: dict[int, Table], sizes: S
     keys = [profiles[(t.name, k[0])] for t in tables.values() for k in t.keys
             if len(k) == 1 and (t.name, k[0]) in profiles]
     for key in (k for k in keys if k.sampled):
-        if not bounded(conn, partial(data.whole_key, conn, key, sizes.rows(key.table))):
+        if not finished_in_time(conn, partial(data.whole_key, conn, key, sizes.rows(key.table))):
             key.values = 0  # its range unknown: left to the names
     children = [p for p in profiles.values() if p.values and (p.table, frozenset([p.column])) not in covered]
     pairs = data.inclusions(conn, children, keys)

@@ -8,7 +8,7 @@ from functools import partial
 import psycopg
 
 from fkguard.catalog import QualifiedName
-from fkguard.discover.measure import Sizes, bounded, measure, type_problem
+from fkguard.discover.measure import Sizes, finished_in_time, measure, type_problem
 from fkguard.discover.model import Candidate
 from fkguard.discover.schema import Existing, Table
 
@@ -61,7 +61,7 @@ def composites(conn: psycopg.Connection, kept: list[Candidate], tables: dict[Qua
                               f"named like the rest of {parent.name.name}'s unique key ({', '.join(key)})"])
             if type_problem(conn, wide):
                 continue
-            if not bounded(conn, partial(measure, conn, wide, sizes, sample_rows)):
+            if not finished_in_time(conn, partial(measure, conn, wide, sizes, sample_rows)):
                 continue
             if wide.share is None or wide.share < min_share:
                 continue

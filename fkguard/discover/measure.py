@@ -43,7 +43,7 @@ class Sizes:
         return self.known[table]
 
 
-def bounded(conn: psycopg.Connection, action: Callable[[], object]) -> bool:
+def finished_in_time(conn: psycopg.Connection, action: Callable[[], object]) -> bool:
     """Run action with discover's statement_timeout (fkguard.discover.data.TIMEOUT); False when it ran past it."""
     try:
         with data.bounded(conn):

@@ -11,7 +11,7 @@ from fkguard.catalog import TIERS
 from fkguard.discover import data
 from fkguard.discover.candidates import data_candidates, name_candidates
 from fkguard.discover.choose import choose, composites, implied
-from fkguard.discover.measure import Sizes, bounded, confidence, measure, type_problem
+from fkguard.discover.measure import Sizes, confidence, finished_in_time, measure, type_problem
 from fkguard.discover.model import MIN_SHARE, SAMPLE_ABOVE, SAMPLE_ROWS, Candidate, DiscoverError, Discovery, Progress
 from fkguard.discover.proposal import assign_names, assign_tiers, propose_on_delete
 from fkguard.discover.schema import Trigger, enforcing_trigger, read_existing, read_tables, read_triggers, user_schemas
@@ -94,7 +94,7 @@ def _measure_all(conn: psycopg.Connection, checked: list[Candidate], sizes: Size
                  min_share: float, progress: Progress) -> None:
     """Each candidate's share of keys with a parent; below min_share (or past the timeout) it is rejected."""
     for i, c in enumerate(checked, 1):
-        if not bounded(conn, partial(measure, conn, c, sizes, sample_rows)):
+        if not finished_in_time(conn, partial(measure, conn, c, sizes, sample_rows)):
             c.rejected = f"its check ran past statement_timeout {data.TIMEOUT}: not measured"
             progress(f"discover: {i}/{len(checked)} {c.describe()}: {c.rejected}")
             continue
