@@ -4,7 +4,9 @@ tables that decide whether one can be added."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -133,13 +135,42 @@ def constraints_present(conn: psycopg.Connection, keys: Sequence[tuple[Qualified
     return {(QualifiedName(schema, table), name) for schema, table, name in rows}
 
 
+# What names are, as one judgement of one key has asked them (names_held): a check and the policies of one key
+# asked the same table's relkind up to thirteen times in one pass.
+_held = threading.local()
+
+
+@contextmanager
+def names_held(memo: dict | None = None) -> Iterator[dict]:
+    """Within the block, on this thread, each relation's relkind is asked of PostgreSQL once. For one step of
+    one key (a provider's check, the policies judging one resource), never across steps, so nothing goes stale."""
+    before = getattr(_held, "memo", None)
+    _held.memo = {} if memo is None else memo
+    try:
+        yield _held.memo
+    finally:
+        _held.memo = before
+
+
+def hold_names(memo: dict | None) -> None:
+    """names_held without a block, for a caller whose scope spans several calls (the pack's one resource)."""
+    _held.memo = memo
+
+
 def relkind(conn: psycopg.Connection, table: QualifiedName) -> str | None:
     """pg_class.relkind of the relation by that name ('r' table, 'p' partitioned, 'v' view, ...), None if none:
     the one lookup of what a name is."""
+    memo = getattr(_held, "memo", None)
+    key = ("relkind", id(conn), table.schema, table.name)
+    if memo is not None and key in memo:
+        return memo[key]
     row = conn.execute(
         "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND c.relname = %s", (table.schema, table.name)).fetchone()
-    return row[0] if row else None
+    kind = row[0] if row else None
+    if memo is not None:
+        memo[key] = kind
+    return kind
 
 
 def table_exists(conn: psycopg.Connection, table: QualifiedName) -> bool:

@@ -22,7 +22,7 @@ import psycopg
 import pulumi
 from pulumi import dynamic
 
-from fkguard import resource_properties, rollout
+from fkguard import introspect, resource_properties, rollout
 from fkguard.catalog import ForeignKey, entry_problems
 from fkguard.errors import EXPECTED, OneLineTracebacks, describe
 from fkguard.locks import LockPolicy
@@ -118,7 +118,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         fk = to_foreign_key(news)
         inputs = {**news, **inputs_of(fk, news["validated"])}
         try:
-            with _connect(f"checking {fk.name}", fk) as conn:
+            with _connect(f"checking {fk.name}", fk) as conn, introspect.names_held():
                 inputs[identity.PROPERTY] = guarded(conn, olds, news, f"checking {fk.name}")
                 problems = rollout.preflight(conn, fk)
                 # Shown by `pulumi preview --diff`: the statements and the locks they take, before they run.
