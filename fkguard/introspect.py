@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import sql
 
 from fkguard import ddl
 from fkguard.catalog import ForeignKey, QualifiedName
@@ -183,15 +184,19 @@ BUILT_BY_FKGUARD = "fkguard: built to support a foreign key"
 
 # For each wanted (table, columns): the indexes that start with exactly those columns, in any order (a btree
 # serves either), valid ones first. One query for a whole catalog: the program asks it of every key.
-_LEADING = ("SELECT w.k, n.nspname, c.relname, i.indisvalid AND i.indisready, pg_get_indexdef(i.indexrelid), "
-            "coalesce(starts_with(obj_description(i.indexrelid, 'pg_class'), %s), false) "
-            "FROM jsonb_to_recordset(%s::jsonb) AS w(k int, rel text, cols text[]) "
-            "JOIN pg_index i ON i.indrelid = to_regclass(w.rel) "
-            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE i.indpred IS NULL AND "
-            "(SELECT array_agg(a.attname::text ORDER BY a.attname) FROM unnest((i.indkey::int2[])[0:cardinality(w.cols) - 1]) "
-            "k(n) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) = w.cols "
-            "ORDER BY w.k, NOT i.indisvalid, c.relname")
+# fkguard's own: marked by its comment, or still under the name it is built under (ddl.BUILDING_PREFIX).
+OURS = sql.SQL("(coalesce(starts_with(obj_description(i.indexrelid, 'pg_class'), %s), false) "
+               "OR starts_with(c.relname, %s))")
+_LEADING = sql.SQL("SELECT w.k, n.nspname, c.relname, i.indisvalid AND i.indisready, pg_get_indexdef(i.indexrelid), "
+                   "{ours} "
+                   "FROM jsonb_to_recordset(%s::jsonb) AS w(k int, rel text, cols text[]) "
+                   "JOIN pg_index i ON i.indrelid = to_regclass(w.rel) "
+                   "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                   "WHERE i.indpred IS NULL AND "
+                   "(SELECT array_agg(a.attname::text ORDER BY a.attname) "
+                   "FROM unnest((i.indkey::int2[])[0:cardinality(w.cols) - 1]) k(n) "
+                   "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) = w.cols "
+                   "ORDER BY w.k, NOT i.indisvalid, c.relname").format(ours=OURS)
 
 
 @dataclass(frozen=True)
@@ -200,7 +205,7 @@ class LiveIndex:
     name: str
     valid: bool  # an INVALID one (a failed CONCURRENTLY build) serves no lookup
     definition: str
-    fkguards: bool = False  # carries BUILT_BY_FKGUARD: fkguard built it, and drops it with the last key needing it
+    fkguards: bool = False  # fkguard built it (OURS), and drops it with the last key needing it
 
 
 def leading_indexes_of(conn: psycopg.Connection,
@@ -211,7 +216,7 @@ def leading_indexes_of(conn: psycopg.Connection,
     keys = [{"k": k, "rel": ddl.table_ref(table).as_string(conn), "cols": sorted(columns)}
             for k, (table, columns) in enumerate(wanted)]
     found: list[list[LiveIndex]] = [[] for _ in wanted]
-    for k, *row in conn.execute(_LEADING, (BUILT_BY_FKGUARD, json.dumps(keys))):
+    for k, *row in conn.execute(_LEADING, (BUILT_BY_FKGUARD, ddl.BUILDING_PREFIX, json.dumps(keys))):
         found[k].append(LiveIndex(*row))
     return found
 

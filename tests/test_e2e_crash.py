@@ -93,6 +93,11 @@ def indexes(conn: psycopg.Connection) -> tuple[list[str], list[str]]:
     return ours, invalid
 
 
+def all_indexes(conn: psycopg.Connection) -> set[str]:
+    return {n for (n,) in conn.execute("SELECT indexrelid::regclass::text FROM pg_index i JOIN pg_class c "
+                                       "ON c.oid = i.indrelid WHERE c.relnamespace = 'public'::regnamespace")}
+
+
 def killed_while_blocked(project: ScratchProject, conn, pg, lock: str, table: str, *command: str) -> str:
     with Blocker(pg, lock):
         process = start(project, *command)
@@ -120,6 +125,7 @@ def converged(project: ScratchProject, conn, validated: bool) -> None:
 
 
 def test_killed_while_building_the_last_tiers_index_converges(staging, conn, pg):
+    schemas_own = all_indexes(conn)
     waiting = killed_while_blocked(staging, conn, pg, "LOCK TABLE workflow_stage_actions IN SHARE MODE",
                                    "workflow_stage_actions", "up", "--stack", STACK, "--yes", *GATE)
     assert "CREATE INDEX CONCURRENTLY" in waiting
@@ -129,6 +135,8 @@ def test_killed_while_building_the_last_tiers_index_converges(staging, conn, pg)
     recover(staging)
     staging.run("up", "--stack", STACK, "--yes", *GATE)
     converged(staging, conn, validated=False)
+    staging.run("destroy", "--stack", STACK, "--yes", "--skip-plugin-pre-install")
+    assert all_indexes(conn) == schemas_own  # every index the rollout built, the dead run's too, went with it
 
 
 def test_killed_while_validating_the_last_tier_converges(staging, conn, pg):
