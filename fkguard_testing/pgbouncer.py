@@ -63,7 +63,7 @@ class Pooler:
             for row in cur.fetchall():
                 found = dict(zip(names, row, strict=True))
                 if found["database"] == database:
-                    return {k: int(v) for k, v in found.items() if isinstance(v, int)}
+                    return {k: int(v) for k, v in found.items() if str(v).isdigit()}  # numbers, as text or not
         raise AssertionError(f"PgBouncer has no stats for {database}: nothing went through it")
 
     def log(self) -> str:
