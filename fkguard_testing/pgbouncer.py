@@ -2,16 +2,17 @@
 
 Every database name is passed through to the cluster (the `*` entry), each (database, user) pair a pool of
 POOL_SIZE server connections: few, so that clients share them, as they do in production, and a setting left on
-one by a client reaches the next. Its folder lives under /var/tmp (the postgres user, which PgBouncer runs as
-when the tests run as root, cannot enter root's temporary folders) and is removed with the process at the
-session's end. The admin console (database `pgbouncer`) shows what went through."""
+one by a client reaches the next. Its folder lives under /var/tmp, one per port (the postgres user, which
+PgBouncer runs as when the tests run as root, cannot enter root's temporary folders), and is removed with the
+process at the session's end; one an interrupted run left is stopped (its pidfile) and removed at the next start.
+The admin console (database `pgbouncer`) shows what went through."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -41,6 +42,7 @@ pool_mode = transaction
 default_pool_size = {pool_size}
 max_client_conn = 200
 logfile = {folder}/pgbouncer.log
+pidfile = {folder}/pgbouncer.pid
 """
 
 
@@ -71,8 +73,29 @@ class Pooler:
         return path.read_text() if path.exists() else ""
 
 
+def _stop_leftover(folder: Path) -> None:
+    """Stop the PgBouncer an interrupted run left on this folder (its pidfile), so the port is free again."""
+    try:
+        pid = int((folder / "pgbouncer.pid").read_text().split()[0])
+        running = Path(f"/proc/{pid}/comm").read_text().strip() == "pgbouncer"
+    except (OSError, ValueError, IndexError):
+        return
+    if running:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2:3]:
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                break
+            time.sleep(0.1)
+
+
 def _folder() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix=f"fkguard-pgbouncer-{PORT}-", dir="/var/tmp"))
+    """The folder of this checkout's (and worker's) PgBouncer: one per port, emptied first."""
+    folder = Path(f"/var/tmp/fkguard-pgbouncer-{PORT}")
+    _stop_leftover(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700)
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     return folder
