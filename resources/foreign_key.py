@@ -28,7 +28,7 @@ from fkguard.errors import EXPECTED, OneLineTracebacks, describe
 from fkguard.locks import LockPolicy
 from fkguard.operations import AlterDeferral, ConstraintOutcome, CreateConstraint, DropConstraint, Validate
 from fkguard.resource_properties import ALTER_ON, PROPERTY_OF, REPLACE_ON, changed, inputs_of, to_entry, to_foreign_key
-from fkguard.stack import config, connections, identity, pulumi_sdk
+from fkguard.stack import config, connections, identity, pooler, pulumi_sdk
 from fkguard.stack.options import Options
 from fkguard.stack.settings import ConnectionSettings, SettingsError
 
@@ -40,6 +40,7 @@ MODULE = resource_properties.MODULE
 # Set by configure() in the provider process only; module-level so that no connection setting,
 # least of all the password, is ever pickled with the provider into the state.
 _connection: ConnectionSettings | None = None
+_direct: ConnectionSettings | None = None  # fkguard:directHost/directPort's, for the steps that need a session
 _options: Options = Options()
 _config_error: str | None = None
 # One ALTER TABLE at a time per deployment: the engine calls the provider from up to 4 threads.
@@ -79,6 +80,17 @@ def connection_settings() -> ConnectionSettings:
     return _connection
 
 
+def session_connection(conn: psycopg.Connection, what: str) -> psycopg.Connection:
+    """The connection for a step that needs a session of its own (fkguard.stack.pooler): the direct address's, or
+    `conn` where it reaches PostgreSQL directly; through a pooler without one, refused in one line."""
+    return pooler.session_connection(conn, _direct, what)
+
+
+def session_settings(conn: psycopg.Connection, what: str) -> ConnectionSettings:
+    """Where a client of its own (pg_dump) connects for `what`, chosen as session_connection chooses."""
+    return pooler.session_settings(conn, connection_settings(), _direct, what)
+
+
 @contextmanager
 def _connect(what: str, fk: ForeignKey | str) -> Iterator[psycopg.Connection]:
     """The thread's connection for one step of a constraint (or of the index of the constraints named);
@@ -94,7 +106,7 @@ def _connect(what: str, fk: ForeignKey | str) -> Iterator[psycopg.Connection]:
 
 class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
     def configure(self, req: dynamic.ConfigureRequest) -> None:
-        global _connection, _options, _config_error
+        global _connection, _direct, _options, _config_error
         # An fkguard refusal or PostgreSQL's shows as its one line; a bug keeps its traceback.
         pulumi_sdk.format_provider_failures_with(OneLineTracebacks())
         raw = pulumi_sdk.provider_config(req)
@@ -104,6 +116,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         try:
             _connection = stack_config.connection
             _options = stack_config.options
+            _direct = stack_config.direct_connection
             _config_error = None
         except EXPECTED as exc:
             _config_error = describe(exc)
