@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from fkguard import ddl
 from fkguard.catalog import QualifiedName
 from fkguard.errors import SettingsError
 from fkguard.indexes import Wanted
@@ -112,7 +113,9 @@ def test_the_direct_address_builds_the_index_and_the_pool_keeps_its_settings(pgb
         assert session is not pooled and not pooler.pooled(session)
         outcome = BuildIndex(Wanted(TABLE, ("p_id",)), POLICY).run(session)
     assert outcome.ours and outcome.valid
-    assert outcome.sql[0].startswith('CREATE INDEX CONCURRENTLY "bounced_child_p_id_idx"'), outcome.sql
+    building = ddl.building_name(TABLE, ("p_id",))
+    assert outcome.sql[0].startswith(f'CREATE INDEX CONCURRENTLY "{building}"'), outcome.sql
+    assert outcome.sql[-1].endswith('RENAME TO "bounced_child_p_id_idx"') and outcome.name == "bounced_child_p_id_idx"
     assert baseline(pgbouncer, pg.database) == before
 
 
