@@ -145,7 +145,7 @@ def test_killed_while_validating_the_last_tier_converges(staging, conn, pg):
     killed_while_blocked(staging, conn, pg, "LOCK TABLE workflow_stage_actions IN SHARE UPDATE EXCLUSIVE MODE",
                          "workflow_stage_actions", "up", "--stack", STACK, "--yes", *GATE)
     done = constraints(conn)
-    assert all(done[name] for name in EARLIER) and not done[LAST]  # the earlier tiers validated by the dead run
+    assert all(done[name] for name in EARLIER)  # by the dead run (its waiting VALIDATE may yet commit, or not)
     assert not any(r["outputs"].get("convalidated") for r in recorded(staging)["resources"]
                    if r["type"] == RESOURCE_TYPE)  # the stack still has them NOT VALID
     recover(staging)
