@@ -19,7 +19,7 @@ import pulumi
 from pulumi.runtime.config import CONFIG
 
 from fkguard import debt, indexes, introspect
-from fkguard.catalog import TIERS, formerly_named, load_catalog
+from fkguard.catalog import TIERS, formerly_named
 from fkguard.desired import VALIDATED, desired
 from fkguard.errors import EXPECTED, describe
 from fkguard.stack import project, pulumi_sdk
@@ -37,7 +37,7 @@ try:
     stack_secrets.env_for(pulumi.get_stack(), os.environ, project.working_folder())
     stack_config = StackConfig(CONFIG.get(), f"stack {pulumi.get_stack()!r}")
     options = stack_config.options
-    catalog = load_catalog(options.catalog)
+    catalog = stack_config.part().owned  # the keys this stack owns: all, unless fkguard:schemas / fkguard:tiers split it
     ledger = debt.Ledger.load(project.working_folder())
 except EXPECTED as exc:
     raise pulumi.RunError(describe(exc)) from None  # one line, not a traceback of this program
@@ -108,7 +108,8 @@ for tier in TIERS:
 
 pulumi.export("constraints", states)
 pulumi.export("tiers", {
-    tier: "validate" if tier in options.validate_tiers else ("add" if tier in options.add_tiers else "absent")
+    tier: "another stack's" if tier not in options.selection.tiers else
+    "validate" if tier in options.validate_tiers else ("add" if tier in options.add_tiers else "absent")
     for tier in TIERS
 })
 postgresql = pulumi.Config("postgresql")

@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from fkguard import fleet_split
 from fkguard.errors import EXPECTED, describe
 from fkguard.fleet_stack import FAILED, NOT_STARTED, OK, FleetError, StackResult, policy_config, run
 from fkguard.stack import context as stack_context
@@ -143,9 +144,11 @@ def _bounded(items: Sequence[Any], parallel: int, work: Callable[[Any], Any]) ->
         return list(pool.map(work, items))
 
 
-def preflight(stacks: Sequence[str], project_dir: Path, parallel: int, command: str) -> dict[str, StackContext]:
+def preflight(stacks: Sequence[str], project_dir: Path, parallel: int, command: str,
+              plan: Sequence[tuple[Wave, list[str]]] = ()) -> dict[str, StackContext]:
     """Each stack as the program will see it (its config, catalog and secrets: one line on the first that
-    fails), and for preview and up its policy config; nothing has run yet."""
+    fails), and for preview and up its policy config, and the plan's stacks that split one database
+    (fkguard.fleet_split); nothing has run yet."""
     def check(stack: str) -> StackContext | FleetError:
         try:
             stack_secrets.env_for(stack, None, project_dir)
@@ -162,7 +165,13 @@ def preflight(stacks: Sequence[str], project_dir: Path, parallel: int, command: 
     if refused:
         more = f" ({len(refused) - 1} more stacks refused)" if len(refused) > 1 else ""
         raise FleetError(f"{refused[0]}{more}; nothing ran")
-    return {s: c for s, c in checked.items() if isinstance(c, StackContext)}
+    contexts = {s: c for s, c in checked.items() if isinstance(c, StackContext)}
+    if plan and command != "status":
+        try:  # disjoint parts of the catalog, tiers validated in wave order
+            fleet_split.check(plan, contexts, lambda items, work: _bounded(items, parallel, work))
+        except FleetError as exc:
+            raise FleetError(f"{exc}; nothing ran") from None
+    return contexts
 
 
 @dataclass
@@ -191,7 +200,7 @@ def roll(plan: Sequence[tuple[Wave, list[str]]], command: str, project_dir: Path
     started = time.monotonic()
     stacks = [s for _, chosen in plan for s in chosen]
     widest = parallel or max(w.parallel for w, _ in plan)
-    contexts = preflight(stacks, project_dir, widest, command)
+    contexts = preflight(stacks, project_dir, widest, command, plan)
     checked = round(time.monotonic() - started, 2)
     results = {s: StackResult(s, wave.name, contexts[s].connection.describe()) for wave, chosen in plan for s in chosen}
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="fkguard-fleet-"))

@@ -158,6 +158,19 @@ def hold_names(memo: dict | None) -> None:
     _held.memo = memo
 
 
+def constraint_validation(conn: psycopg.Connection,
+                          keys: Sequence[tuple[QualifiedName, str]]) -> dict[tuple[QualifiedName, str], bool]:
+    """convalidated of each of these (table, constraint name) pairs the database has, in one query."""
+    if not keys:
+        return {}
+    rows = conn.execute(
+        "SELECT n.nspname, r.relname, c.conname, c.convalidated FROM unnest(%s::text[], %s::text[], %s::text[]) "
+        "AS k(schema, tab, name) JOIN pg_namespace n ON n.nspname = k.schema JOIN pg_class r ON "
+        "r.relnamespace = n.oid AND r.relname = k.tab JOIN pg_constraint c ON c.conrelid = r.oid AND c.conname = k.name",
+        ([t.schema for t, _ in keys], [t.name for t, _ in keys], [n for _, n in keys])).fetchall()
+    return {(QualifiedName(schema, table), name): bool(valid) for schema, table, name, valid in rows}
+
+
 def relkind(conn: psycopg.Connection, table: QualifiedName) -> str | None:
     """pg_class.relkind of the relation by that name ('r' table, 'p' partitioned, 'v' view, ...), None if none:
     the one lookup of what a name is."""

@@ -22,7 +22,7 @@ import psycopg
 import pulumi
 from pulumi import dynamic
 
-from fkguard import introspect, resource_properties, rollout
+from fkguard import introspect, ownership, resource_properties, rollout
 from fkguard.catalog import ForeignKey, entry_problems
 from fkguard.errors import EXPECTED, OneLineTracebacks, describe
 from fkguard.locks import LockPolicy
@@ -134,12 +134,16 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
             with _connect(f"checking {fk.name}", fk) as conn, introspect.names_held():
                 inputs[identity.PROPERTY] = guarded(conn, olds, news, f"checking {fk.name}")
                 problems = rollout.preflight(conn, fk)
+                if not olds:  # new to this stack: another stack of this database may own it (fkguard.ownership)
+                    ownership.refuse_foreign(conn, fk, news.get("stack"), f"checking {fk.name}")
                 # Shown by `pulumi preview --diff`: the statements and the locks they take, before they run.
                 deferral_only = bool(olds) and not changed(olds, news, REPLACE_ON) and bool(changed(olds, news, ALTER_ON))
-                plan = AlterDeferral(fk, _policy()) if deferral_only else CreateConstraint(fk, _policy(), news["validated"])
+                plan = AlterDeferral(fk, _policy()) if deferral_only else CreateConstraint(
+                    fk, _policy(), news["validated"], news.get("stack"))
                 inputs["plannedSql"] = plan.plan_sql(conn)
         except EXPECTED as exc:
-            return dynamic.CheckResult(inputs, [dynamic.CheckFailure("table", describe(exc))])
+            at = "constraintName" if isinstance(exc, ownership.OwnedElsewhere) else "table"
+            return dynamic.CheckResult(inputs, [dynamic.CheckFailure(at, describe(exc))])
         return dynamic.CheckResult(
             inputs, [dynamic.CheckFailure(PROPERTY_OF.get(p.field, p.field), p.message) for p in problems]
         )
@@ -161,7 +165,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         fk = to_foreign_key(props)
         with _one_at_a_time, _connect(f"adding {fk.name}", fk) as conn:
             database = guarded(conn, {}, props, f"adding {fk.name}")
-            outcome = CreateConstraint(fk, _policy(), bool(props.get("validated"))).run(conn)
+            outcome = CreateConstraint(fk, _policy(), bool(props.get("validated")), props.get("stack")).run(conn)
         return dynamic.CreateResult(f"{fk.table}/{fk.name}",
                                     _outputs(fk, props.get("validated", False), outcome, database, props.get("stack")))
 
@@ -172,7 +176,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
             found = rollout.read(conn, fk)
             if found is None and identity.moved(olds, news):
                 # The stack was moved on purpose (fkguard:rebindDatabase) to a database without this key: add it there.
-                outcome = CreateConstraint(fk, _policy(), bool(news.get("validated"))).run(conn)
+                outcome = CreateConstraint(fk, _policy(), bool(news.get("validated")), news.get("stack")).run(conn)
                 return dynamic.UpdateResult(_outputs(fk, news.get("validated", False), outcome, database, news.get("stack")))
             if found is None:
                 raise rollout.RolloutError(
@@ -190,6 +194,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         fk = to_foreign_key(props)
         with _one_at_a_time, _connect(f"dropping {fk.name}", fk) as conn:
             guarded(conn, props, props, f"dropping {fk.name}")
+            ownership.refuse_foreign(conn, fk, props.get("stack"), f"dropping {fk.name}")
             DropConstraint(fk, _policy()).run(conn)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:

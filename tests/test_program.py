@@ -116,3 +116,15 @@ def test_a_key_an_index_not_fkguards_already_serves_gets_no_index_resource(progr
     assert f"{served.table}/{ddl.index_name(served.table, served.columns)}" not in indexes
     assert len(indexes) == len(CATALOG) - 1
     assert not graph[served.name] & indexes  # nothing to wait for: its index is there
+
+
+def test_a_split_stack_declares_only_the_keys_it_owns(program_db):
+    """fkguard:tiers medium,low: the earlier tiers are another stack's, so this stack's first tier waits on nothing
+    of theirs (tier-order holds its validation back until they are validated in the database)."""
+    graph = run_program(config_for(program_db, **{"fkguard:tiers": "medium,low"}))
+    owned = {fk.name for fk in CATALOG if fk.tier in ("medium", "low")}
+    keys = {name for name in graph if name.startswith("fk_")}
+    assert keys == owned and owned
+    assert set(graph) - keys - {n for n in graph if "/" in n} == {"tier-medium-done", "monitor-baseline"}
+    assert all(graph[fk.name] - {n for n in graph if "/" in n} == {"monitor-baseline"}
+               for fk in CATALOG if fk.tier == "medium")

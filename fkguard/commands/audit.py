@@ -25,7 +25,7 @@ def add_parser(subparsers: common.Subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     context = common.load_stack(args.stack)
-    chosen = common.selected(context.catalog, args.constraint, args.table)
+    chosen = common.selected(context, args.constraint, args.table)
     if args.all_rows:
         with context.connection.connect() as conn:
             # Every orphan as one JSON line, streamed from a server-side cursor: flat memory.

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from fkguard.catalog import ForeignKey, find
+from fkguard.catalog import CatalogError, ForeignKey, find
 from fkguard.errors import FkguardError
 from fkguard.remediate import RemediationError
 from fkguard.stack import context as stack_context
@@ -53,12 +53,26 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def selected(catalog: list[ForeignKey], names: list[str], table: str | None = None) -> list[ForeignKey]:
-    """The keys `--constraint` names (a label, schema.table.name, or a name with --table), in catalog order."""
+def selected(context: stack_context.StackContext, names: list[str], table: str | None = None) -> list[ForeignKey]:
+    """The stack's keys `--constraint` names (a label, schema.table.name, or a name with --table), in catalog
+    order; a key of the catalog that another stack owns (fkguard:schemas, fkguard:tiers) is refused as such."""
+    catalog = context.catalog
     if not names:
         return catalog
-    chosen = {find(catalog, name, table=table) for name in names}
+    chosen = {_find_own(context, name, table) for name in names}
     return [fk for fk in catalog if fk in chosen]
+
+
+def _find_own(context: stack_context.StackContext, name: str, table: str | None) -> ForeignKey:
+    try:
+        return find(context.catalog, name, table=table)
+    except CatalogError:
+        elsewhere = find(context.whole_catalog, name, table=table)  # refused as before when it is nobody's
+        if elsewhere in context.catalog:
+            raise
+        raise CommandError(f"{elsewhere.label} is not stack {context.stack}'s: its fkguard:schemas / fkguard:tiers "
+                           f"({context.options.selection.describe()}) leave it to another stack of the catalog; "
+                           f"run this against the stack that owns it") from None
 
 
 def confirm(question: str, yes: bool) -> bool:

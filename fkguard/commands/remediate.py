@@ -61,8 +61,9 @@ def _remediate(conn: psycopg.Connection, args: argparse.Namespace, context: Stac
         raise remediate.RemediationError("say what to do: --action delete, nullify or accept (or --undo, --list)")
     if not args.constraint and not args.all:
         raise remediate.RemediationError("say which relationships: --constraint <name> (repeatable) or --all")
-    catalog = context.catalog
-    planned = remediation_plan.plan(conn, common.selected(catalog, args.constraint, args.table), args.action, catalog)
+    # What a removal may orphan is every relationship of the catalog, the other stacks' of a split one too.
+    catalog = context.whole_catalog
+    planned = remediation_plan.plan(conn, common.selected(context, args.constraint, args.table), args.action, catalog)
     if planned.refusals:
         for line in planned.refusals[:-1]:
             print(f"fkguard remediate: {line}", file=sys.stderr)

@@ -27,7 +27,7 @@ def add_parser(subparsers: common.Subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     context = common.load_stack(args.stack)
     catalog = context.catalog
-    named = set(common.selected(catalog, args.constraint, args.table)) if args.constraint else set()
+    named = set(common.selected(context, args.constraint, args.table)) if args.constraint else set()
     wanted = [fk for fk in catalog if fk.tier in args.tier or fk in named]
     if not wanted:
         raise CatalogError("say what to roll back: --tier <tier> or --constraint <name>")

@@ -16,6 +16,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from fkguard.catalog import load_catalog
+from fkguard.catalog.selection import Part, split
 from fkguard.stack import options as stack_options
 from fkguard.stack import settings
 
@@ -51,3 +53,11 @@ class StackConfig:
             return None
         return dataclasses.replace(connection, host=options.direct_host or connection.host,
                                    port=options.direct_port or connection.port)
+
+    def part(self, project_dir: Path | None = None) -> Part:
+        """The catalog's keys this stack owns, and the others' (fkguard:schemas, fkguard:tiers): the program, the
+        pack and every command take the stack's keys from here. fkguard:catalog is relative to the project
+        folder (where pulumi runs the program); None: the current folder."""
+        options = self.options
+        path = (project_dir / options.catalog if project_dir else Path(options.catalog)) if options.catalog else None
+        return split(load_catalog(path), options.selection, f"catalog {options.catalog or 'the built-in catalog'}")

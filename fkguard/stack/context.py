@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
 from fkguard import debt
-from fkguard.catalog import ForeignKey, load_catalog
+from fkguard.catalog import ForeignKey
 from fkguard.stack import connections, settings
 from fkguard.stack.config import StackConfig
 from fkguard.stack.options import Options
@@ -29,6 +29,14 @@ class StackContext:
     catalog: list[ForeignKey]
     debts: debt.Ledger
     application_name: str = "fkguard"  # what pg_stat_activity shows for this entry point's connections
+    # The catalog's keys other stacks own, when fkguard:schemas or fkguard:tiers split it (`catalog` is this
+    # stack's own part): tier-order reads them, to validate a tier only after the earlier tiers of other stacks.
+    others: list[ForeignKey] = field(default_factory=list)
+
+    @property
+    def whole_catalog(self) -> list[ForeignKey]:
+        """Every key of the catalog file, this stack's and the other stacks' (a split catalog's other parts)."""
+        return [*self.catalog, *self.others]
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
@@ -37,15 +45,10 @@ class StackContext:
         yield connections.thread_connection(self.connection, self.application_name)
 
 
-def catalog_path(project_dir: Path, options: Options) -> Path | None:
-    """fkguard:catalog's file (None: the built-in catalog), relative to the project as the program reads it."""
-    return project_dir / options.catalog if options.catalog else None
-
-
 def for_stack(stack: str, project_dir: Path, application_name: str = "fkguard") -> StackContext:
     """Everything about `stack` that the program would see; each problem an FkguardError of one line."""
     config = StackConfig.of_stack(stack, project_dir)
-    options = config.options
+    part = config.part(project_dir)
     return StackContext(stack=stack, project_dir=project_dir, connection=config.connection,
-                        options=options, catalog=load_catalog(catalog_path(project_dir, options)),
-                        debts=debt.Ledger.load(project_dir), application_name=application_name)
+                        options=config.options, catalog=part.owned, debts=debt.Ledger.load(project_dir),
+                        application_name=application_name, others=part.others)

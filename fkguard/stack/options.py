@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fkguard.catalog import TIERS
+from fkguard.catalog.selection import Selection
 from fkguard.errors import FkguardError
 from fkguard.stack.settings import namespace_values
 
@@ -16,6 +17,8 @@ NAMESPACE = "fkguard"
 # Every key fkguard reads, with what it means (unknown keys are refused, with a suggestion).
 KEYS: dict[str, str] = {
     "catalog": "the constraint catalog file",
+    "schemas": "this stack owns only the catalog's keys whose table is in these schemas (a catalog split across stacks)",
+    "tiers": "this stack owns only the catalog's keys of these tiers (a catalog split across stacks)",
     "addTiers": "tiers whose constraints exist (added NOT VALID)",
     "validateTiers": "tiers whose constraints are validated",
     "lockTimeout": "longest wait for a table lock per attempt",
@@ -79,6 +82,24 @@ def parse_tiers(value: Any, key: str) -> tuple[str, ...]:
     return tuple(t for t in TIERS if t in names)
 
 
+def parse_schemas(value: Any, key: str) -> tuple[str, ...]:
+    """A list, or 'billing,crm', of schema names as the catalog writes them; () means every schema."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise OptionsError(f"{NAMESPACE}:{key} is not a valid list: {value!r}",
+                                   key=f"{NAMESPACE}:{key}") from None
+        else:
+            value = [part for part in text.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise OptionsError(f"{NAMESPACE}:{key} must be a list of schema names, like billing,crm, got {value!r}",
+                           key=f"{NAMESPACE}:{key}")
+    return tuple(dict.fromkeys(v.strip() for v in value))
+
+
 def parse_bool(value: Any, key: str) -> bool:
     text = str(value).strip().lower()
     if text in ("true", "yes", "1"):
@@ -113,6 +134,8 @@ class Options:
     rebind_database: str | None = None
     direct_host: str | None = None  # fkguard.stack.config.StackConfig.direct_connection reads these two
     direct_port: int | None = None
+    # The part of the catalog this stack owns (fkguard.catalog.selection): the whole catalog unless split.
+    selection: Selection = Selection()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], stack: str = "the stack") -> Options:
@@ -130,7 +153,9 @@ class Options:
         if lock <= 0:
             raise OptionsError(f"{NAMESPACE}:lockTimeout must be above 0: without it a blocked ALTER stalls all traffic",
                                key=f"{NAMESPACE}:lockTimeout")
+        tiers = parse_tiers(values["tiers"], "tiers") if "tiers" in values else TIERS
         return cls(
+            selection=Selection(parse_schemas(values.get("schemas") or [], "schemas"), tiers),
             catalog=str(values["catalog"]) if values.get("catalog") else None,
             add_tiers=add,
             validate_tiers=validate,
