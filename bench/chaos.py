@@ -23,7 +23,7 @@ from fkguard_testing.scratch import PROJECT
 
 # The steps' usual durations at the default scale here (chaos.json records each run's): a fault's moment is a
 # fraction of them, fixed so that a run's seed replays the same moment.
-USUAL_S = {"add": 12.0, "validate": 7.0, "rollback": 6.0}
+USUAL_S = {"add": 7.0, "validate": 7.0, "rollback": 2.5}
 
 
 def say(message: str) -> None:

@@ -62,7 +62,7 @@ def plan(seed: int, kinds: tuple[str, ...], keys: list[tuple[str, str, str]]) ->
     touched = sorted({t for tier, *tables in keys for t in tables
                       if step != "rollback" or TIERS.index(tier) >= TIERS.index(str(rollback))})
     fault = Fault(kind, step, at=rng.uniform(0.05, 0.9), hold_s=round(rng.uniform(0.5, 2.0) * LOCK_BUDGET_S, 2),
-                  table=rng.choice(touched), timeout_ms=rng.randint(1, 5))
+                  table=rng.choice(touched), timeout_ms=rng.randint(1, 8))
     return RunPlan(seed, rollback, fault)
 
 

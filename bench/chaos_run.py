@@ -100,7 +100,9 @@ def faulted(world: chaos_setup.World, outcome: Outcome, step: str, usual_s: floa
     injector.cause_gone()
     outcome.fired = injector.fired
     if fault.kind.startswith("timeout-"):
-        outcome.fired = "statement timeout hit" if "statement timeout" in output else ""
+        # fkguard names the setting that cut the statement (fkguard.operations); PostgreSQL's own words otherwise
+        hit = "statementTimeout" in output or "statement timeout" in output
+        outcome.fired = f"statement timeout ({fault.timeout_ms} ms) hit" if hit else ""
         run_logged(world, outcome, ["pulumi", "config", "rm", "fkguard:statementTimeout", "--stack", STACK])
     if code == 0 and not injector.killed_pulumi:
         return
