@@ -17,23 +17,30 @@ want=${FKGUARD_PG_VERSION:-15}
 say() { echo "bootstrap: $*" >&2; }
 die() { echo "bootstrap: $*" >&2; exit 1; }
 
+# need_root <what is missing> <package>: installing from Debian's packages takes root; say so in one line.
+need_root() {
+  [ "$(id -u)" = 0 ] || die "$1 and installing it needs root: sudo apt-get install $2"
+}
+
+# apt_install <package>...: from Debian's mirror, the package index refreshed first.
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die "apt-get update failed: check the network to the Debian mirror"
+  apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed (above)"
+}
+
 install_debian_15() {
   local bin=/usr/lib/postgresql/15/bin
   if [ -x "$bin/pg_ctl" ] && [ -x "$bin/pg_dump" ]; then
     say "PostgreSQL 15 is installed"
     return 0
   fi
-  if [ "$(id -u)" != 0 ]; then
-    die "PostgreSQL 15 is missing and installing it needs root: sudo apt-get install postgresql-15"
-  fi
   say "installing PostgreSQL 15 from Debian's packages (about a minute)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq || die "apt-get update failed: check the network to the Debian mirror"
+  need_root "PostgreSQL 15 is missing" postgresql-15
   # Debian would create and start a cluster of its own; fkguard runs its own throwaway cluster.
   mkdir -p /etc/postgresql-common/createcluster.d
   echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/fkguard.conf
-  apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null \
-    || die "apt-get install postgresql-15 failed (above)"
+  apt_install postgresql-15 postgresql-client-15
   say "PostgreSQL 15 installed"
 }
 
@@ -130,13 +137,9 @@ install_pgbouncer() {
     say "PgBouncer is installed ($(/usr/sbin/pgbouncer --version | head -1))"
     return 0
   fi
-  if [ "$(id -u)" != 0 ]; then
-    die "PgBouncer is missing (the tests run fkguard through it) and installing it needs root: sudo apt-get install pgbouncer"
-  fi
   say "installing PgBouncer from Debian's packages"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq || die "apt-get update failed: check the network to the Debian mirror"
-  apt-get install -y -qq pgbouncer >/dev/null || die "apt-get install pgbouncer failed (above)"
+  need_root "PgBouncer is missing (the tests run fkguard through it)" pgbouncer
+  apt_install pgbouncer
   # The tests start their own on a port of their own; Debian's service (6432) is not fkguard's to run.
   invoke-rc.d pgbouncer stop >/dev/null 2>&1 || true
   say "PgBouncer installed"

@@ -53,24 +53,28 @@ def parse_duration_ms(value: Any, key: str) -> int:
     return int(float(match.group(1)) * _UNIT_MS[match.group(2)])
 
 
+def _listed(value: Any, key: str) -> Any:
+    """A setting written as a JSON list or as 'a,b' (pulumi config set keeps strings), as a list; others as given."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text.startswith("["):
+        return [part for part in text.split(",") if part.strip()]
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise OptionsError(f"{NAMESPACE}:{key} is not a valid list: {value!r}", key=f"{NAMESPACE}:{key}") from None
+
+
 def parse_tiers(value: Any, key: str) -> tuple[str, ...]:
     """A list, or 'critical,high', or 'all' / 'none', in the plan's order."""
     if value is None:
         return ()
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                raise OptionsError(f"{NAMESPACE}:{key} is not a valid list: {value!r}",
-                                   key=f"{NAMESPACE}:{key}") from None
-        elif text.lower() == "all":
-            return TIERS
-        elif text.lower() in ("", "none"):
-            return ()
-        else:
-            value = text.split(",")
+    if isinstance(value, str) and value.strip().lower() == "all":
+        return TIERS
+    if isinstance(value, str) and value.strip().lower() in ("", "none"):
+        return ()
+    value = _listed(value, key)
     if not isinstance(value, list):
         raise OptionsError(f"{NAMESPACE}:{key} must be a list of tiers, got {value!r}",
                            key=f"{NAMESPACE}:{key}")
@@ -84,16 +88,7 @@ def parse_tiers(value: Any, key: str) -> tuple[str, ...]:
 
 def parse_schemas(value: Any, key: str) -> tuple[str, ...]:
     """A list, or 'billing,crm', of schema names as the catalog writes them; () means every schema."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                raise OptionsError(f"{NAMESPACE}:{key} is not a valid list: {value!r}",
-                                   key=f"{NAMESPACE}:{key}") from None
-        else:
-            value = [part for part in text.split(",") if part.strip()]
+    value = _listed(value, key)
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise OptionsError(f"{NAMESPACE}:{key} must be a list of schema names, like billing,crm, got {value!r}",
                            key=f"{NAMESPACE}:{key}")
