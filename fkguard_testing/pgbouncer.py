@@ -123,9 +123,11 @@ def _wait_until_up(process: subprocess.Popen[bytes], pooler: Pooler) -> None:
             time.sleep(0.2)
 
 
-@pytest.fixture(scope="session")
+# Per module: a pooler kept for the session holds server connections named by its last client (`fkguard`), which
+# later tests of the worker, counting fkguard's sessions, would take for their own.
+@pytest.fixture(scope="module")
 def pgbouncer(pg: ConnectionSettings) -> Iterator[Pooler]:
-    """PgBouncer in transaction mode on PORT, in front of the test cluster; stopped and removed at the end."""
+    """PgBouncer in transaction mode on PORT, in front of the test cluster; stopped and removed at the module's end."""
     if not BINARY.exists():
         raise AssertionError(f"{BINARY} is missing: run make bootstrap (it installs Debian's pgbouncer)")
     folder = _folder()

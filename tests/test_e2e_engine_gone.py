@@ -13,10 +13,15 @@ from tests.test_e2e_safety import Blocker, descendants, start_killable, tight, w
 PULUMIS_OWN = ".tools/bin/pulumi-language-python "  # pulumi's language host: its own health check, every 5 minutes
 
 
-def fkguard_sessions(conn) -> list[str]:
-    return [f"{name}: {query}" for name, query in conn.execute(
-        "SELECT application_name, left(query, 80) FROM pg_stat_activity "
-        "WHERE application_name LIKE 'fkguard%%' AND pid <> pg_backend_pid()")]
+def fkguard_sessions(conn, before: frozenset[int] = frozenset()) -> list[str]:
+    """fkguard's sessions other than those in before (a pooler's idle server connections keep their client's name)."""
+    return [f"{pid} {name}: {query}" for pid, name, query in conn.execute(
+        "SELECT pid, application_name, left(query, 80) FROM pg_stat_activity "
+        "WHERE application_name LIKE 'fkguard%%' AND pid <> pg_backend_pid()") if pid not in before]
+
+
+def session_pids(conn) -> frozenset[int]:
+    return frozenset(pid for pid, in conn.execute("SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()"))
 
 
 def alive(pids: dict[int, str]) -> dict[int, str]:
@@ -25,6 +30,7 @@ def alive(pids: dict[int, str]) -> dict[int, str]:
 
 
 def test_a_killed_pulumi_leaves_no_fkguard_process_and_no_session(tight, conn, pg):  # noqa: F811
+    before = session_pids(conn)
     with Blocker(pg, "LOCK TABLE workflow_instances IN SHARE MODE"):
         process = start_killable(tight, "up", "--stack", "local", "--yes", "--skip-plugin-pre-install")
         wait_for_fkguard_waiting(conn)  # the provider is inside its ALTER TABLE's lock retries
@@ -33,13 +39,13 @@ def test_a_killed_pulumi_leaves_no_fkguard_process_and_no_session(tight, conn, p
         os.kill(process.pid, signal.SIGKILL)  # pulumi alone, as the OOM killer does: not its process group
         process.wait(30)
         deadline = time.monotonic() + 60  # a busy CI runner: the watch ends them in about 3 s on a quiet one
-        while ((left := {p: c for p, c in alive(commands).items() if PULUMIS_OWN not in c}) or fkguard_sessions(conn)) \
+        while ((left := {p: c for p, c in alive(commands).items() if PULUMIS_OWN not in c}) or fkguard_sessions(conn, before)) \
                 and time.monotonic() < deadline:
             time.sleep(0.2)
     for pid in alive(commands):  # pulumi's language host, which docs/recovery.md says to end
         os.kill(pid, signal.SIGKILL)
     assert not left, left
-    assert not fkguard_sessions(conn)
+    assert not fkguard_sessions(conn, before)
     assert any("pulumi.dynamic" in c for c in commands.values()), commands  # the provider was there, and ended
 
 
