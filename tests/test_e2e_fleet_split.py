@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 import yaml
+from psycopg import sql
 
 from fkguard import ownership
 from fkguard.stack import identity
@@ -42,11 +43,12 @@ def splitdb(pg) -> Iterator[psycopg.Connection]:
     with dataclasses.replace(pg, database=DATABASE).connect() as conn:
         conn.autocommit = True
         for schema in ("s1", "s2"):
-            conn.execute(
-                f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.p (id int PRIMARY KEY); "
-                f"CREATE TABLE {schema}.c (id int PRIMARY KEY, p_id int); CREATE TABLE {schema}.d (id int PRIMARY KEY, "
-                f"c_id int); INSERT INTO {schema}.p SELECT generate_series(1, 100); INSERT INTO {schema}.c SELECT g, g "
-                f"FROM generate_series(1, 100) g; INSERT INTO {schema}.d SELECT g, g FROM generate_series(1, 100) g")
+            conn.execute(sql.SQL(
+                "CREATE SCHEMA {s}; CREATE TABLE {p} (id int PRIMARY KEY); CREATE TABLE {c} (id int PRIMARY KEY, "
+                "p_id int); CREATE TABLE {d} (id int PRIMARY KEY, c_id int); INSERT INTO {p} SELECT generate_series(1, "
+                "100); INSERT INTO {c} SELECT g, g FROM generate_series(1, 100) g; INSERT INTO {d} SELECT g, g FROM "
+                "generate_series(1, 100) g").format(s=sql.Identifier(schema), p=sql.Identifier(schema, "p"),
+                                                    c=sql.Identifier(schema, "c"), d=sql.Identifier(schema, "d")))
         yield conn
     pg_script("psql", "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
