@@ -71,7 +71,8 @@ def _scale_so_far(out: Path, meta: dict, sizes: list[dict]) -> None:
     keeps the sizes it finished."""
     (out / "scale.json").write_text(json.dumps({"meta": meta, "scale": sizes}, indent=2, default=str))
     (out / "scale.md").write_text("\n".join([f"# fkguard catalog scale, {meta['when']}", "",
-                                              f"Machine: {meta['machine']}. Durability: {meta['durability']}.",
+                                              f"Machine: {meta['machine']}. Durability: {meta['durability']}. "
+                                              f"Per-step checkpoints: {report.checkpoints()}.",
                                               *report.catalog_scale(sizes)]) + "\n")
     report.scale_chart(sizes, out / "scale.png")
     progress(f"catalog scale so far: {out / 'scale.md'}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
@@ -150,7 +151,8 @@ def _waits(r: dict) -> str:
     resources = f" ({r['resources']:,})" if "resources" in r else ""
     state = f"{r['state_bytes'] / 1e6:.2f} MB" if "state_bytes" in r else "…"
     return (f"| {_catalog(r)} | {r['n']:,}{resources} | {seconds('gated_preview_create_s')} | {seconds('gated_up_add_s')} | "
-            f"{seconds('gated_up_nochange_s')} | {seconds('plain_up_nochange_s')} | {seconds('preview_s')} | "
+            f"{seconds('gated_up_nochange_s')} | {seconds('gated_up_nochange_skip_preview_s')} | "
+            f"{seconds('plain_up_nochange_s')} | {seconds('preview_s')} | "
             f"{_mib(r, 'gated_up_add_s', 'engine')} / {_mib(r, 'gated_up_nochange_s', 'engine')} | "
             f"{_mib(r, 'gated_up_add_s', 'program')} / {_mib(r, 'gated_up_nochange_s', 'program')} | "
             f"{_mib(r, 'gated_up_add_s', 'pack')} | {r.get('gated_preview_create_sessions', '…')} / "
@@ -173,9 +175,10 @@ def catalog_scale(sizes: list[dict]) -> list[str]:
              "split by schema across K stacks of the one database (fkguard:schemas) and run by `fkguard fleet up`, "
              "each stack through the gate: its times are the whole fleet command's, its memory the largest stack's.", "",
              "| catalog | keys (resources) | gated preview, all to create | gated up, add NOT VALID | gated up, no change "
-             "| plain up, no change (no pack) | plain preview, no change | engine peak MiB, add / no change | program "
-             "peak MiB, add / no change | pack peak MiB, add | sessions, gated preview: create / no change | state "
-             "| no-op up, same count | gated add / no-op |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+             "| the same, --skip-preview | plain up, no change (no pack) | plain preview, no change | engine peak MiB, "
+             "add / no change | program peak MiB, add / no change | pack peak MiB, add | sessions, gated preview: "
+             "create / no change | state | no-op up, same count | gated add / no-op |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
              *[_waits(r) for r in sizes], "",
              "The same rows against the no-op yardstick: of one property, and shaped like the keys (their properties, "
              "values of the same size), which tells what Pulumi charges for a resource holding a key's definition "
@@ -286,6 +289,12 @@ def scale_chart(sizes: list[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def checkpoints() -> str:
+    """Whether the engine wrote the state after every step in this run (scripts/env.sh skips them by default)."""
+    skipped = os.environ.get("PULUMI_SKIP_CHECKPOINTS", "").lower() in ("1", "true")
+    return "skipped (PULUMI_SKIP_CHECKPOINTS=true, scripts/env.sh's default)" if skipped else "written after every step"
 
 
 def machine() -> str:

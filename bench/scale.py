@@ -151,6 +151,9 @@ def _fkguard_nochange(settings: ConnectionSettings, project: ScratchProject, r: 
     measured(r)
     _measured_run(r, "gated_up_nochange_s", lambda: project.gated("up", "--yes"))
     measured(r)
+    # CI's deploy after a green gated preview (README, The policy gate): the gate once, in the update.
+    _measured_run(r, "gated_up_nochange_skip_preview_s", lambda: project.gated("up", "--yes", "--skip-preview"))
+    measured(r)
 
 
 def one_size(settings: ConnectionSettings, project: ScratchProject, noop: ScratchProject, entries: list[dict],

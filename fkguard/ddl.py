@@ -120,6 +120,29 @@ def index_name(table: QualifiedName, columns: Sequence[str]) -> str:
     return _name_within_limit(_name_within_limit(full)[:-9], hashlib.sha256(full.encode()).hexdigest()[:8])
 
 
+# The name a table's (not a partitioned table's) index is built under, until it is marked and renamed in one
+# transaction: a build the client died in may still finish in PostgreSQL, and this name is how a later run tells
+# that valid index for fkguard's own unfinished build rather than one of the schema's (fkguard's final name is
+# PostgreSQL's default name for such an index, so it proves nothing).
+BUILDING_PREFIX = "fkguard_building_"
+
+
+def building_name(table: QualifiedName, columns: Sequence[str]) -> str:
+    whole = f"{table.schema}.{table.name}({','.join(columns)})"
+    return BUILDING_PREFIX + hashlib.sha256(whole.encode()).hexdigest()[:24]
+
+
+def build_index(name: str, table: QualifiedName, columns: Sequence[str]) -> sql.Composed:
+    return sql.SQL("CREATE INDEX CONCURRENTLY {name} ON {table} ({cols})").format(
+        name=sql.Identifier(name), table=table_ref(table), cols=_columns(tuple(columns)))
+
+
+def rename_index(schema: str, name: str, to: str) -> sql.Composed:
+    """ALTER INDEX … RENAME: SHARE UPDATE EXCLUSIVE on the index alone (PostgreSQL 12 and later)."""
+    return sql.SQL("ALTER INDEX {index} RENAME TO {to}").format(index=sql.Identifier(schema, name),
+                                                              to=sql.Identifier(to))
+
+
 def index_on_only(table: QualifiedName, columns: Sequence[str], *, if_not_exists: bool = False) -> sql.Composed:
     """The index of a partitioned table itself: a catalog entry, no build (invalid until every partition's
     index is attached; valid at once when it has no partition)."""

@@ -58,10 +58,11 @@ class Wanted:
 def read(conn: psycopg.Connection, schema: str, name: str) -> introspect.LiveIndex | None:
     """The index of this name as PostgreSQL has it (valid or not), or None."""
     row = conn.execute(
-        "SELECT n.nspname, c.relname, i.indisvalid AND i.indisready, pg_get_indexdef(i.indexrelid), "
-        "coalesce(starts_with(obj_description(i.indexrelid, 'pg_class'), %s), false) FROM pg_index i "
-        "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname = %s", (introspect.BUILT_BY_FKGUARD, schema, name)).fetchone()
+        sql.SQL("SELECT n.nspname, c.relname, i.indisvalid AND i.indisready, pg_get_indexdef(i.indexrelid), "
+                "{ours} FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname = %s").format(ours=introspect.OURS),
+        (introspect.BUILT_BY_FKGUARD, ddl.BUILDING_PREFIX, schema, name)).fetchone()
     return introspect.LiveIndex(*row) if row else None
 
 

@@ -4,10 +4,13 @@ tables that decide whether one can be added."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import sql
 
 from fkguard import ddl
 from fkguard.catalog import ForeignKey, QualifiedName
@@ -133,6 +136,28 @@ def constraints_present(conn: psycopg.Connection, keys: Sequence[tuple[Qualified
     return {(QualifiedName(schema, table), name) for schema, table, name in rows}
 
 
+# What names are, as one judgement of one key has asked them (names_held): a check and the policies of one key
+# asked the same table's relkind up to thirteen times in one pass.
+_held = threading.local()
+
+
+@contextmanager
+def names_held(memo: dict | None = None) -> Iterator[dict]:
+    """Within the block, on this thread, each relation's relkind is asked of PostgreSQL once. For one step of
+    one key (a provider's check, the policies judging one resource), never across steps, so nothing goes stale."""
+    before = getattr(_held, "memo", None)
+    _held.memo = {} if memo is None else memo
+    try:
+        yield _held.memo
+    finally:
+        _held.memo = before
+
+
+def hold_names(memo: dict | None) -> None:
+    """names_held without a block, for a caller whose scope spans several calls (the pack's one resource)."""
+    _held.memo = memo
+
+
 def constraint_validation(conn: psycopg.Connection,
                           keys: Sequence[tuple[QualifiedName, str]]) -> dict[tuple[QualifiedName, str], bool]:
     """convalidated of each of these (table, constraint name) pairs the database has, in one query."""
@@ -149,10 +174,17 @@ def constraint_validation(conn: psycopg.Connection,
 def relkind(conn: psycopg.Connection, table: QualifiedName) -> str | None:
     """pg_class.relkind of the relation by that name ('r' table, 'p' partitioned, 'v' view, ...), None if none:
     the one lookup of what a name is."""
+    memo = getattr(_held, "memo", None)
+    key = ("relkind", id(conn), table.schema, table.name)
+    if memo is not None and key in memo:
+        return memo[key]
     row = conn.execute(
         "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND c.relname = %s", (table.schema, table.name)).fetchone()
-    return row[0] if row else None
+    kind = row[0] if row else None
+    if memo is not None:
+        memo[key] = kind
+    return kind
 
 
 def table_exists(conn: psycopg.Connection, table: QualifiedName) -> bool:
@@ -165,15 +197,19 @@ BUILT_BY_FKGUARD = "fkguard: built to support a foreign key"
 
 # For each wanted (table, columns): the indexes that start with exactly those columns, in any order (a btree
 # serves either), valid ones first. One query for a whole catalog: the program asks it of every key.
-_LEADING = ("SELECT w.k, n.nspname, c.relname, i.indisvalid AND i.indisready, pg_get_indexdef(i.indexrelid), "
-            "coalesce(starts_with(obj_description(i.indexrelid, 'pg_class'), %s), false) "
-            "FROM jsonb_to_recordset(%s::jsonb) AS w(k int, rel text, cols text[]) "
-            "JOIN pg_index i ON i.indrelid = to_regclass(w.rel) "
-            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE i.indpred IS NULL AND "
-            "(SELECT array_agg(a.attname::text ORDER BY a.attname) FROM unnest((i.indkey::int2[])[0:cardinality(w.cols) - 1]) "
-            "k(n) JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) = w.cols "
-            "ORDER BY w.k, NOT i.indisvalid, c.relname")
+# fkguard's own: marked by its comment, or still under the name it is built under (ddl.BUILDING_PREFIX).
+OURS = sql.SQL("(coalesce(starts_with(obj_description(i.indexrelid, 'pg_class'), %s), false) "
+               "OR starts_with(c.relname, %s))")
+_LEADING = sql.SQL("SELECT w.k, n.nspname, c.relname, i.indisvalid AND i.indisready, pg_get_indexdef(i.indexrelid), "
+                   "{ours} "
+                   "FROM jsonb_to_recordset(%s::jsonb) AS w(k int, rel text, cols text[]) "
+                   "JOIN pg_index i ON i.indrelid = to_regclass(w.rel) "
+                   "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                   "WHERE i.indpred IS NULL AND "
+                   "(SELECT array_agg(a.attname::text ORDER BY a.attname) "
+                   "FROM unnest((i.indkey::int2[])[0:cardinality(w.cols) - 1]) k(n) "
+                   "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n) = w.cols "
+                   "ORDER BY w.k, NOT i.indisvalid, c.relname").format(ours=OURS)
 
 
 @dataclass(frozen=True)
@@ -182,7 +218,7 @@ class LiveIndex:
     name: str
     valid: bool  # an INVALID one (a failed CONCURRENTLY build) serves no lookup
     definition: str
-    fkguards: bool = False  # carries BUILT_BY_FKGUARD: fkguard built it, and drops it with the last key needing it
+    fkguards: bool = False  # fkguard built it (OURS), and drops it with the last key needing it
 
 
 def leading_indexes_of(conn: psycopg.Connection,
@@ -193,7 +229,7 @@ def leading_indexes_of(conn: psycopg.Connection,
     keys = [{"k": k, "rel": ddl.table_ref(table).as_string(conn), "cols": sorted(columns)}
             for k, (table, columns) in enumerate(wanted)]
     found: list[list[LiveIndex]] = [[] for _ in wanted]
-    for k, *row in conn.execute(_LEADING, (BUILT_BY_FKGUARD, json.dumps(keys))):
+    for k, *row in conn.execute(_LEADING, (BUILT_BY_FKGUARD, ddl.BUILDING_PREFIX, json.dumps(keys))):
         found[k].append(LiveIndex(*row))
     return found
 

@@ -4,7 +4,8 @@ A DDL statement waiting for its lock blocks every later query on that table, so 
 sets a transaction-local lock_timeout; a timed-out attempt rolls back, waits with backoff and
 jitter, and tries again until the overall budget is spent. Then the error names who held the lock.
 A statement that refuses a transaction block (CREATE INDEX CONCURRENTLY) gets the same retries with
-session-level timeouts around it (run_outside_transaction): one retry engine for every DDL fkguard runs.
+session-level timeouts around it (run_outside_transaction): one retry engine for every DDL fkguard runs. Those
+need a session that stays this client's, which a transaction pooler does not give (fkguard.stack.pooler).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from psycopg import errors, sql
 from fkguard.catalog import QualifiedName
 from fkguard.ddl import set_local_timeouts, table_ref
 from fkguard.errors import FkguardError
+from fkguard.stack import pooler
 from fkguard.stack.options import Options
 
 
@@ -238,6 +240,15 @@ def _session_timeouts(conn: psycopg.Connection, lock_timeout_ms: int, statement_
             conn.execute("RESET lock_timeout; RESET statement_timeout")
 
 
+# The statements run_outside_transaction runs, as a plan (plan_sql) writes them.
+OUTSIDE_TRANSACTION = ("CREATE INDEX CONCURRENTLY", "DROP INDEX CONCURRENTLY")
+
+
+def needs_session(planned: Sequence[str]) -> bool:
+    """Whether a plan's statements include one that refuses a transaction block, and so needs a session."""
+    return any(line.startswith(OUTSIDE_TRANSACTION) for line in planned)
+
+
 def run_outside_transaction(
     conn: psycopg.Connection,
     statement: sql.Composed,
@@ -257,7 +268,10 @@ def run_outside_transaction(
     A concurrent build waits for every transaction using the table, so two builds can deadlock: either
     may go again. `after_lock_failure` runs after each such failed attempt, before the wait (a failed
     build leaves an INVALID index behind). No lock trace: such a statement holds no lock that stops
-    writes, and the trace is read as the windows in which writes wait."""
+    writes, and the trace is read as the windows in which writes wait. Refused on a connection through a pooler
+    that the user did not name as direct (fkguard.stack.pooler): the settings would reach other clients."""
+    if not pooler.holds_session(conn):
+        raise pooler.refusal(conn, what)
 
     def once() -> None:
         try:

@@ -61,7 +61,8 @@ class Requires:
         """The not-applicable reason when a fact is missing, else None."""
         if not self.tables:
             return None
-        with ctx.connect() as conn:
+        # Asked afresh, not from what the provider's check remembered: this is the look after that check.
+        with ctx.connect() as conn, introspect.names_held({}):
             for side in self.tables:
                 table = fk.table if side == "table" else fk.references
                 if not shared(ctx, conn, introspect.table_exists, table):
@@ -124,6 +125,7 @@ def _begin(urn: str, policy: str) -> None:
     state = getattr(_shared, "state", None)
     if state is None or state[0] != urn or policy in state[1]:
         _shared.state = (urn, {policy}, {})
+        introspect.hold_names(_shared.state[2])  # and what each table is, once per resource too
     else:
         state[1].add(policy)
 
@@ -131,6 +133,7 @@ def _begin(urn: str, policy: str) -> None:
 def forget() -> None:
     """Start afresh (tests that change the database between two policies' calls)."""
     _shared.state = None
+    introspect.hold_names(None)
 
 
 def shared(ctx: StackContext, conn: psycopg.Connection, compute: Callable[..., T], *args: Any) -> T:

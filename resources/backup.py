@@ -20,6 +20,8 @@ from fkguard.stack import identity
 from resources import foreign_key
 from resources.taken_once import TakenOnceProvider
 
+_WHAT = "the backup before the first change (pg_dump)"
+
 
 class TableBackupProvider(TakenOnceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
@@ -27,10 +29,12 @@ class TableBackupProvider(TakenOnceProvider):
             # The first resource of a production rollout: another database is refused here, at preview.
             with foreign_key._connect("checking the database", "the backup") as conn:  # noqa: SLF001
                 news = {**news, identity.PROPERTY: foreign_key.guarded(conn, olds, news, "checking the database")}
-            if olds.get("path") and not self.diff("", olds, news).changes:
-                return dynamic.CheckResult(news, [])  # the dump is taken already and no new one will be
+                if olds.get("path") and not self.diff("", olds, news).changes:
+                    return dynamic.CheckResult(news, [])  # the dump is taken already and no new one will be
+                # pg_dump sets its own session: through a transaction pooler it needs the direct address.
+                dumped_from = foreign_key.session_settings(conn, _WHAT)
             # At preview, before any change: a pg_dump too old for this server is said here, not mid-rollout.
-            backup.client_bin(backup.server_major(foreign_key.connection_settings()))
+            backup.client_bin(backup.server_major(dumped_from))
         except EXPECTED as exc:
             reason = describe(exc) if isinstance(exc, FkguardError) else \
                 f"cannot reach PostgreSQL to choose a pg_dump: {describe(exc)}"
@@ -38,10 +42,10 @@ class TableBackupProvider(TakenOnceProvider):
         return dynamic.CheckResult(news, [])
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
-        settings = foreign_key.connection_settings()
         tables = [QualifiedName.parse(t) for t in props["tables"]]
         with foreign_key._connect("taking the backup", "the backup") as conn:  # noqa: SLF001
             props = {**props, identity.PROPERTY: foreign_key.guarded(conn, {}, props, "taking the backup")}
+            settings = foreign_key.session_settings(conn, _WHAT)
         taken = backup.take(settings, tables, Path(props["directory"]), props["label"])
         return dynamic.CreateResult(taken.path, {**props, "path": taken.path, "sizeBytes": taken.size_bytes,
                                                  "rows": taken.rows, "takenAt": taken.taken_at})

@@ -13,6 +13,7 @@ name must never change, or existing stacks could no longer load it.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,13 +23,13 @@ import psycopg
 import pulumi
 from pulumi import dynamic
 
-from fkguard import ownership, resource_properties, rollout
+from fkguard import introspect, ownership, resource_properties, rollout
 from fkguard.catalog import ForeignKey, entry_problems
 from fkguard.errors import EXPECTED, OneLineTracebacks, describe
 from fkguard.locks import LockPolicy
 from fkguard.operations import AlterDeferral, ConstraintOutcome, CreateConstraint, DropConstraint, Validate
 from fkguard.resource_properties import ALTER_ON, PROPERTY_OF, REPLACE_ON, changed, inputs_of, to_entry, to_foreign_key
-from fkguard.stack import config, connections, identity, pulumi_sdk
+from fkguard.stack import config, connections, engine, identity, pooler, pulumi_sdk
 from fkguard.stack.options import Options
 from fkguard.stack.settings import ConnectionSettings, SettingsError
 
@@ -40,10 +41,13 @@ MODULE = resource_properties.MODULE
 # Set by configure() in the provider process only; module-level so that no connection setting,
 # least of all the password, is ever pickled with the provider into the state.
 _connection: ConnectionSettings | None = None
+_direct: ConnectionSettings | None = None  # fkguard:directHost/directPort's, for the steps that need a session
 _options: Options = Options()
 _config_error: str | None = None
 # One ALTER TABLE at a time per deployment: the engine calls the provider from up to 4 threads.
 _one_at_a_time = threading.Lock()
+# In the provider server (every fkguard resource's provider imports this module): end with a killed engine.
+engine.watch(engine.provider_engine(sys.argv))
 
 
 def _outputs(fk: ForeignKey, validated_wanted: bool, outcome: ConstraintOutcome, database: dict[str, Any],
@@ -79,6 +83,17 @@ def connection_settings() -> ConnectionSettings:
     return _connection
 
 
+def session_connection(conn: psycopg.Connection, what: str) -> psycopg.Connection:
+    """The connection for a step that needs a session of its own (fkguard.stack.pooler): the direct address's, or
+    `conn` where it reaches PostgreSQL directly; through a pooler without one, refused in one line."""
+    return pooler.session_connection(conn, _direct, what)
+
+
+def session_settings(conn: psycopg.Connection, what: str) -> ConnectionSettings:
+    """Where a client of its own (pg_dump) connects for `what`, chosen as session_connection chooses."""
+    return pooler.session_settings(conn, connection_settings(), _direct, what)
+
+
 @contextmanager
 def _connect(what: str, fk: ForeignKey | str) -> Iterator[psycopg.Connection]:
     """The thread's connection for one step of a constraint (or of the index of the constraints named);
@@ -94,7 +109,7 @@ def _connect(what: str, fk: ForeignKey | str) -> Iterator[psycopg.Connection]:
 
 class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
     def configure(self, req: dynamic.ConfigureRequest) -> None:
-        global _connection, _options, _config_error
+        global _connection, _direct, _options, _config_error
         # An fkguard refusal or PostgreSQL's shows as its one line; a bug keeps its traceback.
         pulumi_sdk.format_provider_failures_with(OneLineTracebacks())
         raw = pulumi_sdk.provider_config(req)
@@ -104,6 +119,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         try:
             _connection = stack_config.connection
             _options = stack_config.options
+            _direct = stack_config.direct_connection
             _config_error = None
         except EXPECTED as exc:
             _config_error = describe(exc)
@@ -118,7 +134,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         fk = to_foreign_key(news)
         inputs = {**news, **inputs_of(fk, news["validated"])}
         try:
-            with _connect(f"checking {fk.name}", fk) as conn:
+            with _connect(f"checking {fk.name}", fk) as conn, introspect.names_held():
                 inputs[identity.PROPERTY] = guarded(conn, olds, news, f"checking {fk.name}")
                 problems = rollout.preflight(conn, fk)
                 if not olds:  # new to this stack: another stack of this database may own it (fkguard.ownership)

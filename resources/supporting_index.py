@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 import pulumi
 from pulumi import dynamic
 
-from fkguard import indexes, rollout
+from fkguard import indexes, locks, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.operations import BuildIndex, DropIndex, IndexOutcome
 from fkguard.stack import identity
@@ -51,6 +52,12 @@ def _served(props: dict[str, Any]) -> str:
     return ", ".join(str(c) for c in props.get("constraints") or []) or str(props.get("table"))
 
 
+def _working(conn: psycopg.Connection, planned: list[str], what: str) -> psycopg.Connection:
+    """Where a step's statements run: a concurrent build or drop needs a session of its own (fkguard.stack.pooler),
+    anything else runs on the stack's connection like every other step."""
+    return foreign_key.session_connection(conn, what) if locks.needs_session(planned) else conn
+
+
 class SupportingIndexProvider(dynamic.ResourceProvider):
     def configure(self, req: dynamic.ConfigureRequest) -> None:
         foreign_key.ForeignKeyConstraintProvider().configure(req)
@@ -65,6 +72,8 @@ class SupportingIndexProvider(dynamic.ResourceProvider):
                 database = foreign_key.guarded(conn, olds, news, f"checking the index on {table}")
                 # Shown by `pulumi preview --diff`: the statements and the locks they take, before they run.
                 planned = BuildIndex(_wanted(news), foreign_key._policy()).plan_sql(conn)  # noqa: SLF001
+                # Refused here, at preview, when only a session could run it and the connection cannot give one.
+                _working(conn, planned, f"building the index {_wanted(news).name} on {table}")
         except (SettingsError, rollout.RolloutError, identity.IdentityMismatch) as exc:
             return dynamic.CheckResult(news, [dynamic.CheckFailure("table", str(exc))])
         return dynamic.CheckResult({**news, "plannedSql": planned, identity.PROPERTY: database}, [])
@@ -80,7 +89,8 @@ class SupportingIndexProvider(dynamic.ResourceProvider):
         wanted = _wanted(props)
         with foreign_key._one_at_a_time, foreign_key._connect(f"indexing {wanted.table}", _served(props)) as conn:  # noqa: SLF001
             database = foreign_key.guarded(conn, {}, props, f"indexing {wanted.table}")
-            outcome = BuildIndex(wanted, foreign_key._policy()).run(conn)  # noqa: SLF001
+            build = BuildIndex(wanted, foreign_key._policy())  # noqa: SLF001
+            outcome = build.run(_working(conn, build.plan_sql(conn), f"building the index {wanted.name} on {wanted.table}"))
         return dynamic.CreateResult(f"{wanted.table.schema}.{outcome.name}", _outputs(props, outcome, database))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
@@ -91,15 +101,18 @@ class SupportingIndexProvider(dynamic.ResourceProvider):
             if found is not None and found.valid:
                 outcome = IndexOutcome(found.name, bool(olds.get("ours")), True, found.definition)
             else:
-                outcome = BuildIndex(wanted, foreign_key._policy()).run(conn)  # noqa: SLF001
+                build = BuildIndex(wanted, foreign_key._policy())  # noqa: SLF001
+                outcome = build.run(_working(conn, build.plan_sql(conn),
+                                             f"building the index {wanted.name} on {wanted.table}"))
         return dynamic.UpdateResult(_outputs(news, outcome, database))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         wanted = _wanted(props)
         with foreign_key._one_at_a_time, foreign_key._connect(f"dropping the index on {wanted.table}", _served(props)) as conn:  # noqa: SLF001
             foreign_key.guarded(conn, props, props, f"dropping the index on {wanted.table}")
-            DropIndex(wanted.table.schema, str(props.get("indexName") or wanted.name), wanted, bool(props.get("ours")),
-                      foreign_key._policy()).run(conn)  # noqa: SLF001
+            name = str(props.get("indexName") or wanted.name)
+            drop = DropIndex(wanted.table.schema, name, wanted, bool(props.get("ours")), foreign_key._policy())  # noqa: SLF001
+            drop.run(_working(conn, drop.plan_sql(conn), f"dropping the index {name} on {wanted.table}"))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         wanted = _wanted(props)

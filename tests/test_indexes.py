@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from fkguard import indexes
+from fkguard import ddl, indexes
 from fkguard.catalog import CatalogError, QualifiedName, load_catalog
 from fkguard.locks import LockPolicy
 from fkguard.operations import BuildIndex
@@ -27,8 +27,12 @@ CREATE INDEX child_other_first ON ix.child (other_id, id);
 """
 PARTED = shapes.two_level_partitioned("ix", "events", "parent_id", "day")
 CHILD = QualifiedName("ix", "child")
-MARK = ("COMMENT ON INDEX \"ix\".\"child_parent_id_idx\" IS 'fkguard: built to support a foreign key; fkguard drops it "
+BUILDING = ddl.building_name(CHILD, ("parent_id",))  # the name it is built under, until marked and renamed
+MARK = (f"COMMENT ON INDEX \"ix\".\"{BUILDING}\" IS 'fkguard: built to support a foreign key; fkguard drops it "
         "with the last key that needs it'")
+RENAME = f'ALTER INDEX "ix"."{BUILDING}" RENAME TO "child_parent_id_idx"'
+MARKED = MARK.replace(BUILDING, "child_parent_id_idx")  # an index of that name marked as fkguard's by an earlier run
+BUILD = f'CREATE INDEX CONCURRENTLY "{BUILDING}" ON "ix"."child" ("parent_id")'
 TO_PARENT = "ALTER TABLE ix.child ADD CONSTRAINT fk_child_parent FOREIGN KEY (parent_id) REFERENCES ix.parent NOT VALID"
 
 
@@ -75,11 +79,13 @@ def hold_row_exclusive(conn_settings, seconds: float) -> threading.Thread:
 
 def test_check_plans_the_concurrent_build_or_the_adoption(index_provider, ix):
     planned = index_provider.check({}, props()).inputs["plannedSql"]
-    assert planned == ['CREATE INDEX CONCURRENTLY "child_parent_id_idx" ON "ix"."child" ("parent_id");  -- on its own, '
-                       'outside any transaction block: SHARE UPDATE EXCLUSIVE on the table, reads and writes continue '
-                       "during the build; a failed build's INVALID index is dropped (DROP INDEX CONCURRENTLY)",
-                       f"{MARK};  -- SHARE UPDATE EXCLUSIVE on the new index alone: marks it as fkguard's, to be dropped "
-                       f"with the last key that needs it"]
+    assert planned == [f"{BUILD};  -- on its own, outside any transaction block: SHARE UPDATE EXCLUSIVE on the table, "
+                       "reads and writes continue during the build; a failed build's INVALID index is dropped (DROP "
+                       "INDEX CONCURRENTLY)",
+                       f"{MARK};  -- SHARE UPDATE EXCLUSIVE on the new index alone: marks it as fkguard's, to be "
+                       "dropped with the last key that needs it",
+                       f"{RENAME};  -- in the same transaction, the same lock: its name (until then the name says whose "
+                       "it is, should the run die during the build)"]
     adopting, = index_provider.check({}, props(columns=("other_id",))).inputs["plannedSql"]
     assert adopting.startswith("-- adopts ix.child_other_first, a valid index that leads with (other_id): nothing is "
                                "built, and fkguard will never drop it")
@@ -89,7 +95,7 @@ def test_create_builds_read_sees_it_delete_drops_it(index_provider, ix):
     created = index_provider.create(index_provider.check({}, props()).inputs)
     assert created.id == "ix.child_parent_id_idx"
     assert (created.outs["indexName"], created.outs["ours"], created.outs["state"]) == ("child_parent_id_idx", True, "valid")
-    assert created.outs["sql"] == ['CREATE INDEX CONCURRENTLY "child_parent_id_idx" ON "ix"."child" ("parent_id")', MARK]
+    assert created.outs["sql"] == [BUILD, MARK, RENAME]
     assert index_names(ix) == {"ix.child_other_first": True, "ix.child_parent_id_idx": True}
 
     read = index_provider.read(created.id, created.outs)
@@ -119,7 +125,7 @@ def test_only_an_index_not_fkguards_spares_a_key_its_resource(ix):
     assert indexes.unmanaged(ix, [parent, other, missing]) == {other}
     ix.execute("CREATE INDEX child_parent_id_idx ON ix.child (parent_id)")  # PostgreSQL's default name is fkguard's too
     assert indexes.unmanaged(ix, [parent, other]) == {parent, other}
-    ix.execute(MARK)
+    ix.execute(MARKED)
     assert indexes.unmanaged(ix, [parent, other]) == {other}
     ix.execute("CREATE INDEX team_index ON ix.child (parent_id, id)")  # fkguard's stays managed beside a team's
     assert indexes.unmanaged(ix, [parent]) == set()
@@ -127,7 +133,7 @@ def test_only_an_index_not_fkguards_spares_a_key_its_resource(ix):
 
 def test_create_takes_back_fkguards_own_index_from_an_earlier_run(index_provider, ix):
     ix.execute("CREATE INDEX child_parent_id_idx ON ix.child (parent_id)")
-    ix.execute(MARK)
+    ix.execute(MARKED)
     assert index_provider.check({}, props()).inputs["plannedSql"] == [
         "-- ix.child_parent_id_idx is fkguard's own, built by an earlier run: nothing is built"]
     created = index_provider.create(props())
@@ -171,9 +177,8 @@ def test_a_build_that_times_out_on_a_lock_drops_its_invalid_index_and_retries(in
     finally:
         blocker.join()
     ran = created.outs["sql"]
-    assert ran[0] == ('DROP INDEX CONCURRENTLY IF EXISTS "ix"."child_parent_id_idx";  -- the INVALID index a failed '
-                      'build left')
-    assert ran[-2:] == ['CREATE INDEX CONCURRENTLY "child_parent_id_idx" ON "ix"."child" ("parent_id")', MARK]
+    assert ran[0] == f'DROP INDEX CONCURRENTLY IF EXISTS "ix"."{BUILDING}";  -- the INVALID index a failed build left'
+    assert ran[-3:] == [BUILD, MARK, RENAME]
     assert index_names(ix) == {"ix.child_other_first": True, "ix.child_parent_id_idx": True}
 
 
@@ -186,9 +191,9 @@ def test_a_build_cancelled_by_statement_timeout_is_reported_and_leaves_nothing(i
     finally:
         blocker.join()
     assert str(err.value) == (
-        "CREATE INDEX CONCURRENTLY ix.child_parent_id_idx on ix.child failed: canceling statement due to statement "
+        f"CREATE INDEX CONCURRENTLY ix.{BUILDING} on ix.child failed: canceling statement due to statement "
         "timeout (fkguard:statementTimeout: raise it, or build in a quieter hour); the INVALID index it left was "
-        'dropped (DROP INDEX CONCURRENTLY IF EXISTS "ix"."child_parent_id_idx"). The foreign key waits for it: fix '
+        f'dropped (DROP INDEX CONCURRENTLY IF EXISTS "ix"."{BUILDING}"). The foreign key waits for it: fix '
         "the cause, then run pulumi up again")
     assert index_names(ix) == {"ix.child_other_first": True}
 
@@ -219,7 +224,7 @@ def test_a_partitioned_table_is_indexed_per_partition_then_attached_and_dropped_
         'CREATE INDEX IF NOT EXISTS "events_parent_id_idx" ON ONLY "ix"."events" ("parent_id")',
         'ALTER INDEX "ix"."events_parent_id_idx" ATTACH PARTITION "ix"."events_2024_parent_id_idx"',
         'ALTER INDEX "ix"."events_parent_id_idx" ATTACH PARTITION "ix"."events_2025_parent_id_idx"',
-        MARK.replace('"child_parent_id_idx"', '"events_parent_id_idx"')]
+        MARKED.replace('"child_parent_id_idx"', '"events_parent_id_idx"')]
     assert [s.replace(" IF NOT EXISTS", "") for s in created.outs["sql"]] == planned
     assert (created.outs["indexName"], created.outs["ours"], created.outs["state"]) == ("events_parent_id_idx", True,
                                                                                           "valid")
@@ -283,3 +288,17 @@ def test_row_estimate_reads_statistics_counts_a_table_never_analyzed_and_sums_pa
     assert indexes.row_estimate(ix, QualifiedName("ix", "fresh")) == 123  # never analyzed: counted
     ix.execute("ANALYZE ix.events")
     assert indexes.row_estimate(ix, QualifiedName("ix", "events")) == 2000  # its three leaves together
+
+
+def test_a_build_postgresql_finished_after_its_run_died_is_named_not_taken_for_the_schemas(index_provider, ix):
+    """A CONCURRENTLY build goes on in PostgreSQL when the pulumi that sent it is killed; the next run knows the valid
+    index by the name it was built under, marks and renames it, and builds nothing again."""
+    ix.execute(f'CREATE INDEX "{BUILDING}" ON ix.child (parent_id)')  # what the dead run's build left, unmarked
+    assert indexes.unmanaged(ix, [indexes.Wanted(CHILD, ("parent_id",))]) == set()  # so the program registers it
+    created = index_provider.create(props())
+    assert created.outs["sql"] == [f"-- ix.{BUILDING}: the build of a run that died, which PostgreSQL finished",
+                                   MARK, RENAME]
+    assert (created.outs["indexName"], created.outs["ours"]) == ("child_parent_id_idx", True)
+    assert index_names(ix) == {"ix.child_other_first": True, "ix.child_parent_id_idx": True}
+    index_provider.delete(created.id, created.outs)
+    assert index_names(ix) == {"ix.child_other_first": True}  # fkguard's, so dropped with its key's resource

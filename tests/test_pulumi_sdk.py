@@ -70,3 +70,52 @@ def test_no_other_module_reaches_into_a_private_name_of_the_sdk():
                  for number, line in enumerate((ROOT / name).read_text().splitlines(), 1)
                  if pattern.search(line) and "def " not in line and not line.lstrip().startswith("#")]
     assert not offenders, f"private SDK names outside fkguard/stack/pulumi_sdk.py: {offenders}"
+
+
+def test_the_programs_end_drains_outputs_through_a_module_level_function_it_looks_up_by_name():
+    from pulumi.runtime import stack
+
+    drain = getattr(stack, pulumi_sdk.DRAIN)
+    assert list(inspect.signature(drain).parameters) == ["await_all_outstanding_tasks"]
+    assert re.search(rf"^\s+await {pulumi_sdk.DRAIN}\(\)$", inspect.getsource(stack.run_pulumi_func), re.M), \
+        "run_pulumi_func no longer awaits the module-level drain by name: drain_outputs_at_once would not be used"
+    source = inspect.getsource(drain)
+    assert "SETTINGS.outputs" in source, "the SDK's drain no longer reads SETTINGS.outputs"
+    # When the SDK waits for its outputs otherwise than once per completion, drain_outputs_at_once may go.
+    assert "FIRST_COMPLETED" in source, "the SDK's drain changed: see whether drain_outputs_at_once is still needed"
+
+
+def test_drain_outputs_at_once_wraps_the_drain_once_and_leaves_a_failure_to_it(monkeypatch):
+    import asyncio
+
+    from pulumi.runtime import stack
+    from pulumi.runtime.settings import SETTINGS
+
+    calls = []
+
+    async def original(await_all_outstanding_tasks=True):
+        calls.append(sorted(t.done() for t in SETTINGS.outputs))
+
+    monkeypatch.setattr(stack, pulumi_sdk.DRAIN, original)
+    monkeypatch.setattr(SETTINGS, "outputs", set())
+    assert pulumi_sdk.drain_outputs_at_once() and pulumi_sdk.drain_outputs_at_once()
+    wrapped = getattr(stack, pulumi_sdk.DRAIN)
+    assert wrapped is not original and wrapped.fkguard_drain
+
+    async def program(fail: bool) -> None:
+        async def later(n: int) -> int:
+            await asyncio.sleep(0.001 * n)
+            if fail and n == 2:
+                raise ValueError("a failed registration")
+            if n == 1:  # an output that starts another while the drain waits
+                SETTINGS.outputs.add(asyncio.ensure_future(later(3)))
+            return n
+
+        SETTINGS.outputs.update(asyncio.ensure_future(later(n)) for n in (1, 2, 5))
+        await wrapped()
+
+    asyncio.run(program(fail=False))
+    assert calls[-1] == [True] * 4  # all four settled before the SDK's own drain ran
+    SETTINGS.outputs.clear()
+    asyncio.run(program(fail=True))
+    assert False in calls[-1]  # the failure ended the wait with the 5 ms output pending: the SDK's drain takes over

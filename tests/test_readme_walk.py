@@ -39,6 +39,7 @@ from fkguard_testing.scratch import PROJECT, ScratchProject
 
 README = PROJECT / "README.md"
 NEW_STACK, DEBT, ROLLOUT = "A new stack in one command", "Orphans: audit, remediate, verify", "The rollout, step by step"
+CI_DEPLOY = "In CI, after a green gated preview"
 STACK = "qa"
 ORPHANED = ("fk_vendor_master_workspace", "fk_approver_overrides_workflow_instance")
 # Exit codes the README gives a command besides 0, and where it says so.
@@ -174,6 +175,15 @@ def test_the_readme_blocks_run_as_written(walk_project, pg, conn: psycopg.Connec
                              "AND connamespace = 'public'::regnamespace"))
     gone = {fk.name for fk in by_name.values() if fk.tier == "low"} | {"fk_vendor_master_workspace"}
     assert left == {name: True for name in by_name if name not in gone}
+
+    # CI's deploy after a green preview (The policy gate): one pass of the gate, the rolled-back keys back, validated.
+    deploy = substitute(sh_block(CI_DEPLOY), to_qa)
+    assert len(deploy) == 1 and "--skip-preview" in deploy[0]
+    ci_env = {**env, "PULUMI_CONFIG_PASSPHRASE_FILE": str(passphrase)}  # a CI job's secret, as the first block exports
+    session = terminal.run(script(deploy), project.root, ci_env, timeout=600)
+    assert outputs(session.output, 1) and outputs(session.output, 1)[0][1] == 0, session.output[-3000:]
+    assert dict(conn.execute("SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f' "
+                             "AND connamespace = 'public'::regnamespace")) == {name: True for name in by_name}
 
 
 def test_the_walk_finds_each_block_by_its_heading():

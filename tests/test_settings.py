@@ -41,3 +41,32 @@ def test_unreachable_database_is_one_line_without_password():
     assert text.startswith("cannot connect to fkguard@127.0.0.1:1/apms: ")
     assert "check the postgresql:* settings of the stack" in text
     assert "s3cret" not in text and "\n" not in text
+
+
+def test_the_direct_address_is_the_stack_connection_at_fkguard_direct_host_and_port():
+    from fkguard.stack.config import StackConfig
+
+    assert StackConfig(BASE).direct_connection is None  # neither set: no direct address
+    port_only = StackConfig({**BASE, "fkguard:directPort": "5432"}).direct_connection
+    assert port_only is not None and (port_only.host, port_only.port) == ("db.internal", 5432)
+    assert port_only.password == "s3cret-Pw!" and port_only.database == "apms" and port_only.sslmode == "require"
+    both = StackConfig({**BASE, "fkguard:directHost": "db-primary.internal"}).direct_connection
+    assert both is not None and (both.host, both.port) == ("db-primary.internal", 5433)
+
+
+@pytest.mark.parametrize("value", ["five", "0", "70000"])
+def test_a_bad_direct_port_is_named(value):
+    from fkguard.stack.options import Options, OptionsError
+
+    with pytest.raises(OptionsError) as err:
+        Options.from_config({"fkguard:directPort": value})
+    assert str(err.value) == f"fkguard:directPort must be a port number, got {value!r}"
+
+
+def test_a_plan_needs_a_session_only_for_a_concurrent_statement():
+    from fkguard.locks import needs_session
+
+    assert needs_session(['CREATE INDEX CONCURRENTLY "c_p_idx" ON "s"."c" ("p");  -- on its own', "COMMENT ON ..."])
+    assert needs_session(['DROP INDEX CONCURRENTLY IF EXISTS "s"."c_p_idx";  -- on its own'])
+    assert not needs_session(["-- adopts s.c_p_idx, a valid index (CREATE INDEX CONCURRENTLY in its definition)"])
+    assert not needs_session(['DROP INDEX IF EXISTS "s"."c_p_idx";  -- ACCESS EXCLUSIVE on s.c and its partitions'])

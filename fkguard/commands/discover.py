@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     # The connection only: the stack's catalog may not exist yet (discover is what writes it).
     conn_settings = StackConfig.of_stack(args.stack, common.project_dir()).connection
     with conn_settings.connect(application_name="fkguard-discover") as conn:
-        conn.execute("SET default_transaction_read_only = on")  # discover reads; nothing it runs may write
+        # discover reads: each transaction it opens, where it reads the data, is BEGIN READ ONLY. Not a session
+        # SET: through a transaction pooler that would make other clients' transactions read-only.
+        conn.read_only = True
         found = discover.discover(conn, args.schema, progress=common.progress, sample_above=args.sample_above,
                                   sample_rows=args.sample_rows, min_share=args.min_share)
     text = discover_catalog.to_yaml(found, conn_settings.describe())

@@ -20,6 +20,7 @@ from fkguard import ddl, introspect
 from fkguard.catalog import QualifiedName
 from fkguard.errors import describe
 from fkguard.indexes import IndexBuildError, Wanted, adoptable, mark, mark_statement, read, tree
+from fkguard.introspect import LiveIndex
 from fkguard.locks import LockPolicy, run_locked, run_outside_transaction
 from fkguard.operations.drop_index import budget_spent, drop_if_invalid
 from fkguard.operations.outcomes import IndexOutcome
@@ -31,7 +32,16 @@ def _steps(conn: psycopg.Connection, wanted: Wanted) -> list[sql.Composed]:
         if not levels:  # nothing to build: the index is a catalog entry, valid at once
             return [ddl.index_on_only(wanted.table, wanted.columns)]
         return ddl.index_steps(wanted.table, wanted.columns, levels)
-    return ddl.index_steps(wanted.table, wanted.columns)
+    return [ddl.build_index(ddl.building_name(wanted.table, wanted.columns), wanted.table, wanted.columns)]
+
+
+def _finish(conn: psycopg.Connection, wanted: Wanted, built_as: str, policy: LockPolicy) -> list[str]:
+    """Mark the built index as fkguard's and give it its name, in one transaction: from then on its comment says
+    whose it is, and until then its name does."""
+    schema = wanted.table.schema
+    steps = [mark_statement(schema, built_as), ddl.rename_index(schema, built_as, wanted.name)]
+    run_locked(conn, steps, [wanted.table], policy, what=f"naming {schema}.{wanted.name} as fkguard's")
+    return [step.as_string(conn) for step in steps]
 
 
 def _build(conn: psycopg.Connection, statement: sql.Composed, schema: str, name: str, table: QualifiedName,
@@ -87,14 +97,23 @@ class BuildIndex:
                             f"dropped (DROP INDEX CONCURRENTLY)")
             else:
                 plan.append(f"{text};  -- in one short transaction per level: a catalog entry, no build")
-        plan.append(f"{mark_statement(wanted.table.schema, wanted.name).as_string(conn)};  -- SHARE UPDATE "
-                    f"EXCLUSIVE on the new index alone: marks it as fkguard's, to be dropped with the last key that "
-                    f"needs it")
-        return plan
+        if introspect.relkind(conn, wanted.table) == "p":
+            plan.append(f"{mark_statement(wanted.table.schema, wanted.name).as_string(conn)};  -- SHARE UPDATE "
+                        f"EXCLUSIVE on the new index alone: marks it as fkguard's, to be dropped with the last key "
+                        f"that needs it")
+            return plan
+        building = ddl.building_name(wanted.table, wanted.columns)
+        return [*plan, f"{mark_statement(wanted.table.schema, building).as_string(conn)};  -- SHARE UPDATE EXCLUSIVE on "
+                       f"the new index alone: marks it as fkguard's, to be dropped with the last key that needs it",
+                f"{ddl.rename_index(wanted.table.schema, building, wanted.name).as_string(conn)};  -- in the same "
+                f"transaction, the same lock: its name (until then the name says whose it is, should the run die during "
+                f"the build)"]
 
     def run(self, conn: psycopg.Connection) -> IndexOutcome:
         wanted = self.wanted
         found = adoptable(conn, wanted)
+        if found is not None and found.name == ddl.building_name(wanted.table, wanted.columns):
+            found = None  # a dead run's build that PostgreSQL finished: named and marked below, not rebuilt
         if found is not None and found.fkguards:
             return IndexOutcome(found.name, ours=True, valid=True, definition=found.definition,
                                 sql=[f"-- {found.schema}.{found.name} is fkguard's own, built by an earlier run"])
@@ -105,16 +124,28 @@ class BuildIndex:
         schema = wanted.table.schema
         if introspect.relkind(conn, wanted.table) == "p":
             ran = self._build_partitioned(conn)
+            built = self._built(conn, wanted.name)
+            ran.append(mark(conn, schema, wanted.name, wanted.table, self.policy))
         else:
-            ran = _build(conn, ddl.index_steps(wanted.table, wanted.columns)[0], schema, wanted.name, wanted.table,
-                         self.policy, self.sleep)
-        built = read(conn, schema, wanted.name)
-        if built is None or not built.valid:
-            raise IndexBuildError(f"{schema}.{wanted.name} on {wanted.table} is "
-                              f"{'missing' if built is None else 'INVALID'} after its build; run pulumi up again (an "
-                              f"INVALID one is dropped and rebuilt)")
-        ran.append(mark(conn, schema, wanted.name, wanted.table, self.policy))
+            building = ddl.building_name(wanted.table, wanted.columns)
+            ran = drop_if_invalid(conn, schema, wanted.name, wanted.table, self.policy, self.sleep)  # an older build's
+            interrupted = read(conn, schema, building)
+            if interrupted is not None and interrupted.valid:
+                ran.append(f"-- {schema}.{building}: the build of a run that died, which PostgreSQL finished")
+            else:
+                ran += _build(conn, _steps(conn, wanted)[0], schema, building, wanted.table, self.policy, self.sleep)
+            self._built(conn, building)
+            ran += _finish(conn, wanted, building, self.policy)
+            built = self._built(conn, wanted.name)
         return IndexOutcome(wanted.name, ours=True, valid=True, definition=built.definition, sql=ran)
+
+    def _built(self, conn: psycopg.Connection, name: str) -> LiveIndex:
+        schema, table = self.wanted.table.schema, self.wanted.table
+        built = read(conn, schema, name)
+        if built is None or not built.valid:
+            raise IndexBuildError(f"{schema}.{name} on {table} is {'missing' if built is None else 'INVALID'} after "
+                                  f"its build; run pulumi up again (an INVALID one is dropped and rebuilt)")
+        return built
 
     def _build_partitioned(self, conn: psycopg.Connection) -> list[str]:
         """Each leaf's index concurrently, then ON ONLY and ATTACH per partitioned level, deepest first."""

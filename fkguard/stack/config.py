@@ -9,6 +9,7 @@ absent never connects.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -42,6 +43,16 @@ class StackConfig:
     @cached_property
     def options(self) -> stack_options.Options:
         return stack_options.Options.from_config(self.values, stack=self.label)
+
+    @cached_property
+    def direct_connection(self) -> settings.ConnectionSettings | None:
+        """Where the steps that need a session of their own connect (fkguard.stack.pooler): the stack's connection
+        at fkguard:directHost and fkguard:directPort (each defaults to postgresql:'s), or None when neither is set."""
+        options, connection = self.options, self.connection
+        if options.direct_host is None and options.direct_port is None:
+            return None
+        return dataclasses.replace(connection, host=options.direct_host or connection.host,
+                                   port=options.direct_port or connection.port)
 
     def part(self, project_dir: Path | None = None) -> Part:
         """The catalog's keys this stack owns, and the others' (fkguard:schemas, fkguard:tiers): the program, the

@@ -27,6 +27,8 @@ KEYS: dict[str, str] = {
     "backup": "pg_dump the affected tables before the first change (true in production)",
     "backupDir": "where those dumps go",
     "rebindDatabase": "move the stack to another database on purpose: <system_identifier>/<oid>, as its refusal prints",
+    "directHost": "the database's own host, for the steps a transaction pooler cannot carry (default postgresql:host)",
+    "directPort": "the database's own port, for those steps (default postgresql:port)",
 }
 
 
@@ -107,6 +109,18 @@ def parse_bool(value: Any, key: str) -> bool:
     raise OptionsError(f"{NAMESPACE}:{key} must be true or false, got {value!r}", key=f"{NAMESPACE}:{key}")
 
 
+def _port(value: Any, key: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        port = int(str(value))
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise OptionsError(f"{NAMESPACE}:{key} must be a port number, got {value!r}", key=f"{NAMESPACE}:{key}")
+    return port
+
+
 @dataclass(frozen=True)
 class Options:
     catalog: str | None = None
@@ -118,6 +132,8 @@ class Options:
     backup: bool = False
     backup_dir: str = "backups"
     rebind_database: str | None = None
+    direct_host: str | None = None  # fkguard.stack.config.StackConfig.direct_connection reads these two
+    direct_port: int | None = None
     # The part of the catalog this stack owns (fkguard.catalog.selection): the whole catalog unless split.
     selection: Selection = Selection()
 
@@ -149,4 +165,6 @@ class Options:
             backup=parse_bool(values.get("backup", False), "backup"),
             backup_dir=str(values.get("backupDir") or "backups"),
             rebind_database=str(values["rebindDatabase"]).strip() if values.get("rebindDatabase") else None,
+            direct_host=str(values["directHost"]).strip() if values.get("directHost") else None,
+            direct_port=_port(values.get("directPort"), "directPort"),
         )

@@ -7,8 +7,10 @@ instead of somewhere in a rollout.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import traceback
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
 PROVIDER_SERVER_ABORT = "_abort_with_traceback"
 # Where dynamic.Config keeps the stack's whole configuration (it offers only get(key) publicly).
 CONFIG_MAPPING = "_props"
+# The program's end: run_pulumi_func awaits this module-level function of pulumi.runtime.stack, by name, once the
+# program has registered everything; its outputs loop reads the set of pending outputs, SETTINGS.outputs.
+DRAIN = "wait_for_rpcs"
 
 
 def unselected_stack(name: str, workspace: LocalWorkspace) -> Stack:
@@ -52,3 +57,40 @@ def format_provider_failures_with(replacement: Any) -> bool:
         server.traceback = replacement  # type: ignore[union-attr]
         return True
     return False
+
+
+def drain_outputs_at_once() -> bool:
+    """Settle the program's outstanding outputs with one wait over all of them before the SDK's own drain runs.
+
+    The SDK's drain (pulumi.runtime.stack.wait_for_rpcs, 3.272) calls asyncio.wait(FIRST_COMPLETED) over every
+    pending output once per completion, and each call adds and removes a callback on every one of them: its cost is
+    the square of the outputs, and a key holds about twenty (python/cpython#74741). Waiting once with
+    FIRST_EXCEPTION settles the same outputs in one pass; whatever is left, a failure included, then goes through
+    the SDK's own loop unchanged, which raises it as it always did. False when the SDK has no such drain."""
+    from pulumi.runtime import stack
+    from pulumi.runtime.settings import SETTINGS
+
+    original = getattr(stack, DRAIN, None)
+    if original is None or getattr(original, "fkguard_drain", False):
+        return original is not None
+
+    async def drain(await_all_outstanding_tasks: bool = True) -> None:
+        if await_all_outstanding_tasks:
+            await _settle(lambda: SETTINGS.outputs, SETTINGS.lock)
+        await original(await_all_outstanding_tasks)
+
+    drain.fkguard_drain = True  # type: ignore[attr-defined]
+    setattr(stack, DRAIN, drain)
+    return True
+
+
+async def _settle(outputs: Callable[[], set[Awaitable[Any]]], lock: Any) -> None:
+    """Wait for every pending output, and for those they start, until one fails or none is left."""
+    while True:
+        with lock:
+            pending = [task for task in outputs() if not task.done()]  # type: ignore[attr-defined]
+        if not pending:
+            return
+        done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+        if any(not task.cancelled() and task.exception() is not None for task in done):
+            return

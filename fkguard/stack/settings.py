@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from fkguard.errors import FkguardError, SettingsError
-from fkguard.stack import project
+from fkguard.stack import engine, project
 from fkguard.stack import secrets as stack_secrets
 
 if TYPE_CHECKING:  # imported where used: the provider and most commands never start pulumi
@@ -158,11 +158,16 @@ class ConnectionSettings:
         """psycopg.connect's arguments: for connect() and for a psycopg_pool pool alike."""
         return {"host": self.host, "port": self.port, "dbname": self.database, "user": self.username,
                 "password": self.password, "sslmode": self.sslmode, "connect_timeout": 10,
-                "application_name": application_name, "autocommit": autocommit, **self.tls_params()}
+                "application_name": application_name, "autocommit": autocommit, **self.tls_params(),
+                # Never prepare on the server: behind a transaction pooler the next execution may reach a server
+                # connection without the statement, or one where another client's has its name (PgBouncer before
+                # 1.21 has no max_prepared_statements); fkguard's queries are not hot enough to gain from it.
+                "prepare_threshold": None}
 
     def connect(self, *, autocommit: bool = True, application_name: str = "fkguard") -> psycopg.Connection:
         try:
-            return psycopg.connect(**self.connect_kwargs(autocommit=autocommit, application_name=application_name))
+            return engine.opened(psycopg.connect(**self.connect_kwargs(autocommit=autocommit,
+                                                                       application_name=application_name)))
         except psycopg.OperationalError as exc:
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise SettingsError(f"cannot connect to {self.describe()}: {reason}; {connection_fix(reason)}") from None
