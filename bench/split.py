@@ -51,6 +51,7 @@ def _fleet_up(project: ScratchProject, r: dict, key: str, parallel: int, logs: P
         raise RuntimeError(f"fkguard fleet up of the split failed (logs in {logs / key}): {ran.stderr[-2000:]}")
     r[key], r[f"{key}_mem"] = time.monotonic() - started, peaks  # the whole command, as its user waits for it
     r[f"{key}_added"] = sum(s["added"] for s in outcome["stacks"])
+    r[f"{key}_stacks"] = {s["stack"]: s["seconds"] for s in outcome["stacks"]}  # each stack's own preview and up
 
 
 def one_split(settings: ConnectionSettings, project: ScratchProject, entries: list[dict], schemas: list[str],
