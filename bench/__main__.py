@@ -79,12 +79,12 @@ def _scale_so_far(out: Path, meta: dict, sizes: list[dict]) -> None:
 
 
 def _only_scale(admin: ConnectionSettings, out: Path, port: int, sizes: list[int], meta: dict,
-                schemas: list[Path]) -> int:
+                schemas: list[Path], split: tuple[int, int] = (0, 2)) -> int:
     """`--only-scale`: section 6 alone, in a database of its own with nothing else in it."""
     settings = _fresh_database(admin, DATABASE)
     project = ScratchProject.create(out / "scratch", port, DATABASE)
     scale.run(settings, project, out / "scratch", port, DATABASE, sizes, progress,
-              lambda done: _scale_so_far(out, meta, done), schemas)
+              lambda done: _scale_so_far(out, meta, done), schemas, *split)
     print((out / "scale.md").read_text())
     shutil.rmtree(out / "scratch")
     _drop_database(DATABASE)
@@ -127,6 +127,11 @@ def _arguments() -> tuple[argparse.Namespace, list[int], list[Path]]:
     parser.add_argument("--scale-schema", action="append", default=[],
                         help="a schema file (outside the project: Lago's db/structure.sql, say) whose declared foreign "
                              "keys section 6 measures beside the synthetic sizes; repeat it, or separate paths with commas")
+    parser.add_argument("--scale-split", type=int, default=0,
+                        help="after each synthetic size, the same catalog split by schema across this many stacks of "
+                             "the one database, run by fkguard fleet up (0: not)")
+    parser.add_argument("--scale-parallel", type=int, default=2,
+                        help="stacks at a time for --scale-split (default 2: this machine's cores)")
     parser.add_argument("--backend-sizes", default="16,160",
                         help="constraints per gated up, file backend beside the postgres one (default 16,160; none: skip)")
     parser.add_argument("--only-scale", action="store_true",
@@ -170,7 +175,7 @@ def main() -> int:
     out.mkdir(parents=True)
     if args.only_scale:
         return _only_scale(admin, out, port, sizes, {"when": stamp, "machine": report.machine(), "durability": durability},
-                           schemas)
+                           schemas, (args.scale_split, args.scale_parallel))
     if args.only_stall:
         return _only_stall(admin, out, port, args.scale, {"when": stamp, "machine": report.machine(),
                                                           "durability": durability})
@@ -197,7 +202,8 @@ def main() -> int:
     progress("pulumi overhead: no constraint, 16, 160 synthetic")
     results["overhead"] = overhead.run(settings, catalog, project, args.runs)
     results["scale"] = scale.run(settings, project, out / "scratch", port, DATABASE, sizes, progress,
-                                 lambda done: _scale_so_far(out, results["meta"], done), schemas)
+                                 lambda done: _scale_so_far(out, results["meta"], done), schemas, args.scale_split,
+                                 args.scale_parallel)
     backend_sizes = [int(n) for n in args.backend_sizes.split(",") if n.strip().isdigit()]
     results["backends"] = backends.run(settings, out / "scratch", port, DATABASE, backend_sizes, progress)
     progress("Phase 4: pgbench baseline, with the 16 validated, load test")

@@ -45,12 +45,15 @@ def _descendants(root: int) -> list[tuple[int, bool]]:
 
 def role(cmdline: list[str], direct: bool) -> str | None:
     """Which part of a pulumi run a process is, from its command line (None: not one measured). The engine is
-    the pulumi command the bench started; the `pulumi config` the program runs below it is not."""
+    the pulumi command the bench started, or a `pulumi preview` / `pulumi up` started below it; the `pulumi
+    config` the program runs below an engine is not."""
     if not cmdline:
         return None
     exe = os.path.basename(cmdline[0])
     if exe == "pulumi":
-        return "engine" if direct else None
+        # A fleet's engines run below `fkguard fleet` (pulumi.automation), not below the bench: known by their command.
+        command = [a for a in cmdline[1:3] if not a.startswith("-")][:1]  # automation puts --non-interactive first
+        return "engine" if direct or command in (["preview"], ["up"]) else None
     if "python" not in exe:
         return None  # the Go language hosts and plugins: small, and not what the issue asks about
     args = cmdline[1:]

@@ -133,6 +133,8 @@ def parent_side(runs: list[dict]) -> list[str]:
 
 def _catalog(r: dict) -> str:
     """A row's name: its size, and the schema file its keys are from (none: synthetic)."""
+    if r.get("split"):
+        return f"{r['n']:,} synthetic, split into {r['split']} stacks by schema (fkguard fleet, {r['parallel']} at a time)"
     return f"{r['schema']}: {r['n']:,}" if r.get("schema") else f"{r['n']:,} synthetic"
 
 
@@ -169,7 +171,9 @@ def catalog_scale(sizes: list[dict]) -> list[str]:
              "`pulumi` engine process, of the Python process running the program's __main__.py, and of the policy "
              "pack's, sampled from /proc every 0.1 s while the command ran (bench/memory.py). Sessions: database "
              "sessions a gated preview opened. The yardstick is `pulumi up` of as many dynamic resources of one "
-             "property whose provider does nothing.", "",
+             "property whose provider does nothing. A row split into K stacks is the catalog of the row above it "
+             "split by schema across K stacks of the one database (fkguard:schemas) and run by `fkguard fleet up`, "
+             "each stack through the gate: its times are the whole fleet command's, its memory the largest stack's.", "",
              "| catalog | keys (resources) | gated preview, all to create | gated up, add NOT VALID | gated up, no change "
              "| the same, --skip-preview | plain up, no change (no pack) | plain preview, no change | engine peak MiB, "
              "add / no change | program peak MiB, add / no change | pack peak MiB, add | sessions, gated preview: "
@@ -266,14 +270,16 @@ def scale_chart(sizes: list[dict], path: Path) -> None:
                        ("keyshaped_up_s", "no-op resources shaped like a key: up"),
                        ("gated_up_nochange_s", "fkguard: gated up, nothing to change"),
                        ("noop_up_nochange_s", "no-op resources: up, nothing to change")):
-        points = [(r["n"], r[key] / r["n"] * 1000) for r in sizes if key in r and not r.get("schema")]
+        points = [(r["n"], r[key] / r["n"] * 1000) for r in sizes if key in r and not r.get("schema")
+                  and not r.get("split")]
         if points:
             ax.plot([n for n, _ in points], [ms for _, ms in points], marker="o", label=label)
     for r in sizes:
         for key, marker in (("gated_up_add_s", "*"), ("gated_up_nochange_s", "x")):
-            if r.get("schema") and key in r:
+            if (r.get("schema") or r.get("split")) and key in r:
+                name = r.get("schema") or f"split into {r['split']} stacks"
                 ax.scatter([r["n"]], [r[key] / r["n"] * 1000], marker=marker, s=80,
-                           label=f"{r['schema']}: gated up, {'adding them' if key == 'gated_up_add_s' else 'no change'}")
+                           label=f"{name}: gated up, {'adding them' if key == 'gated_up_add_s' else 'no change'}")
     ax.set_xscale("log")
     ax.set_xlabel("constraints (resources)")
     ax.set_ylabel("ms per constraint (resource)")

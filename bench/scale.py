@@ -19,6 +19,7 @@ import yaml
 from psycopg import sql
 
 from bench import discover, memory
+from bench import split as bench_split
 from bench.stall import psql
 from fkguard.catalog import TIERS, load_catalog
 from fkguard.stack.settings import ConnectionSettings
@@ -28,20 +29,28 @@ from fkguard_testing.sessions import sessions_opened
 SCHEMA = "bench_scale"
 
 
-def synthetic(settings: ConnectionSettings, n: int) -> list[dict]:
-    """n small child tables (indexed, so no index is built), each referencing one parent."""
-    script = [sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)),
-              sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCHEMA)),
-              sql.SQL("CREATE TABLE {} (id int PRIMARY KEY)").format(sql.Identifier(SCHEMA, "parent")),
-              sql.SQL("INSERT INTO {} SELECT generate_series(1, 100)").format(sql.Identifier(SCHEMA, "parent"))]
+def child_schemas(split: int) -> list[str]:
+    """Where the child tables go: SCHEMA, or for a split into K stacks (bench.split) K schemas of their own."""
+    return [f"{SCHEMA}_{j}" for j in range(split)] if split > 1 else [SCHEMA]
+
+
+def synthetic(settings: ConnectionSettings, n: int, split: int = 0) -> list[dict]:
+    """n small child tables (indexed, so no index is built), each referencing one parent; spread in turn over
+    child_schemas(split)."""
+    spread = child_schemas(split)
+    script = [sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(s)) for s in {SCHEMA, *spread}]
+    script += [sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(s)) for s in dict.fromkeys([SCHEMA, *spread])]
+    script += [sql.SQL("CREATE TABLE {} (id int PRIMARY KEY)").format(sql.Identifier(SCHEMA, "parent")),
+               sql.SQL("INSERT INTO {} SELECT generate_series(1, 100)").format(sql.Identifier(SCHEMA, "parent"))]
     entries = []
     for i in range(n):
-        child = sql.Identifier(SCHEMA, f"child_{i}")
+        schema = spread[i % len(spread)]
+        child = sql.Identifier(schema, f"child_{i}")
         script += [sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, parent_id int)").format(child),
                    sql.SQL("INSERT INTO {} SELECT g, 1 + g % 100 FROM generate_series(1, 20) g").format(child),
                    sql.SQL("CREATE INDEX ON {} (parent_id)").format(child)]
         entries.append({"name": f"fk_scale_{i}", "tier": ("critical", "high", "medium", "low")[i % 4],
-                        "table": f"{SCHEMA}.child_{i}", "columns": ["parent_id"], "references": f"{SCHEMA}.parent",
+                        "table": f"{schema}.child_{i}", "columns": ["parent_id"], "references": f"{SCHEMA}.parent",
                         "referenced_columns": ["id"], "on_delete": "RESTRICT"})
     with settings.connect() as conn:
         for start in range(0, len(script), 300):  # psql -c takes one argument: keep each batch small
@@ -170,18 +179,28 @@ def one_size(settings: ConnectionSettings, project: ScratchProject, noop: Scratc
 
 def run(settings: ConnectionSettings, project: ScratchProject, folder: Path, port: int, database: str,
         sizes: list[int], progress: Callable[[str], None],
-        done: Callable[[list[dict]], None] = lambda _: None, schemas: Sequence[Path] = ()) -> list[dict]:
+        done: Callable[[list[dict]], None] = lambda _: None, schemas: Sequence[Path] = (), split: int = 0,
+        parallel: int = 2) -> list[dict]:
     """done(results so far) after each measure: a 1,000-constraint size takes most of an hour, and a run cut
-    short must keep what it measured. Then each real schema file, the same measures, in a database of its own."""
+    short must keep what it measured. With `split` K, each size's catalog spreads over K schemas, and after its
+    one-stack row comes the row of the same catalog split across K stacks run by fkguard fleet, `parallel` at a
+    time (bench.split). Then each real schema file, the same measures, in a database of its own."""
     noop = ScratchProject.create(folder / "noop", port, database)
     for name in ("__main__.py", "noop_provider.py"):
         shutil.copy2(Path(__file__).resolve().parent / "noop" / name, noop.root / name)
     results: list[dict] = []
     for n in sizes:
         progress(f"catalog scale: {n:,} synthetic constraints, gated, and {n:,} no-op resources")
-        results.append(one_size(settings, project, noop, synthetic(settings, n), lambda row: done([*results, row])))
-        psql(settings, sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(SCHEMA)).as_string())
+        entries = synthetic(settings, n, split)
+        results.append(one_size(settings, project, noop, entries, lambda row: done([*results, row])))
         done(results)
+        if split > 1:
+            progress(f"catalog scale: the {n:,} split across {split} stacks, fkguard fleet up {parallel} at a time")
+            results.append(bench_split.one_split(settings, project, entries, child_schemas(split), parallel,
+                                                 folder / "split-logs", lambda row: done([*results, row])))
+            done(results)
+        for schema in dict.fromkeys([SCHEMA, *child_schemas(split)]):
+            psql(settings, sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)).as_string())
     for path in schemas:
         progress(f"catalog scale: {path}, loaded into {database_of(path)}, its declared keys dropped and rows filled")
         real, entries = real_schema(path, progress)

@@ -13,7 +13,8 @@ The fleet file lists the stacks in waves, run in order; within a wave, `parallel
 A wave starts only when every stack of the one before it succeeded. The first failure stops the stacks
 not started yet (they stay untouched); those already running finish. Everything a stack needs (its
 config, its catalog, its passphrase, its policy-config.<stack>.json) is checked for every stack of every
-wave before the first one starts, so a mistake in the last wave stops nothing half-way.
+wave before the first one starts, so a mistake in the last wave stops nothing half-way; so are the stacks that
+split one database's catalog (fkguard.fleet_split): disjoint parts, a tier validated after the earlier tiers' stacks.
 """
 
 from __future__ import annotations

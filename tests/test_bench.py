@@ -99,3 +99,24 @@ def test_only_scale_writes_each_measure_as_it_is_taken(pg, tmp_path):
     assert "Per-step checkpoints: skipped (PULUMI_SKIP_CHECKPOINTS=true" in text  # scripts/env.sh's, as users run
     with pg.connect() as conn:  # the schema's database is dropped once measured
         assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = 'bench_scale_tiny'").fetchone()[0] == 0
+
+
+def test_scale_split_measures_the_same_catalog_across_stacks_run_by_the_fleet(pg, tmp_path):
+    """--scale-split: after a size's one-stack row, the same catalog split by schema across K stacks of the one
+    database, run by `fkguard fleet up`: the add and the no-change up, and each role's peak memory, the fleet's
+    engines included (they run below fkguard, not below the bench). The split's stacks are gone afterwards."""
+    env = {**os.environ, "FKGUARD_PG_PORT": str(TEST_PG_PORT), "FKGUARD_PGDATA": str(TEST_PGDATA),
+           "PATH": f"{PROJECT / '.tools' / 'bin'}:{PROJECT / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    result = subprocess.run([sys.executable, "-m", "bench", "--only-scale", "--scale-sizes", "4", "--scale-split", "2",
+                             "--out", str(tmp_path / "out"), "--keep-cluster-settings"],
+                            cwd=PROJECT, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = list((tmp_path / "out").iterdir())
+    one, split = json.loads((run / "scale.json").read_text())["scale"]
+    assert (one["n"], one.get("split"), split["n"], split["split"], split["parallel"]) == (4, None, 4, 2, 2)
+    assert (split["gated_up_add_s_added"], split["gated_up_nochange_s_added"]) == (4, 0)
+    for measure in ("gated_up_add_s_mem", "gated_up_nochange_s_mem"):
+        assert all(split[measure][role] > 0 for role in ("engine", "program", "pack")), split[measure]
+    assert "| 4 synthetic, split into 2 stacks by schema (fkguard fleet, 2 at a time) | 4 |" in (run / "scale.md").read_text()
+    with pg.connect() as conn:  # the split's schemas are dropped once measured
+        assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'bench_scale%'").fetchone()[0] == 0
