@@ -159,9 +159,14 @@ start_server() {
 # copies it and writes standby.signal and primary_conninfo, as the primary's superuser over its socket (initdb's
 # pg_hba trusts local replication connections; wal_level replica and max_wal_senders are PostgreSQL's defaults).
 make_standby() {
-  local real=$1 primary_real primary_port=$3 bin
+  local real=$1 primary_real primary_port=$3 bin basebackup
   primary_real=$(readlink -f "$2")
   bin=$(pg_bin)
+  # The server's own, else the bootstrap's client 18, which copies any older server too (a server build
+  # from Maven Central may come without it).
+  basebackup=$bin/pg_basebackup
+  [ -x "$basebackup" ] || basebackup=$(readlink -f "$project/.tools/postgres/18-client/bin/pg_basebackup" 2>/dev/null || true)
+  [ -n "$basebackup" ] && [ -x "$basebackup" ] || die "no pg_basebackup for PostgreSQL $PG_MAJOR: run make bootstrap"
   [ -n "$primary_port" ] || die "usage: scripts/pg.sh standby <primary data folder> <primary port>"
   [ -e "$real" ] && die "$datadir exists: scripts/pg.sh destroy it first (FKGUARD_PGDATA=$datadir)"
   say "making a standby of 127.0.0.1:$primary_port in $real"
@@ -172,14 +177,15 @@ make_standby() {
   fi
   mkdir -p "$real"
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$real" && chmod 700 "$real"
-  as_owner "$bin/pg_basebackup" -h "$primary_real" -p "$primary_port" -U postgres -D "$real" -R -X stream \
+  as_owner "$basebackup" -h "$primary_real" -p "$primary_port" -U postgres -D "$real" -R -X stream \
     -c fast --no-sync >"$real.basebackup.log" 2>&1 \
     || { cat "$real.basebackup.log" >&2; rm -rf "$real"; die "pg_basebackup failed (log above)"; }
   rm -f "$real.basebackup.log" "$real/server.log"
-  # Its name in the primary's pg_stat_replication; and a status report every second (default 10 s), so the
-  # primary's replay_lag follows a stuck or resumed replay within a second.
-  printf "cluster_name = 'fkguard-standby'\nwal_receiver_status_interval = '1s'\n" \
-    | as_owner tee -a "$real/postgresql.auto.conf" >/dev/null
+  # Where it streams from, in words every libpq knows (a newer pg_basebackup writes options an older server's
+  # walreceiver refuses); its name in the primary's pg_stat_replication; and a status report every second
+  # (default 10 s), so the primary's replay_lag follows a stuck or resumed replay within a second.
+  printf "primary_conninfo = 'host=%s port=%s user=postgres'\ncluster_name = 'fkguard-standby'\nwal_receiver_status_interval = '1s'\n" \
+    "$primary_real" "$primary_port" | as_owner tee -a "$real/postgresql.auto.conf" >/dev/null
   start_server "$real"
 }
 
