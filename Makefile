@@ -15,7 +15,7 @@ export FKGUARD_PG_VERSION := $(PG)
 endif
 
 .PHONY: demo test test-matrix bootstrap toolchain venvs postgres db-up db-down db-destroy seed stack-local preview up \
-	policy-check bench lint
+	policy-check bench chaos lint
 
 demo: bootstrap db-up stack-local
 	SCALE=$(SCALE) ORPHANS=$(ORPHANS) scripts/demo.sh
@@ -80,6 +80,20 @@ BENCH_SCALE_SCHEMAS ?=
 bench: bootstrap db-up
 	$(ENV) python -m bench --scale $(BENCH_SCALE) --runs $(BENCH_RUNS) --parent-scale $(BENCH_PARENT_SCALE) --scale-sizes $(BENCH_SCALE_SIZES) \
 	  $(if $(BENCH_SCALE_SCHEMAS),--scale-schema $(BENCH_SCALE_SCHEMAS))
+
+# The chaos campaign (a bench, not in make test): CHAOS_RUNS rollouts on a cluster of its own, each with one fault
+# drawn from CHAOS_SEED, the documented recovery, and the checks (docs/reliability.md). CHAOS_CHECKPOINTS=on|off sets
+# PULUMI_SKIP_CHECKPOINTS=false|true (unset: as scripts/env.sh's pulumi runs); CHAOS_REPLAY=<seed> replays one run.
+CHAOS_RUNS ?= 10
+CHAOS_SEED ?= 1
+CHAOS_SCALE ?= 5000
+CHAOS_CHECKPOINTS ?=
+CHAOS_REPLAY ?=
+CHAOS_KINDS ?=
+chaos: bootstrap
+	$(ENV) python -m bench.chaos --runs $(CHAOS_RUNS) --seed $(CHAOS_SEED) --scale $(CHAOS_SCALE) \
+	  $(if $(CHAOS_CHECKPOINTS),--checkpoints $(CHAOS_CHECKPOINTS)) $(if $(CHAOS_REPLAY),--replay $(CHAOS_REPLAY)) \
+	  $(if $(CHAOS_KINDS),--kinds $(CHAOS_KINDS))
 
 lint: venvs
 	.venv/bin/ruff check .

@@ -22,7 +22,7 @@ from fkguard import debt, indexes, introspect
 from fkguard.catalog import TIERS, formerly_named
 from fkguard.desired import VALIDATED, desired
 from fkguard.errors import EXPECTED, describe
-from fkguard.stack import project, pulumi_sdk
+from fkguard.stack import engine, project, pulumi_sdk
 from fkguard.stack import secrets as stack_secrets
 from fkguard.stack.config import StackConfig
 from resources.backup import TableBackup
@@ -32,6 +32,7 @@ from resources.supporting_index import SupportingIndex
 from resources.tier_gate import TierGate
 
 pulumi_sdk.drain_outputs_at_once()  # the SDK's own drain costs the square of the keys' outputs
+engine.watch(engine.program_engine())  # a killed pulumi leaves no program waiting for it (fkguard.stack.engine)
 try:
     # A real stack opened with the local stack's public passphrase must not deploy (fkguard.stack.secrets).
     stack_secrets.env_for(pulumi.get_stack(), os.environ, project.working_folder())

@@ -1,5 +1,7 @@
 """fkguard's policy pack: this file only builds it. Each policy is a module of its own."""
 
+import sys
+
 import column_types_align
 import column_types_match
 import constraint_name
@@ -10,6 +12,10 @@ import referencing_index
 import safe_pattern
 import tier_order
 from pulumi_policy import EnforcementLevel, PolicyPack
+
+from fkguard.stack import engine
+
+engine.watch(engine.pack_engine(sys.argv))  # end with a killed engine, as the provider does (fkguard.stack.engine)
 
 PolicyPack(
     name="fkguard",

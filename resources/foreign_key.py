@@ -13,6 +13,7 @@ name must never change, or existing stacks could no longer load it.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from fkguard.errors import EXPECTED, OneLineTracebacks, describe
 from fkguard.locks import LockPolicy
 from fkguard.operations import AlterDeferral, ConstraintOutcome, CreateConstraint, DropConstraint, Validate
 from fkguard.resource_properties import ALTER_ON, PROPERTY_OF, REPLACE_ON, changed, inputs_of, to_entry, to_foreign_key
-from fkguard.stack import config, connections, identity, pooler, pulumi_sdk
+from fkguard.stack import config, connections, engine, identity, pooler, pulumi_sdk
 from fkguard.stack.options import Options
 from fkguard.stack.settings import ConnectionSettings, SettingsError
 
@@ -45,6 +46,8 @@ _options: Options = Options()
 _config_error: str | None = None
 # One ALTER TABLE at a time per deployment: the engine calls the provider from up to 4 threads.
 _one_at_a_time = threading.Lock()
+# In the provider server (every fkguard resource's provider imports this module): end with a killed engine.
+engine.watch(engine.provider_engine(sys.argv))
 
 
 def _outputs(fk: ForeignKey, validated_wanted: bool, outcome: ConstraintOutcome, database: dict[str, Any],

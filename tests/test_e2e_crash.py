@@ -87,9 +87,15 @@ def names(deployment: dict, type_: str) -> list[str]:
 
 def indexes(conn: psycopg.Connection) -> tuple[list[str], list[str]]:
     """fkguard's own indexes (their comment marks them), and every INVALID index."""
-    ours = [n for (n,) in conn.execute("SELECT c.relname FROM pg_class c WHERE c.relkind IN ('i', 'I') "
-                                       "AND starts_with(obj_description(c.oid, 'pg_class'), %s) ORDER BY 1", (BUILT_BY_FKGUARD,))]
-    invalid = [n for (n,) in conn.execute("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid")]
+    # On the catalog's tables only: the worker's database may hold other tests' tables.
+    tables = sorted({str(fk.table) for fk in CATALOG})
+    ours = [n for (n,) in conn.execute(
+        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid::regclass::text "
+        "= ANY(%s) AND starts_with(obj_description(c.oid, 'pg_class'), %s) ORDER BY 1", (
+            [t.removeprefix("public.") for t in tables], BUILT_BY_FKGUARD))]
+    invalid = [n for (n,) in conn.execute("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid "
+                                          "AND indrelid::regclass::text = ANY(%s)", ([t.removeprefix("public.")
+                                                                                     for t in tables],))]
     return ours, invalid
 
 

@@ -80,6 +80,7 @@ def drain_outputs_at_once() -> bool:
         await original(await_all_outstanding_tasks)
 
     drain.fkguard_drain = True  # type: ignore[attr-defined]
+    drain.__wrapped__ = original  # type: ignore[attr-defined]
     setattr(stack, DRAIN, drain)
     return True
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from fkguard.errors import FkguardError, SettingsError
-from fkguard.stack import project
+from fkguard.stack import engine, project
 from fkguard.stack import secrets as stack_secrets
 
 if TYPE_CHECKING:  # imported where used: the provider and most commands never start pulumi
@@ -166,7 +166,8 @@ class ConnectionSettings:
 
     def connect(self, *, autocommit: bool = True, application_name: str = "fkguard") -> psycopg.Connection:
         try:
-            return psycopg.connect(**self.connect_kwargs(autocommit=autocommit, application_name=application_name))
+            return engine.opened(psycopg.connect(**self.connect_kwargs(autocommit=autocommit,
+                                                                       application_name=application_name)))
         except psycopg.OperationalError as exc:
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise SettingsError(f"cannot connect to {self.describe()}: {reason}; {connection_fix(reason)}") from None
