@@ -6,6 +6,7 @@ jitter, and tries again until the overall budget is spent. Then the error names 
 A statement that refuses a transaction block (CREATE INDEX CONCURRENTLY) gets the same retries with
 session-level timeouts around it (run_outside_transaction): one retry engine for every DDL fkguard runs. Those
 need a session that stays this client's, which a transaction pooler does not give (fkguard.stack.pooler).
+Before each such statement, fkguard.replicas waits while a standby replays too far behind.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from typing import TypeVar
 import psycopg
 from psycopg import errors, sql
 
+from fkguard import replicas
 from fkguard.catalog import QualifiedName
 from fkguard.ddl import set_local_timeouts, table_ref
 from fkguard.errors import FkguardError
 from fkguard.stack import pooler
-from fkguard.stack.options import Options
+from fkguard.stack.options import MAX_REPLICA_LAG_MS, MAX_REPLICA_WAIT_MS, Options
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,20 @@ class LockPolicy:
     statement_timeout_ms: int = 0
     first_backoff_ms: int = 200
     max_backoff_ms: int = 5000
+    max_replica_lag_ms: int = MAX_REPLICA_LAG_MS  # 0: no standby is waited for
+    max_replica_wait_ms: int = MAX_REPLICA_WAIT_MS
 
     @classmethod
     def from_options(cls, options: Options) -> LockPolicy:
-        """The stack's fkguard:lockTimeout, lockRetryBudget and statementTimeout: every statement's budget."""
+        """The stack's fkguard:lockTimeout, lockRetryBudget, statementTimeout, maxReplicaLag and maxReplicaWait:
+        every statement's budget."""
         return cls(lock_timeout_ms=options.lock_timeout_ms, budget_ms=options.lock_retry_budget_ms,
-                   statement_timeout_ms=options.statement_timeout_ms)
+                   statement_timeout_ms=options.statement_timeout_ms, max_replica_lag_ms=options.max_replica_lag_ms,
+                   max_replica_wait_ms=options.max_replica_wait_ms)
+
+    def wait_for_standbys(self, conn: psycopg.Connection, what: str, sleep: Callable[[float], None]) -> None:
+        """Before a change: while a standby replays more than fkguard:maxReplicaLag behind, wait (fkguard.replicas)."""
+        replicas.wait_for_standbys(conn, self.max_replica_lag_ms, self.max_replica_wait_ms, what, sleep=sleep)
 
 
 class LockBudgetExceeded(FkguardError):
@@ -194,6 +204,7 @@ def run_locked(
     def once() -> None:
         conn.execute(attempt_sql)  # no parameters: the simple protocol, all statements in one message
 
+    policy.wait_for_standbys(conn, what, sleep)
     return _retrying(conn, once, tables, policy, what, sleep,
                      _budget_exceeded(tables, policy, what, "run pulumi up again"), on_retry=on_retry)
 
@@ -282,5 +293,6 @@ def run_outside_transaction(
                 after_lock_failure()
             raise
 
+    policy.wait_for_standbys(conn, what, sleep)
     return _retrying(conn, once, tables, policy, what, sleep, give_up,
                      retry_on=(errors.LockNotAvailable, errors.DeadlockDetected), traced=False)

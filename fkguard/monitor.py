@@ -14,6 +14,8 @@ takes one before its first change (resources/baseline.py) and keeps it in the st
 - the referenced side: rows deleted from or updated in a referenced table since the baseline while
   the referencing columns lead no index, so each of those made PostgreSQL scan the referencing
   table (investigate, with the index to build).
+- the standbys, now (fkguard.replicas): one replaying more than fkguard:maxReplicaLag behind (investigate),
+  and the oldest open transaction, which a long VALIDATE is, holding back vacuum's horizon (shown).
 
 Without pg_stat_statements the latency is not measured, and the verdict says so rather than
 guessing from table counters (fkguard's own VALIDATE and audit scans move those).
@@ -30,7 +32,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from fkguard import introspect, orphans, resource_properties
+from fkguard import introspect, orphans, replicas, resource_properties
 from fkguard.catalog import ForeignKey, QualifiedName
 
 # The plan's thresholds (Phase 4 "+5-10ms max", rollback matrix "degradation >20ms", "error rate >5%").
@@ -133,11 +135,13 @@ class Report:
     findings: list[MonitorFinding]
     statements: list[dict[str, Any]]
     rollback_command: str | None = None
+    replication: replicas.Replication | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "source": self.source, "since": self.since,
                 "findings": [f.as_dict() for f in self.findings], "statements": self.statements,
-                "rollbackCommand": self.rollback_command}
+                "rollbackCommand": self.rollback_command,
+                "replication": self.replication.as_dict() if self.replication else None}
 
 
 def _latency(before: dict[str, Any], now: dict[str, Any], min_calls: int) -> list[dict[str, Any]]:
@@ -184,9 +188,18 @@ def database_findings(before_db: dict[str, int], now_db: dict[str, int]) -> list
     return findings
 
 
+def replication_findings(found: replicas.Replication, max_lag_ms: int) -> list[MonitorFinding]:
+    """A standby replaying more than fkguard:maxReplicaLag behind: what the next rollout step would wait for."""
+    return [MonitorFinding(INVESTIGATE, f"standby {s.describe()} replays {s.replay_lag_s:.1f} s behind, above "
+                                        f"{replicas.LAG_KEY} {max_lag_ms / 1000:g}s: fkguard's next change waits for it")
+            for s in replicas.lagging(found.standbys, max_lag_ms)] if max_lag_ms > 0 else []
+
+
 def compare(conn: psycopg.Connection, baseline: dict[str, Any], catalog: Sequence[ForeignKey], stack: str, *,
-            min_calls: int = MIN_CALLS, acceptable_ms: float = ACCEPTABLE_MS, rollback_ms: float = ROLLBACK_MS) -> Report:
-    """The verdict on what changed since the baseline, for the constraints of the catalog."""
+            min_calls: int = MIN_CALLS, acceptable_ms: float = ACCEPTABLE_MS, rollback_ms: float = ROLLBACK_MS,
+            replication: replicas.Replication | None = None, max_replica_lag_ms: int = 0) -> Report:
+    """The verdict on what changed since the baseline, for the constraints of the catalog (and, given what
+    fkguard.replicas saw, on the standbys' lag)."""
     tables = [QualifiedName.parse(t) for t in baseline.get("tables") or {}]
     now = snapshot(conn, tables)
     findings: list[MonitorFinding] = []
@@ -194,7 +207,7 @@ def compare(conn: psycopg.Connection, baseline: dict[str, Any], catalog: Sequenc
             now["database"].get(k, 0) < v for k, v in (baseline.get("database") or {}).items()):
         findings.append(MonitorFinding(INVESTIGATE, "the statistics were reset since the baseline: nothing can be compared; "
                                              "the next rollout takes a new baseline"))
-        return Report(INVESTIGATE, now["source"], baseline.get("takenAt", "?"), findings, [])
+        return Report(INVESTIGATE, now["source"], baseline.get("takenAt", "?"), findings, [], replication=replication)
 
     latency: list[dict[str, Any]] = []
     if baseline.get("source") == "pg_stat_statements" and now["source"] == "pg_stat_statements":
@@ -211,6 +224,8 @@ def compare(conn: psycopg.Connection, baseline: dict[str, Any], catalog: Sequenc
                                             "pg_stat_statements, before the next rollout)"))
 
     findings += database_findings(baseline.get("database") or {}, now["database"])
+    if replication is not None:
+        findings += replication_findings(replication, max_replica_lag_ms)
 
     for fk in catalog:
         parent, child = now["tables"].get(str(fk.references)) or {}, now["tables"].get(str(fk.table)) or {}
@@ -231,4 +246,4 @@ def compare(conn: psycopg.Connection, baseline: dict[str, Any], catalog: Sequenc
         present = [fk.label for fk in catalog if fk.label in names]
         command = (f"fkguard rollback -s {stack} " + " ".join(f"--constraint {n}" for n in present) if present
                    else f"fkguard rollback -s {stack} " + " ".join(f"--tier {t}" for t in sorted({fk.tier for fk in catalog})))
-    return Report(verdict, now["source"], baseline.get("takenAt", "?"), findings, latency, command)
+    return Report(verdict, now["source"], baseline.get("takenAt", "?"), findings, latency, command, replication)

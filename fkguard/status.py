@@ -14,7 +14,7 @@ def constraints(context: StackContext) -> list[dict[str, Any]]:
     """One row per catalog key, in catalog order: `fkguard status --json` prints exactly these."""
     recorded = stackstate.recorded_constraints(context.stack, context.project_dir)
     rows = []
-    with context.connection.connect() as conn:
+    with context.session() as conn:
         for fk in context.catalog:
             found = rollout.read(conn, fk)  # a partitioned table's leaves too (fkguard.partitions)
             in_db = observed(found)

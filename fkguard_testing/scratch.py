@@ -82,6 +82,14 @@ class ScratchProject:
             project.run("config", "set", "postgresql:database", database, "--stack", stack)
         return project
 
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """A pulumi command started, its output to be read while it runs (stderr into stdout); the caller waits for
+        it. A group of its own; what pulumi starts in groups of their own (its language host, the providers) runs in
+        the copy's folder, where the project fixture finds and reaps it."""
+        command = [str(self.cli or pulumi_bin()), *args, "--non-interactive"]
+        return subprocess.Popen(command, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**self.env, **(env or {})}, start_new_session=True)
+
     def run(self, *args: str, check: bool = True, timeout: float = 3600,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         command = [str(self.cli or pulumi_bin()), *args, "--non-interactive"]

@@ -23,7 +23,7 @@ import psycopg
 import pulumi
 from pulumi import dynamic
 
-from fkguard import introspect, ownership, resource_properties, rollout
+from fkguard import introspect, ownership, replicas, resource_properties, rollout
 from fkguard.catalog import ForeignKey, entry_problems
 from fkguard.errors import EXPECTED, OneLineTracebacks, describe
 from fkguard.locks import LockPolicy
@@ -136,6 +136,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
         try:
             with _connect(f"checking {fk.name}", fk) as conn, introspect.names_held():
                 inputs[identity.PROPERTY] = guarded(conn, olds, news, f"checking {fk.name}")
+                replicas.check_visible(conn, _options.max_replica_lag_ms)  # the pacing can read the standbys' lag
                 problems = rollout.preflight(conn, fk)
                 if not olds:  # new to this stack: another stack of this database may own it (fkguard.ownership)
                     ownership.refuse_foreign(conn, fk, news.get("stack"), f"checking {fk.name}")

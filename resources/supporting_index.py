@@ -18,7 +18,7 @@ import psycopg
 import pulumi
 from pulumi import dynamic
 
-from fkguard import indexes, locks, rollout
+from fkguard import indexes, locks, replicas, rollout
 from fkguard.catalog import ForeignKey, QualifiedName
 from fkguard.operations import BuildIndex, DropIndex, IndexOutcome
 from fkguard.stack import identity
@@ -70,11 +70,12 @@ class SupportingIndexProvider(dynamic.ResourceProvider):
         try:
             with foreign_key._connect(f"checking the index on {table}", _served(news)) as conn:  # noqa: SLF001 (one connection per thread)
                 database = foreign_key.guarded(conn, olds, news, f"checking the index on {table}")
+                replicas.check_visible(conn, foreign_key._options.max_replica_lag_ms)  # noqa: SLF001
                 # Shown by `pulumi preview --diff`: the statements and the locks they take, before they run.
                 planned = BuildIndex(_wanted(news), foreign_key._policy()).plan_sql(conn)  # noqa: SLF001
                 # Refused here, at preview, when only a session could run it and the connection cannot give one.
                 _working(conn, planned, f"building the index {_wanted(news).name} on {table}")
-        except (SettingsError, rollout.RolloutError, identity.IdentityMismatch) as exc:
+        except (SettingsError, rollout.RolloutError, identity.IdentityMismatch, replicas.ReplicaLagError) as exc:
             return dynamic.CheckResult(news, [dynamic.CheckFailure("table", str(exc))])
         return dynamic.CheckResult({**news, "plannedSql": planned, identity.PROPERTY: database}, [])
 

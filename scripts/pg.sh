@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The embedded PostgreSQL (15 unless FKGUARD_PG_VERSION says 14, 16, 17 or 18): a throwaway cluster
 # on 127.0.0.1 in a git-ignored folder.
-# Usage: scripts/pg.sh start|stop|status|psql [args]
+# Usage: scripts/pg.sh start|stop|status|destroy|psql [args]
+#        scripts/pg.sh standby <primary data folder> <primary port>: a streaming standby of that cluster
+#        (pg_basebackup -R), in FKGUARD_PGDATA on FKGUARD_PG_PORT
 # Settings (environment): FKGUARD_PG_VERSION, FKGUARD_PGDATA (default <project>/.pgdata, or
 # <project>/.pgdata-<version> for a version other than 15), FKGUARD_PG_PORT,
 # FKGUARD_PG_DB, FKGUARD_PG_USER, FKGUARD_LOCAL_DB_PASSWORD (defaults in scripts/local.env).
@@ -153,6 +155,40 @@ start_server() {
     || { tail -20 "$real/server.log" >&2; die "the server did not start (log above: $real/server.log)"; }
 }
 
+# A hot standby streaming from the primary whose folder (and so socket) and port are given: pg_basebackup -R
+# copies it and writes standby.signal and primary_conninfo, as the primary's superuser over its socket (initdb's
+# pg_hba trusts local replication connections; wal_level replica and max_wal_senders are PostgreSQL's defaults).
+make_standby() {
+  local real=$1 primary_real primary_port=$3 bin basebackup
+  primary_real=$(readlink -f "$2")
+  bin=$(pg_bin)
+  # The server's own, else the bootstrap's client 18, which copies any older server too (a server build
+  # from Maven Central may come without it).
+  basebackup=$bin/pg_basebackup
+  [ -x "$basebackup" ] || basebackup=$(readlink -f "$project/.tools/postgres/18-client/bin/pg_basebackup" 2>/dev/null || true)
+  [ -n "$basebackup" ] && [ -x "$basebackup" ] || die "no pg_basebackup for PostgreSQL $PG_MAJOR: run make bootstrap"
+  [ -n "$primary_port" ] || die "usage: scripts/pg.sh standby <primary data folder> <primary port>"
+  [ -e "$real" ] && die "$datadir exists: scripts/pg.sh destroy it first (FKGUARD_PGDATA=$datadir)"
+  say "making a standby of 127.0.0.1:$primary_port in $real"
+  mkdir -p "$(dirname "$real")"
+  if [ "$real" != "$datadir" ]; then
+    mkdir -p "$(dirname "$datadir")"
+    ln -sfn "$real" "$datadir"
+  fi
+  mkdir -p "$real"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$real" && chmod 700 "$real"
+  as_owner "$basebackup" -h "$primary_real" -p "$primary_port" -U postgres -D "$real" -R -X stream \
+    -c fast --no-sync >"$real.basebackup.log" 2>&1 \
+    || { cat "$real.basebackup.log" >&2; rm -rf "$real"; die "pg_basebackup failed (log above)"; }
+  rm -f "$real.basebackup.log" "$real/server.log"
+  # Where it streams from, in words every libpq knows (a newer pg_basebackup writes options an older server's
+  # walreceiver refuses); its name in the primary's pg_stat_replication; and a status report every second
+  # (default 10 s), so the primary's replay_lag follows a stuck or resumed replay within a second.
+  printf "primary_conninfo = 'host=%s port=%s user=postgres'\ncluster_name = 'fkguard-standby'\nwal_receiver_status_interval = '1s'\n" \
+    "$primary_real" "$primary_port" | as_owner tee -a "$real/postgresql.auto.conf" >/dev/null
+  start_server "$real"
+}
+
 cmd=${1:-status}
 case "$cmd" in
   start)
@@ -185,11 +221,16 @@ case "$cmd" in
     real=$(resolve_datadir)
     if running "$real"; then say "running on 127.0.0.1:$port ($datadir)"; else say "not running ($datadir)"; exit 3; fi
     ;;
+  standby)
+    real=$(resolve_datadir)
+    make_standby "$real" "${2:-}" "${3:-}"
+    say "standby running on 127.0.0.1:$port ($datadir)"
+    ;;
   psql)
     shift
     real=$(resolve_datadir)
     running "$real" || die "not running: start it with make db-up"
     psql_super "$real" -d "$FKGUARD_PG_DB" "$@"
     ;;
-  *) die "unknown command '$cmd': use start, stop, status, destroy or psql" ;;
+  *) die "unknown command '$cmd': use start, stop, status, destroy, standby or psql" ;;
 esac

@@ -26,13 +26,13 @@ def add_parser(subparsers: common.Subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     context = common.load_stack(args.stack)
     chosen = common.selected(context, args.constraint, args.table)
-    if args.all_rows:
-        with context.connection.connect() as conn:
+    with context.session() as conn:  # a standby is refused here, before the scans
+        if args.all_rows:
             # Every orphan as one JSON line, streamed from a server-side cursor: flat memory.
             for fk in chosen:
                 for row in audit.all_rows(conn, fk):
                     print(json.dumps({"constraint": fk.label, **row}))
-        return 0
+            return 0
     found = audit.report(context.connection, chosen, context.debts, args.stack, args.sample, common.progress,
                          args.jobs)
     if args.json:

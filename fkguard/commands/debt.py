@@ -20,7 +20,7 @@ def add_parser(subparsers: common.Subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     context = common.load_stack(args.stack)
     entries = context.debts.of_stack(args.stack)
-    with context.connection.connect() as conn:
+    with context.session() as conn:
         reviews = context.debts.review(conn, args.stack, context.catalog)
     common.print_table(["constraint", "accepted", "orphans now", "", "reason", "by", "on"],
                        [[r.entry.constraint, r.entry.orphans, "n/a" if r.orphans is None else r.orphans,

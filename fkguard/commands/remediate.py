@@ -35,7 +35,7 @@ def add_parser(subparsers: common.Subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     context = common.load_stack(args.stack)
     policy = LockPolicy.from_options(context.options)  # the same lock and statement budget as every other statement
-    with context.connection.connect() as conn:
+    with context.session() as conn:
         if args.list:
             common.print_table(["batch", "constraint", "table", "action", "rows", "quarantined at", "restored"],
                                [[b.batch, b.constraint_name, f"{b.schema}.{b.table}", b.action, b.rows, b.quarantined_at,

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     if args.catalog:
         catalog = load_catalog(args.catalog)
     print(f"fkguard seed: resetting the APMS schema in {conn_settings.describe()}", file=sys.stderr)
-    with conn_settings.connect() as conn:
+    with context.session() as conn:
         counts = generate(conn, args.scale, {fk: args.orphans for fk in catalog})
     print(f"fkguard seed: {sum(counts.values()):,} rows in {len(counts)} tables", file=sys.stderr)
     return 0

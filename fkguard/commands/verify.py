@@ -20,7 +20,7 @@ def add_parser(subparsers: common.Subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     context = common.load_stack(args.stack)
     options = context.options
-    with context.connection.connect() as conn:
+    with context.session() as conn:
         summary, checks = verify.verify(conn, context.catalog, options, options.lock_timeout_ms, context.debts,
                                         args.stack)
     failed = [c for c in checks if not c.ok]

@@ -15,7 +15,7 @@ import psycopg
 
 from fkguard import debt
 from fkguard.catalog import ForeignKey
-from fkguard.stack import connections, settings
+from fkguard.stack import connections, identity, settings
 from fkguard.stack.config import StackConfig
 from fkguard.stack.options import Options
 
@@ -43,6 +43,14 @@ class StackContext:
         """This thread's connection to the stack's database, kept open for the next use (fkguard.stack.connections):
         the pack judges every constraint with every policy, and must not open a session for each."""
         yield connections.thread_connection(self.connection, self.application_name)
+
+    @contextmanager
+    def session(self, application_name: str | None = None) -> Iterator[psycopg.Connection]:
+        """A connection of the command's own to the stack's database, closed after; settings that reach a standby
+        are refused in one line (fkguard changes and watches the primary)."""
+        with self.connection.connect(application_name=application_name or self.application_name) as conn:
+            identity.require_primary(conn, f"stack {self.stack}")
+            yield conn
 
 
 def for_stack(stack: str, project_dir: Path, application_name: str = "fkguard") -> StackContext:

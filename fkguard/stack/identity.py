@@ -14,6 +14,9 @@ name and server version are recorded for the message only: a rename or a minor u
 Moving a stack on purpose is one explicit setting naming the new database:
 `fkguard:rebindDatabase: <system_identifier>/<oid>`, which matches one database only, so a flag left
 set cannot bind the stack to a third.
+
+A physical standby has its primary's identity (the same system_identifier and oid), and is read-only: settings
+that reach one (pg_is_in_recovery()) are refused in one line naming them, before anything is tried there.
 """
 
 from __future__ import annotations
@@ -36,12 +39,33 @@ class IdentityMismatch(FkguardError):
     """The connection reaches another database than the one the stack's state describes."""
 
 
+class StandbyTarget(IdentityMismatch):
+    """The connection reaches a standby (in recovery, read-only), not its primary."""
+
+
+SETTINGS_KEYS = "postgresql:host and postgresql:port"
+
+
+def standby_refusal(conn: psycopg.Connection, what: str, keys: str = SETTINGS_KEYS) -> StandbyTarget:
+    return StandbyTarget(
+        f"{what}: {keys} ({conn.info.host}:{conn.info.port}) reach a standby (pg_is_in_recovery() is true): it is "
+        f"read-only, and fkguard changes the primary, which every standby replays; set {keys} to the primary's address")
+
+
+def require_primary(conn: psycopg.Connection, what: str, keys: str = SETTINGS_KEYS) -> None:
+    """Refuse a connection that reaches a standby, in one line naming the settings to fix."""
+    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    if row and row[0]:
+        raise standby_refusal(conn, what, keys)
+
+
 @dataclass(frozen=True)
 class Identity:
     system_identifier: str  # a 64-bit number, kept as text: JSON and the state cannot hold it exactly as a float
     oid: int
     database: str
     version: str
+    standby: bool = False  # in recovery: not part of the identity (a standby has its primary's)
 
     @property
     def fingerprint(self) -> str:
@@ -67,7 +91,7 @@ def live(conn: psycopg.Connection) -> Identity:
         with conn.cursor(row_factory=dict_row) as cur:
             cur.execute("""
                 SELECT s.system_identifier::text AS system_identifier, d.oid::int AS oid, d.datname AS database,
-                       current_setting('server_version') AS version
+                       current_setting('server_version') AS version, pg_is_in_recovery() AS standby
                   FROM pg_control_system() s, pg_database d
                  WHERE d.datname = current_database()""")
             row = cur.fetchone()
@@ -76,7 +100,7 @@ def live(conn: psycopg.Connection) -> Identity:
             f"{conn.info.user} may not call pg_control_system(), which fkguard reads to know which database a stack "
             f"deploys to: GRANT EXECUTE ON FUNCTION pg_control_system() TO {conn.info.user}") from None
     assert row is not None  # current_database() is always in pg_database
-    return Identity(row["system_identifier"], row["oid"], row["database"], row["version"].split(" ")[0])
+    return Identity(row["system_identifier"], row["oid"], row["database"], row["version"].split(" ")[0], row["standby"])
 
 
 def guard(conn: psycopg.Connection, recorded: Mapping[str, Any] | None, rebind: str | None, *, stack: str,
@@ -84,8 +108,10 @@ def guard(conn: psycopg.Connection, recorded: Mapping[str, Any] | None, rebind: 
     """The live identity, once it is the recorded one (or the one fkguard:rebindDatabase names).
 
     `recorded` is what the resource's state holds (None: created before fkguard recorded identities, or
-    not created yet). `what` names the step, for the message."""
+    not created yet). `what` names the step, for the message. A standby is refused first: it has the identity."""
     now = live(conn)
+    if now.standby:
+        raise standby_refusal(conn, f"{what} (stack {stack})")
     if rebind:
         if rebind.strip() == now.fingerprint:
             return now

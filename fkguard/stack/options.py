@@ -29,7 +29,12 @@ KEYS: dict[str, str] = {
     "rebindDatabase": "move the stack to another database on purpose: <system_identifier>/<oid>, as its refusal prints",
     "directHost": "the database's own host, for the steps a transaction pooler cannot carry (default postgresql:host)",
     "directPort": "the database's own port, for those steps (default postgresql:port)",
+    "maxReplicaLag": "pause before each change while a standby's replay lag exceeds this (0 or off: never)",
+    "maxReplicaWait": "longest such pause, after which the step gives up",
 }
+# Defaults of the two replica keys (LockPolicy, which carries them to every DDL, starts from them too).
+MAX_REPLICA_LAG_MS = 30_000
+MAX_REPLICA_WAIT_MS = 600_000
 
 
 class OptionsError(FkguardError):
@@ -64,6 +69,13 @@ def _listed(value: Any, key: str) -> Any:
         return json.loads(text)
     except ValueError:
         raise OptionsError(f"{NAMESPACE}:{key} is not a valid list: {value!r}", key=f"{NAMESPACE}:{key}") from None
+
+
+def parse_duration_or_off(value: Any, key: str) -> int:
+    """A duration, or `off` (also 0, none, false): 0 ms, the check disabled."""
+    if str(value).strip().lower() in ("off", "none", "false", "no"):
+        return 0
+    return parse_duration_ms(value, key)
 
 
 def parse_tiers(value: Any, key: str) -> tuple[str, ...]:
@@ -129,6 +141,8 @@ class Options:
     rebind_database: str | None = None
     direct_host: str | None = None  # fkguard.stack.config.StackConfig.direct_connection reads these two
     direct_port: int | None = None
+    max_replica_lag_ms: int = MAX_REPLICA_LAG_MS  # fkguard.replicas reads these two
+    max_replica_wait_ms: int = MAX_REPLICA_WAIT_MS
     # The part of the catalog this stack owns (fkguard.catalog.selection): the whole catalog unless split.
     selection: Selection = Selection()
 
@@ -162,4 +176,6 @@ class Options:
             rebind_database=str(values["rebindDatabase"]).strip() if values.get("rebindDatabase") else None,
             direct_host=str(values["directHost"]).strip() if values.get("directHost") else None,
             direct_port=_port(values.get("directPort"), "directPort"),
+            max_replica_lag_ms=parse_duration_or_off(values.get("maxReplicaLag", f"{MAX_REPLICA_LAG_MS}ms"), "maxReplicaLag"),
+            max_replica_wait_ms=parse_duration_ms(values.get("maxReplicaWait", f"{MAX_REPLICA_WAIT_MS}ms"), "maxReplicaWait"),
         )

@@ -59,6 +59,8 @@ def _same_database(conn: psycopg.Connection, direct: psycopg.Connection, setting
     """The direct address must reach the database the stack's connection reaches, or an index would be built in
     one database for the keys of another."""
     ours, theirs = identity.live(conn), identity.live(direct)
+    if theirs.standby:  # a standby has its primary's identity: the check below would pass
+        raise identity.standby_refusal(direct, "an index build or the backup", DIRECT_KEYS)
     if ours.fingerprint != theirs.fingerprint:
         raise SettingsError(f"{DIRECT_KEYS} ({settings.host}:{settings.port}) reach {theirs.describe()}, but the stack's "
                             f"postgresql:* settings reach {ours.describe()}: point them at the same database",
