@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fkguard.catalog import ForeignKey, parse_entry
+from fkguard.problems import Problem
 
 # The dynamic resource's module and name (resources/foreign_key.py declares its class with them), and the
 # type token pulumi.dynamic.Resource builds from them: the pack and the stack readers match on it, so it
@@ -84,3 +85,29 @@ def inputs_of(fk: ForeignKey, validated: bool) -> dict[str, Any]:
         "waivers": [{"policy": w.policy, "reason": w.reason, "by": w.by} for w in fk.waivers],
         "validated": bool(validated),
     }
+
+
+# What the provider's check found with rollout.preflight, among the inputs it returns: the engine hands those very
+# inputs to the policy pack right after, which reads them instead of asking the database the same again (six
+# catalog queries per key and pass). Written by the check only once it ran to its end; absent, the pack asks itself.
+PREFLIGHT = "preflight"
+
+
+def with_preflight(inputs: dict[str, Any], found: list[Problem]) -> dict[str, Any]:
+    return {**inputs, PREFLIGHT: [{"field": p.field, "code": p.code, "message": p.message} for p in found]}
+
+
+def without_preflight(props: dict[str, Any]) -> dict[str, Any]:
+    """The program's inputs less any preflight of theirs: only the check's own may reach the pack."""
+    return {k: v for k, v in props.items() if k != PREFLIGHT}
+
+
+def recorded_preflight(props: Any) -> list[Problem] | None:
+    """What the provider's check found, or None when it did not say (an older provider, a check cut short)."""
+    found = props.get(PREFLIGHT) if hasattr(props, "get") else None
+    if not isinstance(found, list):
+        return None
+    try:
+        return [Problem(str(p["field"]), str(p["code"]), str(p["message"])) for p in found]
+    except (KeyError, TypeError):
+        return None

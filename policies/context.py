@@ -25,7 +25,7 @@ from pulumi_policy import (
     ResourceValidationPolicy,
 )
 
-from fkguard import errors, introspect, policy_findings, problems, rollout
+from fkguard import errors, introspect, policy_findings, problems, resource_properties, rollout
 from fkguard.catalog import CatalogError, ForeignKey
 from fkguard.resource_properties import RESOURCE_TYPE, to_foreign_key
 from fkguard.stack import context as stack_context
@@ -136,6 +136,22 @@ def forget() -> None:
     introspect.hold_names(None)
 
 
+def _resource(args: ResourceValidationArgs) -> tuple[dict[str, Any], ForeignKey]:
+    """The resource's properties as plain values and the key they define, read once per resource per call."""
+    state = getattr(_shared, "state", None)
+    memo = state[2] if state is not None else {}
+    if "resource" not in memo:
+        props = plain(args.props)
+        # The resource's name is the key's label (the program names it so): the catalog's own handle for it.
+        try:
+            memo["resource"] = (props, replace(to_foreign_key(props), label=args.name))
+        except CatalogError as exc:
+            memo["resource"] = exc
+    if isinstance(memo["resource"], CatalogError):
+        raise memo["resource"]
+    return memo["resource"]
+
+
 def shared(ctx: StackContext, conn: psycopg.Connection, compute: Callable[..., T], *args: Any) -> T:
     """compute(conn, *args), asked once per resource by all the policies judging it in this call."""
     state = getattr(_shared, "state", None)
@@ -147,10 +163,19 @@ def shared(ctx: StackContext, conn: psycopg.Connection, compute: Callable[..., T
     return state[2][key]
 
 
-def provider_refusal(context: StackContext, fk: ForeignKey) -> str | None:
-    """What the provider's check refuses about this entry (rollout.preflight), asked once per resource per call."""
+def preflight(context: StackContext, fk: ForeignKey, props: Mapping[str, Any]) -> list[problems.Problem]:
+    """What rollout.preflight finds about this entry: as the provider's check recorded it in the inputs the engine
+    passes on (resource_properties.PREFLIGHT), else asked once per resource per call."""
+    recorded = resource_properties.recorded_preflight(props)
+    if recorded is not None:
+        return recorded
     with context.connect() as conn:
-        found = shared(context, conn, rollout.preflight, fk)
+        return shared(context, conn, rollout.preflight, fk)
+
+
+def provider_refusal(context: StackContext, fk: ForeignKey, props: Mapping[str, Any]) -> str | None:
+    """What the provider's check refuses about this entry (rollout.preflight)."""
+    found = preflight(context, fk, props)
     # A missing unique key is referenced-key-unique's own finding, which carries the fix.
     return next((p.message for p in found if p.code != problems.KEY_NOT_UNIQUE), None)
 
@@ -182,10 +207,8 @@ def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: 
         if args.resource_type != RESOURCE_TYPE:
             return
         _begin(args.urn, name)
-        props = plain(args.props)
         try:
-            # The resource's name is the key's label (the program names it so): the catalog's own handle for it.
-            fk = replace(to_foreign_key(props), label=args.name)
+            props, fk = _resource(args)
         except CatalogError as exc:
             # A gate that cannot read its input must not pass it (the provider's check names the field too).
             unreadable = PolicyFinding(f"{name} could not read {args.name}: {exc}",
@@ -198,7 +221,7 @@ def fkguard_policy(name: str, description: str, level: EnforcementLevel, check: 
             return
         try:
             context = for_stack(stack_of(args.urn))
-            refused = provider_refusal(context, fk)
+            refused = provider_refusal(context, fk, props)
             if refused:
                 # The provider's check refuses this entry at preview, with the object and the fix: saying it
                 # again from every policy (or judging a column that does not exist) only buries that line.

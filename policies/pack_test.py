@@ -50,6 +50,26 @@ def test_an_entry_the_provider_refuses_is_not_judged_again_by_each_policy(stack)
         assert refused.value.reason == "column 'nope' does not exist in public.workflow_instances; fix the column name"
 
 
+def test_the_pack_reads_the_preflight_the_provider_check_recorded_instead_of_asking_again(stack, conn, monkeypatch):
+    import pytest
+    from pulumi_policy.policy import _NotApplicableError
+
+    from fkguard import rollout
+
+    def asked(*_args):
+        raise AssertionError("the pack asked the database for a preflight the check had recorded")
+
+    monkeypatch.setattr(rollout, "preflight", asked)
+    props = {**inputs_of(CATALOG[0], False), "preflight": []}
+    assert all(run(importlib.import_module(m).POLICY, props) == [] for m in ("referenced_key_unique", "safe_pattern"))
+    recorded = {"field": "table", "code": "column-missing", "message": "column 'x' does not exist in t; fix it"}
+    with pytest.raises(_NotApplicableError) as refused:
+        run(importlib.import_module("orphan_gate").POLICY, {**props, "preflight": [recorded]})
+    assert refused.value.reason == recorded["message"]
+    monkeypatch.undo()  # without a record (an older provider), the pack asks itself, as before
+    assert run(importlib.import_module("referenced_key_unique").POLICY, inputs_of(CATALOG[0], False)) == []
+
+
 def test_the_catalog_may_waive_every_policy_but_the_orphan_gate():
     from fkguard.catalog import WAIVABLE
 
@@ -113,7 +133,7 @@ def test_a_table_gone_after_the_provider_check_makes_a_policy_not_applicable_not
         # One Analyze call: the provider's check passes and is remembered for it, then the tables are dropped
         context.forget()
         context._begin(f"urn:pulumi:{STACK}::fkguard::{RESOURCE_TYPE}::fk_na_child_parent", "the provider's check")
-        assert context.provider_refusal(stack, to_foreign_key(props)) is None
+        assert context.provider_refusal(stack, to_foreign_key(props), props) is None
         conn.execute("DROP TABLE na_child, na_parent")  # dropped while the pack runs
         with pytest.raises(_NotApplicableError) as skipped:
             run(importlib.import_module(module_name).POLICY, props, fresh=False)

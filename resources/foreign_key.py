@@ -125,6 +125,7 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
             _config_error = describe(exc)
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        news = resource_properties.without_preflight(news)
         failures = [dynamic.CheckFailure(PROPERTY_OF.get(field, field), message)
                     for field, message in entry_problems(to_entry(news))]
         if not isinstance(news.get("validated"), bool):
@@ -149,7 +150,8 @@ class ForeignKeyConstraintProvider(dynamic.ResourceProvider):
             at = "constraintName" if isinstance(exc, ownership.OwnedElsewhere) else "table"
             return dynamic.CheckResult(inputs, [dynamic.CheckFailure(at, describe(exc))])
         return dynamic.CheckResult(
-            inputs, [dynamic.CheckFailure(PROPERTY_OF.get(p.field, p.field), p.message) for p in problems]
+            resource_properties.with_preflight(inputs, problems),
+            [dynamic.CheckFailure(PROPERTY_OF.get(p.field, p.field), p.message) for p in problems],
         )
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:

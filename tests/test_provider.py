@@ -65,6 +65,17 @@ def test_check_of_a_good_constraint_passes_and_plans_its_sql(provider, apms):
     assert "in its own transaction: SHARE UPDATE EXCLUSIVE on public.workflow_instances" in second
 
 
+def test_check_records_what_its_preflight_found_for_the_pack_and_nothing_the_program_claims(provider, apms):
+    accepted = provider.check({}, props(validated=True, preflight=[]))
+    assert accepted.inputs["preflight"] == []
+    refused = provider.check({}, props(referencedColumns=["status"]))
+    assert [p["code"] for p in refused.inputs["preflight"]] == ["key-not-unique"]
+    assert refused.inputs["preflight"][0]["message"] == refused.failures[0].reason
+    # A preflight in the program's inputs never reaches the pack: a check cut short returns none at all.
+    forged = {**props(), "preflight": [], "validated": "yes"}
+    assert "preflight" not in provider.check({}, forged).inputs
+
+
 def test_check_with_the_database_down_is_one_line(pg):
     p = ForeignKeyConstraintProvider()
     p.configure(ConfigureRequest(Config({"postgresql:host": "127.0.0.1", "postgresql:port": "1",

@@ -24,7 +24,7 @@ if config.get("shape") == "key":
                                             "database": "apms_bench", "version": "15.10"},
                        "plannedSql": [f"{statement};  -- SHARE ROW EXCLUSIVE on both tables, for a moment: no scan, "
                                       f"writes to either wait only for the catalog change"],
-                       "convalidated": False, "definition": statement.split(" ", 6)[-1], "state": "not valid",
+                       "preflight": [], "convalidated": False, "definition": statement.split(" ", 6)[-1], "state": "not valid",
                        "sql": [statement]})
 else:
     for i in range(int(config.require("resources"))):
