@@ -61,13 +61,13 @@ class Requires:
         """The not-applicable reason when a fact is missing, else None."""
         if not self.tables:
             return None
-        # Asked afresh, not from what the provider's check remembered: this is the look after that check.
-        with ctx.connect() as conn, introspect.names_held({}):
-            for side in self.tables:
-                table = fk.table if side == "table" else fk.references
-                if not shared(ctx, conn, introspect.table_exists, table):
-                    return f"{table} does not exist, {self.otherwise}"
-        return None
+        tables = tuple(fk.table if side == "table" else fk.references for side in self.tables)
+        # Asked afresh (relkinds never reads a memo), not from a preflight of this call: the look after that check.
+        # What it finds, the policies of this resource then read from the resource's memo (introspect.names_held).
+        with ctx.connect() as conn:
+            kinds = shared(ctx, conn, introspect.relkinds, tables)
+        return next((f"{table} does not exist, {self.otherwise}" for table in tables if kinds[table] not in ("r", "p")),
+                    None)
 
 
 NOTHING = Requires()  # a policy that reads only the catalog entry and the stack's settings

@@ -83,3 +83,18 @@ def test_sample_keys_are_distinct_and_printed_as_sql_you_can_paste(conn):
     assert conn.execute(f"SELECT count(*) FROM lit_child WHERE {shown[1:-1].replace(', ', ' AND ')}"  # noqa: S608
                         ).fetchone()[0] == 3
     conn.execute("DROP TABLE lit_child, lit_parent")
+
+
+def test_the_count_runs_under_validates_memory_settings_and_they_end_with_it(pair):
+    """RI_Initial_Check's settings hold while the count runs (the child's rows are visible only under them, by a row
+    security policy) and not a statement longer: autocommit (one message) or inside the caller's transaction."""
+    conn = pair
+    conn.execute("ALTER TABLE orph_child ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY; "
+                 "CREATE POLICY as_validate ON orph_child USING (current_setting('work_mem') = "
+                 "current_setting('maintenance_work_mem') AND current_setting('hash_mem_multiplier')::float = 1)")
+    session = conn.execute("SELECT current_setting('work_mem'), current_setting('hash_mem_multiplier')").fetchone()
+    assert conn.execute("SELECT count(*) FROM orph_child").fetchone()[0] == 0  # hidden under the session's settings
+    assert orphans.count_orphans(conn, key("SIMPLE")) == 1
+    with conn.transaction():
+        assert orphans.count_orphans(conn, key("FULL")) == 3
+    assert conn.execute("SELECT current_setting('work_mem'), current_setting('hash_mem_multiplier')").fetchone() == session
