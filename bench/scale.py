@@ -23,7 +23,7 @@ from bench import split as bench_split
 from bench.stall import psql
 from fkguard.catalog import TIERS, load_catalog
 from fkguard.stack.settings import ConnectionSettings
-from fkguard_testing.scratch import ScratchProject
+from fkguard_testing.scratch import PROJECT, ScratchProject
 from fkguard_testing.sessions import sessions_opened
 
 SCHEMA = "bench_scale"
@@ -134,8 +134,31 @@ def _yardstick(noop: ScratchProject, entries: list[dict], r: dict, measured: Cal
     r["keyshaped_up_s"] = _timed(lambda: noop.run("up", "--stack", "local", "--yes", "--skip-plugin-pre-install"))
     r["keyshaped_state_bytes"] = noop.state_file("local").stat().st_size
     measured(r)
+    # Pulumi's own price of a Python policy pack: as many policies as fkguard's, judging nothing (bench/noop/pack).
+    plain = ("preview", "--stack", "local", "--skip-plugin-pre-install")
+    r["keyshaped_preview_s"] = _timed(lambda: noop.run(*plain))
+    r["keyshaped_preview_pack_s"] = _timed(lambda: noop.run(*plain, "--policy-pack", NOOP_PACK,
+                                                          env={"BENCH_PACK_POLICIES": str(len(pack_policies()))}))
+    measured(r)
     noop.run("config", "rm", "bench:shape", "--stack", "local")
     noop.run("destroy", "--stack", "local", "--yes", "--skip-plugin-pre-install")
+
+
+NOOP_PACK = "noop-pack"
+
+
+def pack_policies() -> list[str]:
+    """The modules of fkguard's pack, as policies/__main__.py lists them."""
+    return re.findall(r"^\s+(\w+)\.POLICY,$", (PROJECT / "policies" / "__main__.py").read_text(), re.M)
+
+
+def add_noop_pack(noop: ScratchProject) -> None:
+    """The yardstick pack beside the no-op project, run in fkguard's pack virtualenv (pulumi-policy's pins)."""
+    shutil.copytree(Path(__file__).resolve().parent / "noop" / "pack", noop.root / NOOP_PACK,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (noop.root / NOOP_PACK / "PulumiPolicy.yaml").write_text(yaml.safe_dump({
+        "runtime": {"name": "python", "options": {"virtualenv": str(noop.root / "policies" / ".venv")}},
+        "description": "the yardstick: as many policies as fkguard's, judging nothing"}))
 
 
 def _fkguard_nochange(settings: ConnectionSettings, project: ScratchProject, r: dict,
@@ -188,6 +211,7 @@ def run(settings: ConnectionSettings, project: ScratchProject, folder: Path, por
     noop = ScratchProject.create(folder / "noop", port, database)
     for name in ("__main__.py", "noop_provider.py"):
         shutil.copy2(Path(__file__).resolve().parent / "noop" / name, noop.root / name)
+    add_noop_pack(noop)
     results: list[dict] = []
     for n in sizes:
         progress(f"catalog scale: {n:,} synthetic constraints, gated, and {n:,} no-op resources")

@@ -49,6 +49,8 @@ def test_bench_writes_report_chart_and_numbers(pg, tmp_path):
     assert side["indexes_built"]  # the APMS schema lacks most supporting indexes
     (size,) = numbers["scale"]
     assert size["n"] == 8 and size["noop_up_s"] > 0 and size["state_bytes"] > 0
+    assert size["keyshaped_preview_pack_s"] > 0 and size["keyshaped_preview_s"] > 0  # the yardstick pack ran
+    assert "no-op pack / plain" in report
     assert 0 < size["gated_preview_sessions"] <= 10  # bounded, whatever the catalog's size
     assert size["gated_up_add_s_mem"]["engine"] > 0 and size["gated_up_add_s_mem"]["program"] > 0
 
