@@ -22,7 +22,7 @@ from fkguard_testing.fixtures import TEST_PG_PORT, TEST_PGDATA
 from fkguard_testing.scratch import PROJECT, ScratchProject, local_env
 
 STACK = "chaos"
-PORT = TEST_PG_PORT + 600  # beside the TLS cluster's +500, below the next checkout's and worker's ports
+PORT = TEST_PG_PORT + 800  # clear of the TLS cluster (+500), PgBouncer (+600), the standby (+700), the next checkout's
 PGDATA = TEST_PGDATA.with_name(TEST_PGDATA.name + "-chaos")
 CATALOG_FILE = "chaos-keys.yaml"
 GATE = ("--skip-plugin-pre-install", "--policy-pack", "policies", "--policy-pack-config", f"policy-config.{STACK}.json")

@@ -31,3 +31,13 @@ def test_two_faulted_rollouts_recover_and_converge(tmp_path):
     assert "| **all** | 2 | 2 | 2 |" in result.stdout
     assert (out / "chaos.md").read_text().count("converged") >= 2
     assert chaos_setup.pg("status", check=False).returncode == 3  # the campaign's cluster went with it
+
+
+def test_the_campaigns_cluster_has_a_port_no_test_fixture_uses():
+    """make chaos beside make test: PgBouncer's fixture once found the campaign's cluster on its port, and took it
+    for itself (its tests then ran against the campaign's database)."""
+    from fkguard_testing import pgbouncer, replica, tls
+    from fkguard_testing.fixtures import TEST_PG_PORT
+
+    ports = [TEST_PG_PORT, tls.TLS_PORT, pgbouncer.PORT, replica.PORT, chaos_setup.PORT]
+    assert len(set(ports)) == len(ports), ports

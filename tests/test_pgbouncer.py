@@ -19,7 +19,7 @@ from fkguard.errors import SettingsError
 from fkguard.indexes import Wanted
 from fkguard.locks import LockPolicy, run_locked, run_outside_transaction
 from fkguard.operations import BuildIndex
-from fkguard.stack import pooler
+from fkguard.stack import connections, pooler
 from fkguard.stack.config import StackConfig
 from fkguard_testing import pgbouncer as bouncer
 from fkguard_testing.pgbouncer import POOL_SIZE, Pooler, every_server_connection
@@ -149,3 +149,22 @@ def test_no_prepared_statement_is_missing_on_the_next_server_connection(pgbounce
                 outcomes[label] = type(exc).__name__
     assert outcomes["fkguard's"] == "ok"
     assert outcomes["psycopg's default"] in ("DuplicatePreparedStatement", "InvalidSqlStatementName"), outcomes
+
+
+def test_a_kept_connection_prepares_its_repeated_queries_only_when_it_reaches_postgresql_directly(pgbouncer, pg):
+    """The pack's and the provider's kept connections (fkguard.stack.connections): prepared statements, planned
+    once, where they cannot go missing; through the pooler none, and every execution still succeeds."""
+    direct = connections.thread_connection(pg, "fkguard-prepare-test")
+    bounced = connections.thread_connection(pgbouncer.settings, "fkguard-prepare-test")
+    try:
+        for n in range(7):
+            direct.execute("SELECT %s::int + 1", (n,))
+            bounced.execute("SELECT %s::int + 1", (n,))
+            with psycopg.connect(**pgbouncer.settings.connect_kwargs()) as other, other.transaction():
+                other.execute("SELECT 1")  # another client between two executions, on the server connection
+        prepared = direct.execute("SELECT statement FROM pg_prepared_statements").fetchall()
+        assert [s for s, in prepared if "+ 1" in s], prepared
+        assert bounced.prepare_threshold is None and direct.prepare_threshold == connections.PREPARE_THRESHOLD
+    finally:
+        direct.close()
+        bounced.close()

@@ -26,19 +26,11 @@ import psycopg
 
 from fkguard.errors import SettingsError
 from fkguard.stack import connections, identity
+from fkguard.stack.connections import pooled
 from fkguard.stack.settings import ConnectionSettings
 
 DIRECT_KEYS = "fkguard:directHost and fkguard:directPort"
-_pooled: weakref.WeakKeyDictionary[psycopg.Connection, bool] = weakref.WeakKeyDictionary()
 _vouched: weakref.WeakSet[psycopg.Connection] = weakref.WeakSet()  # opened from the user's direct address
-
-
-def pooled(conn: psycopg.Connection) -> bool:
-    """Whether `conn` reaches PostgreSQL through a pooler (its startup was answered by something else)."""
-    if conn not in _pooled:
-        row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        _pooled[conn] = row is None or row[0] != conn.info.backend_pid
-    return _pooled[conn]
 
 
 def holds_session(conn: psycopg.Connection) -> bool:

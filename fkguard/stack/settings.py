@@ -159,9 +159,10 @@ class ConnectionSettings:
         return {"host": self.host, "port": self.port, "dbname": self.database, "user": self.username,
                 "password": self.password, "sslmode": self.sslmode, "connect_timeout": 10,
                 "application_name": application_name, "autocommit": autocommit, **self.tls_params(),
-                # Never prepare on the server: behind a transaction pooler the next execution may reach a server
-                # connection without the statement, or one where another client's has its name (PgBouncer before
-                # 1.21 has no max_prepared_statements); fkguard's queries are not hot enough to gain from it.
+                # Never prepare on the server until the connection is known to reach PostgreSQL directly (a
+                # thread's kept connection, fkguard.stack.connections): behind a transaction pooler the next
+                # execution may reach a server connection without the statement, or one where another client's has
+                # its name (PgBouncer before 1.21 has no max_prepared_statements).
                 "prepare_threshold": None}
 
     def connect(self, *, autocommit: bool = True, application_name: str = "fkguard") -> psycopg.Connection:
