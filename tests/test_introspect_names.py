@@ -19,5 +19,8 @@ def test_relkinds_asks_afresh_in_one_query_and_leaves_its_answer_for_relkind(con
             conn.execute("DROP VIEW names_t")
             assert introspect.relkind(conn, T) == "v" and not introspect.table_exists(conn, T)  # from relkinds
         assert introspect.relkind(conn, T) is None  # outside the block, asked again
+        conn.execute('CREATE TABLE "Odd.Name ""x""" (id int)')  # a name that needs quoting, as PostgreSQL allows
+        odd = QualifiedName("public", 'Odd.Name "x"')
+        assert introspect.relkinds(conn, (odd,)) == {odd: "r"} and introspect.relkind(conn, odd) == "r"
     finally:
-        conn.execute("DROP VIEW IF EXISTS names_v, names_t; DROP TABLE IF EXISTS names_t")
+        conn.execute('DROP VIEW IF EXISTS names_v, names_t; DROP TABLE IF EXISTS "Odd.Name ""x"""')
