@@ -27,7 +27,7 @@ DEFAULT_ON_DELETE = ["CASCADE", "SET NULL", "RESTRICT", "NO ACTION"]
 
 
 def check(fk: ForeignKey, _properties: Mapping[str, Any], ctx: StackContext, config: Mapping[str, Any]) -> list[PolicyFinding]:
-    entry = next((c for c in ctx.catalog if c.qualified == fk.qualified), fk)
+    entry = ctx.entry(fk)
     with ctx.connect() as conn:
         if entry.index != "none":
             return []  # fkguard adopts or builds it before the key (fkguard.indexes)

@@ -33,6 +33,15 @@ class StackContext:
     # stack's own part): tier-order reads them, to validate a tier only after the earlier tiers of other stacks.
     others: list[ForeignKey] = field(default_factory=list)
 
+    _entries: dict[str, ForeignKey] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def entry(self, fk: ForeignKey) -> ForeignKey:
+        """This stack's catalog entry for the key a resource carries (the entry also holds what the resource does
+        not, such as its index choice); fk itself when the catalog has none. By name: the pack asks once per key."""
+        if self._entries is None:
+            self._entries = {c.qualified: c for c in reversed(self.catalog)}  # the first of a name, as a scan finds
+        return self._entries.get(fk.qualified, fk)
+
     @property
     def whole_catalog(self) -> list[ForeignKey]:
         """Every key of the catalog file, this stack's and the other stacks' (a split catalog's other parts)."""
