@@ -3,6 +3,7 @@ the test's own, which the program asks which keys an index not fkguard's already
 Each tier's constraints depend on the previous tier's gate alone, each gate on its whole tier, and the
 last tier's constraints have no dependents (so `pulumi destroy --target` takes them alone)."""
 
+import asyncio
 import dataclasses
 import runpy
 from collections.abc import Iterator
@@ -45,6 +46,8 @@ class _Recording(MockMonitor):
 
 def run_program(config: dict[str, str]) -> dict[str, set[str]]:
     monitor = _Recording(_Mocks())
+    # pulumi.runtime.test runs on the thread's current loop, which another test's asyncio.run leaves unset.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(_Mocks(), project="fkguard", stack="test-mocks", preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config)
 
